@@ -1,0 +1,836 @@
+"""The analyser: expands macros and turns s-expressions into code nodes, once.
+
+Variables are resolved here to lexical addresses (frames out, slot) or global
+cells. Identifiers are Symbols, or Aliases that a macro expansion introduced:
+an alias bound by a binding form in the same expansion is that binding; any
+other alias means what its symbol meant where the macro was defined (hygiene).
+"""
+
+from .errors import SchemeSyntaxError
+from .nodes import (
+    And,
+    App,
+    Case,
+    Cell,
+    CondArrow,
+    Const,
+    GlobalDefine,
+    GlobalRef,
+    GlobalSet,
+    If,
+    Lambda,
+    Let,
+    Letrec,
+    LocalRef,
+    LocalSet,
+    Or,
+    Seq,
+)
+from .values import NIL, UNSPECIFIED, Pair, Symbol, Vector, list_to_pairs, sym
+
+
+class Alias:
+    """An identifier a macro template introduced: `sym` as seen from `scope`."""
+
+    __slots__ = ("sym", "scope", "base")
+
+    def __init__(self, sym_, scope):
+        self.sym = sym_
+        self.scope = scope
+        self.base = sym_.base if type(sym_) is Alias else sym_
+
+    def __repr__(self):
+        return f"{self.base.name}"
+
+
+def is_ident(x):
+    return type(x) is Symbol or type(x) is Alias
+
+
+def base_symbol(x):
+    return x.base if type(x) is Alias else x
+
+
+def strip(x):
+    """syntax->datum: replace aliases by their symbols (copies only what changes)."""
+    t = type(x)
+    if t is Alias:
+        return x.base
+    if t is Pair:
+        items = []
+        p = x
+        while type(p) is Pair:
+            items.append(p.car)
+            p = p.cdr
+        new = [strip(i) for i in items]
+        tail = strip(p)
+        if tail is p and all(a is b for a, b in zip(new, items)):
+            return x
+        out = list_to_pairs(new, tail)
+        if hasattr(x, "pos"):
+            out.pos = x.pos
+        return out
+    if t is Vector:
+        new = [strip(i) for i in x]
+        if all(a is b for a, b in zip(new, x)):
+            return x
+        return Vector(new)
+    return x
+
+
+class Scope:
+    """A compile-time frame: identifiers -> ("var", slot) or ("macro", Macro)."""
+
+    __slots__ = ("parent", "bindings", "nvars", "checked")
+
+    def __init__(self, parent):
+        self.parent = parent
+        self.bindings = {}
+        self.nvars = 0
+        self.checked = set()
+
+    def add_var(self, ident, checked=False):
+        slot = self.nvars
+        self.nvars += 1
+        self.bindings[ident] = ("var", slot)
+        if checked:
+            self.checked.add(slot)
+        return slot
+
+    def size(self):
+        return self.nvars
+
+    def parent_slot(self):
+        return self.nvars
+
+
+def lookup(ident, scope):
+    """("local", scope, slot) | ("macro", Macro) | ("global", Symbol)."""
+    while True:
+        s = scope
+        while s is not None:
+            b = s.bindings.get(ident)
+            if b is not None:
+                if b[0] == "var":
+                    return ("local", s, b[1])
+                return b
+            s = s.parent
+        if type(ident) is Alias:
+            scope = ident.scope
+            ident = ident.sym
+            continue
+        return ("global", ident)
+
+
+def same_binding(a, scope_a, b, scope_b):
+    """free-identifier=?: do a (in scope_a) and b (in scope_b) mean the same?"""
+    ra = lookup(a, scope_a)
+    rb = lookup(b, scope_b)
+    if ra[0] != rb[0]:
+        return False
+    if ra[0] == "global":
+        return ra[1] is rb[1]
+    if ra[0] == "local":
+        return ra[1] is rb[1] and ra[2] == rb[2]
+    return ra[1] is rb[1]
+
+
+def plist(x, what, pos):
+    """The elements of a proper list, or a syntax error."""
+    out = []
+    while type(x) is Pair:
+        out.append(x.car)
+        x = x.cdr
+    if x is not NIL:
+        raise SchemeSyntaxError(f"{what}: not a proper list", pos)
+    return out
+
+
+class SpecialForm:
+    def __init__(self, name, handler):
+        self.name = name
+        self.handler = handler
+
+    def __repr__(self):
+        return f"#<syntax {self.name}>"
+
+
+SPECIAL_FORMS = {}
+
+
+def special(name):
+    def register(fn):
+        SPECIAL_FORMS[sym(name)] = SpecialForm(name, fn)
+        return fn
+
+    return register
+
+
+S_DEFINE = sym("define")
+S_BEGIN = sym("begin")
+S_DEFINE_SYNTAX = sym("define-syntax")
+S_ELSE = sym("else")
+S_ARROW = sym("=>")
+S_ELLIPSIS = sym("...")
+S_UNDERSCORE = sym("_")
+S_QUOTE = sym("quote")
+S_QUASIQUOTE = sym("quasiquote")
+S_UNQUOTE = sym("unquote")
+S_UNQUOTE_SPLICING = sym("unquote-splicing")
+S_LAMBDA = sym("lambda")
+S_SYNTAX_RULES = sym("syntax-rules")
+S_DEFINE_VALUES = sym("define-values")
+S_DEFINE_RECORD_TYPE = sym("define-record-type")
+
+
+class Analyzer:
+    """Analyses the forms of one code unit in a global environment."""
+
+    def __init__(self, genv, unit):
+        self.genv = genv
+        self.unit = unit
+
+    # -------------------------------------------------------------- helpers
+
+    def node(self, n, pos, owner):
+        n.setup(pos, owner)
+        self.unit.add(n)
+        return n
+
+    def error(self, msg, pos):
+        return SchemeSyntaxError(msg, pos)
+
+    def syntax_of(self, head, scope):
+        """The special form or macro an identifier in head position denotes, or None."""
+        r = lookup(head, scope)
+        if r[0] == "macro":
+            return r[1]
+        if r[0] == "global":
+            s = r[1]
+            m = self.genv.macros.get(s)
+            if m is not None:
+                return m
+            return SPECIAL_FORMS.get(s) if s not in self.genv.shadowed else None
+        return None
+
+    def is_keyword(self, x, scope, name):
+        """Is x the identifier `name`, unbound locally (e.g. else, =>)?"""
+        if not is_ident(x) or base_symbol(x) is not name:
+            return False
+        return lookup(x, scope)[0] == "global"
+
+    # -------------------------------------------------------------- analysis
+
+    def analyze_toplevel(self, x):
+        pos = getattr(x, "pos", None) if type(x) is Pair else None
+        return self.analyze(x, None, False, "<toplevel>", pos)
+
+    def analyze(self, x, scope, tail, owner, pos):
+        t = type(x)
+        if t is Symbol or t is Alias:
+            return self.variable(x, scope, owner, pos)
+        if t is Pair:
+            p = getattr(x, "pos", None) or pos
+            head = x.car
+            if is_ident(head):
+                syn = self.syntax_of(head, scope)
+                if syn is not None:
+                    if type(syn) is SpecialForm:
+                        return syn.handler(self, x, scope, tail, owner, p)
+                    self.note_macro(syn)
+                    return self.analyze(syn.expand(x, scope, p), scope, tail, owner, p)
+            return self.application(x, scope, tail, owner, p)
+        if x is NIL:
+            raise self.error("empty combination ()", pos)
+        if t is Vector:
+            return self.node(Const(x), pos, owner)
+        return self.node(Const(x), pos, owner)
+
+    def note_macro(self, m):
+        h = getattr(m, "unit_hash", None)
+        if h is not None and m.unit is not self.unit:
+            self.unit.deps.add(m.unit.hash)
+
+    def variable(self, x, scope, owner, pos):
+        r = lookup(x, scope)
+        if r[0] == "local":
+            _, target, slot = r
+            scopes = []
+            s = scope
+            while s is not target:
+                scopes.append(s)
+                s = s.parent
+            scopes.append(target)
+            return self.node(
+                LocalRef(len(scopes) - 1, slot, scopes, base_symbol(x).name, slot in target.checked),
+                pos,
+                owner,
+            )
+        if r[0] == "global":
+            if r[1] in SPECIAL_FORMS and r[1] not in self.genv.shadowed or r[1] in self.genv.macros:
+                raise self.error(f"syntax keyword {r[1].name} used as a variable", pos)
+            return self.node(GlobalRef(self.genv.cell(r[1])), pos, owner)
+        raise self.error(f"macro {base_symbol(x).name} used as a variable", pos)
+
+    def application(self, x, scope, tail, owner, pos):
+        items = plist(x, "procedure call", pos)
+        fn = self.analyze(items[0], scope, False, owner, pos)
+        args = [self.analyze(a, scope, False, owner, self.pos_in(x, i + 1, pos)) for i, a in enumerate(items[1:])]
+        return self.node(App(fn, args, tail), pos, owner)
+
+    @staticmethod
+    def pos_in(x, i, default):
+        """The position of the i-th element of list x (as the reader recorded it)."""
+        p = x
+        for _ in range(i):
+            p = p.cdr
+        el = p.car
+        if type(el) is Pair and hasattr(el, "pos"):
+            return el.pos
+        return getattr(p, "pos", None) or default
+
+    def sequence(self, forms, scope, tail, owner, pos):
+        if not forms:
+            return self.node(Const(UNSPECIFIED), pos, owner)
+        nodes = [
+            self.analyze(f, scope, tail and i == len(forms) - 1, owner, pos)
+            for i, f in enumerate(forms)
+        ]
+        if len(nodes) == 1:
+            return nodes[0]
+        return self.node(Seq(nodes), pos, owner)
+
+    # -------------------------------------------------------------- bodies
+
+    def body(self, forms, scope, owner, pos):
+        """A lambda/let body: internal defines become slots of `scope`."""
+        if not forms:
+            raise self.error("empty body", pos)
+        items = []  # ("define", slot, expr, name, pos) | ("expr", form, pos)
+        queue = list(forms)
+        while queue:
+            f = queue.pop(0)
+            fpos = getattr(f, "pos", None) or pos
+            while type(f) is Pair and is_ident(f.car):
+                syn = self.syntax_of(f.car, scope)
+                if syn is None or type(syn) is SpecialForm:
+                    break
+                self.note_macro(syn)
+                f = syn.expand(f, scope, fpos)
+            if type(f) is Pair and is_ident(f.car):
+                syn = self.syntax_of(f.car, scope)
+                if type(syn) is SpecialForm and syn.name == "begin":
+                    queue[0:0] = plist(f.cdr, "begin", fpos)
+                    continue
+                if type(syn) is SpecialForm and syn.name == "define":
+                    name, expr = self.parse_define(f, fpos)
+                    slot = scope.bindings.get(name)
+                    if slot is None or slot[0] != "var":
+                        slot = ("var", scope.add_var(name, checked=True))
+                    items.append(("define", slot[1], expr, name, fpos))
+                    continue
+                if type(syn) is SpecialForm and syn.name == "define-syntax":
+                    self.define_syntax(f, scope, fpos)
+                    continue
+            items.append(("expr", f, fpos))
+        nodes = []
+        for i, item in enumerate(items):
+            last = i == len(items) - 1
+            if item[0] == "define":
+                _, slot, expr, name, fpos = item
+                value = self.analyze_named(expr, scope, base_symbol(name).name, owner, fpos)
+                nodes.append(self.node(LocalSet(0, slot, [scope], value), fpos, owner))
+                if last:
+                    nodes.append(self.node(Const(UNSPECIFIED), fpos, owner))
+            else:
+                nodes.append(self.analyze(item[1], scope, last, owner, item[2]))
+        if len(nodes) == 1:
+            return nodes[0]
+        return self.node(Seq(nodes), pos, owner)
+
+    def analyze_named(self, expr, scope, name, owner, pos):
+        """Analyse expr; a lambda there is named `name` (for messages, backtraces)."""
+        if type(expr) is Pair and is_ident(expr.car):
+            syn = self.syntax_of(expr.car, scope)
+            if type(syn) is SpecialForm and syn.name == "lambda":
+                return self.lambda_(expr, scope, name, getattr(expr, "pos", None) or pos)
+        return self.analyze(expr, scope, False, owner, pos)
+
+    def parse_define(self, f, pos):
+        """(define name expr) or (define (name . params) body...) -> (name, expr)."""
+        items = plist(f, "define", pos)
+        if len(items) < 2:
+            raise self.error("define: expected a name", pos)
+        target = items[1]
+        if type(target) is Pair:
+            # (define (name . params) body ...), curried forms included
+            body = f.cdr.cdr
+            while type(target) is Pair:
+                name, params = target.car, target.cdr
+                lam = Pair(Alias(S_LAMBDA, None), Pair(params, body))
+                lam.pos = pos
+                body = Pair(lam, NIL)
+                target = name
+            if not is_ident(target):
+                raise self.error("define: expected a name", pos)
+            return target, body.car
+        if not is_ident(target):
+            raise self.error(f"define: expected a name, got {strip(target)!r}", pos)
+        if len(items) == 2:
+            return target, Pair(Alias(S_QUOTE, None), Pair(UNSPECIFIED, NIL))
+        if len(items) != 3:
+            raise self.error("define: expected (define name expr)", pos)
+        return target, items[2]
+
+    # -------------------------------------------------------------- lambda
+
+    def lambda_(self, x, scope, name, pos):
+        items = plist(x, "lambda", pos)
+        if len(items) < 3:
+            raise self.error("lambda: expected parameters and a body", pos)
+        params = items[1]
+        inner = Scope(scope)
+        nreq = 0
+        p = params
+        seen = set()
+        while type(p) is Pair:
+            if not is_ident(p.car):
+                raise self.error(f"lambda: parameter is not an identifier: {strip(p.car)!r}", pos)
+            if p.car in seen:
+                raise self.error(f"lambda: duplicate parameter {base_symbol(p.car).name}", pos)
+            seen.add(p.car)
+            inner.add_var(p.car)
+            nreq += 1
+            p = p.cdr
+        rest = False
+        if p is not NIL:
+            if not is_ident(p):
+                raise self.error("lambda: bad rest parameter", pos)
+            inner.add_var(p)
+            rest = True
+        owner = name or "anonymous procedure"
+        body = self.body(items[2:], inner, owner, pos)
+        return self.node(Lambda(nreq, rest, inner, body, name), pos, owner)
+
+    # -------------------------------------------------------------- syntax
+
+    def define_syntax(self, f, scope, pos):
+        from .syntax_rules import make_transformer
+
+        items = plist(f, "define-syntax", pos)
+        if len(items) != 3 or not is_ident(items[1]):
+            raise self.error("define-syntax: expected (define-syntax name transformer)", pos)
+        macro = make_transformer(self, items[2], scope, pos, base_symbol(items[1]).name)
+        if scope is None:
+            name = base_symbol(items[1])
+            self.genv.macros[name] = macro
+            self.genv.shadowed.discard(name)
+        else:
+            scope.bindings[items[1]] = ("macro", macro)
+
+
+# ------------------------------------------------------------------ special forms
+
+
+@special("quote")
+def _quote(a, x, scope, tail, owner, pos):
+    items = plist(x, "quote", pos)
+    if len(items) != 2:
+        raise a.error("quote: expected exactly one datum", pos)
+    return a.node(Const(strip(items[1])), pos, owner)
+
+
+@special("if")
+def _if(a, x, scope, tail, owner, pos):
+    items = plist(x, "if", pos)
+    if len(items) not in (3, 4):
+        raise a.error("if: expected (if test then [else])", pos)
+    test = a.analyze(items[1], scope, False, owner, a.pos_in(x, 1, pos))
+    then = a.analyze(items[2], scope, tail, owner, a.pos_in(x, 2, pos))
+    if len(items) == 4:
+        else_ = a.analyze(items[3], scope, tail, owner, a.pos_in(x, 3, pos))
+    else:
+        else_ = a.node(Const(UNSPECIFIED), pos, owner)
+    return a.node(If(test, then, else_), pos, owner)
+
+
+@special("define")
+def _define(a, x, scope, tail, owner, pos):
+    name, expr = a.parse_define(x, pos)
+    if scope is not None:
+        raise a.error("define: not allowed in an expression context", pos)
+    s = base_symbol(name)
+    if s in a.genv.macros or s in SPECIAL_FORMS:
+        a.genv.macros.pop(s, None)
+        a.genv.shadowed.add(s)
+    value = a.analyze_named(expr, scope, s.name, owner, pos)
+    return a.node(GlobalDefine(a.genv.cell(s), value), pos, owner)
+
+
+@special("set!")
+def _set(a, x, scope, tail, owner, pos):
+    items = plist(x, "set!", pos)
+    if len(items) != 3 or not is_ident(items[1]):
+        raise a.error("set!: expected (set! name expr)", pos)
+    value = a.analyze(items[2], scope, False, owner, pos)
+    r = lookup(items[1], scope)
+    if r[0] == "local":
+        _, target, slot = r
+        scopes = []
+        s = scope
+        while s is not target:
+            scopes.append(s)
+            s = s.parent
+        return a.node(LocalSet(len(scopes), slot, scopes, value), pos, owner)
+    if r[0] == "global":
+        return a.node(GlobalSet(a.genv.cell(r[1]), value), pos, owner)
+    raise a.error(f"set!: cannot assign the macro {base_symbol(items[1]).name}", pos)
+
+
+@special("lambda")
+def _lambda(a, x, scope, tail, owner, pos):
+    return a.lambda_(x, scope, None, pos)
+
+
+@special("begin")
+def _begin(a, x, scope, tail, owner, pos):
+    forms = plist(x.cdr, "begin", pos)
+    if scope is None:
+        # top level: definitions inside begin are global definitions
+        nodes = [a.analyze(f, None, False, owner, pos) for f in forms]
+        if not nodes:
+            return a.node(Const(UNSPECIFIED), pos, owner)
+        return nodes[0] if len(nodes) == 1 else a.node(Seq(nodes), pos, owner)
+    return a.sequence(forms, scope, tail, owner, pos)
+
+
+def _bindings(a, x, what, pos):
+    """Parse ((name init) ...) into [(name, init)]."""
+    out = []
+    for b in plist(x, what, pos):
+        items = plist(b, what, pos) if type(b) is Pair else None
+        if not items or not is_ident(items[0]) or len(items) > 2:
+            raise a.error(f"{what}: bad binding {strip(b)!r}", getattr(b, "pos", None) or pos)
+        out.append((items[0], items[1] if len(items) == 2 else Pair(S_QUOTE, Pair(UNSPECIFIED, NIL))))
+    return out
+
+
+@special("let")
+def _let(a, x, scope, tail, owner, pos):
+    items = plist(x, "let", pos)
+    if len(items) < 3:
+        raise a.error("let: expected bindings and a body", pos)
+    if is_ident(items[1]):
+        return _named_let(a, x, items, scope, tail, owner, pos)
+    binds = _bindings(a, items[1], "let", pos)
+    names = [n for n, _ in binds]
+    if len(set(names)) != len(names):
+        raise a.error("let: duplicate variable", pos)
+    inits = [a.analyze_named(e, scope, base_symbol(n).name, owner, pos) for n, e in binds]
+    inner = Scope(scope)
+    for n in names:
+        inner.add_var(n)
+    body = a.body(items[2:], inner, owner, pos)
+    return a.node(Let(inits, inner, body), pos, owner)
+
+
+def _named_let(a, x, items, scope, tail, owner, pos):
+    """(let name ((v init) ...) body) = ((letrec ((name (lambda (v ...) body))) name) init ...)."""
+    if len(items) < 4:
+        raise a.error("let: expected a name, bindings and a body", pos)
+    name = items[1]
+    binds = _bindings(a, items[2], "let", pos)
+    inits = [a.analyze(e, scope, False, owner, pos) for _, e in binds]
+    loop_scope = Scope(scope)
+    slot = loop_scope.add_var(name)
+    lam_form = Pair(Alias(S_LAMBDA, None), Pair(list_to_pairs([n for n, _ in binds]), list_to_pairs(items[3:])))
+    lam_form.pos = pos
+    lam = a.lambda_(lam_form, loop_scope, base_symbol(name).name, pos)
+    ref = a.node(LocalRef(0, slot, [loop_scope], base_symbol(name).name, False), pos, owner)
+    fn = a.node(Letrec([lam], loop_scope, ref), pos, owner)
+    return a.node(App(fn, inits, tail), pos, owner)
+
+
+@special("let*")
+def _let_star(a, x, scope, tail, owner, pos):
+    items = plist(x, "let*", pos)
+    if len(items) < 3:
+        raise a.error("let*: expected bindings and a body", pos)
+    binds = plist(items[1], "let*", pos)
+    if len(binds) <= 1:
+        form = Pair(Alias(sym("let"), None), x.cdr)
+        form.pos = pos
+        return _let(a, form, scope, tail, owner, pos)
+    inner = Pair(Alias(sym("let*"), None), Pair(list_to_pairs(binds[1:]), list_to_pairs(items[2:])))
+    inner.pos = pos
+    form = Pair(Alias(sym("let"), None), Pair(Pair(binds[0], NIL), Pair(inner, NIL)))
+    form.pos = pos
+    return _let(a, form, scope, tail, owner, pos)
+
+
+@special("letrec")
+@special("letrec*")
+def _letrec(a, x, scope, tail, owner, pos):
+    items = plist(x, "letrec", pos)
+    if len(items) < 3:
+        raise a.error("letrec: expected bindings and a body", pos)
+    binds = _bindings(a, items[1], "letrec", pos)
+    inner = Scope(scope)
+    for n, _ in binds:
+        inner.add_var(n, checked=True)
+    inits = [a.analyze_named(e, inner, base_symbol(n).name, owner, pos) for n, e in binds]
+    body = a.body(items[2:], inner, owner, pos)
+    return a.node(Letrec(inits, inner, body), pos, owner)
+
+
+@special("and")
+def _and(a, x, scope, tail, owner, pos):
+    forms = plist(x.cdr, "and", pos)
+    if not forms:
+        return a.node(Const(True), pos, owner)
+    if len(forms) == 1:
+        return a.analyze(forms[0], scope, tail, owner, pos)
+    nodes = [a.analyze(f, scope, tail and i == len(forms) - 1, owner, pos) for i, f in enumerate(forms)]
+    return a.node(And(nodes), pos, owner)
+
+
+@special("or")
+def _or(a, x, scope, tail, owner, pos):
+    forms = plist(x.cdr, "or", pos)
+    if not forms:
+        return a.node(Const(False), pos, owner)
+    if len(forms) == 1:
+        return a.analyze(forms[0], scope, tail, owner, pos)
+    nodes = [a.analyze(f, scope, tail and i == len(forms) - 1, owner, pos) for i, f in enumerate(forms)]
+    return a.node(Or(nodes), pos, owner)
+
+
+@special("when")
+def _when(a, x, scope, tail, owner, pos):
+    items = plist(x, "when", pos)
+    if len(items) < 3:
+        raise a.error("when: expected a test and a body", pos)
+    test = a.analyze(items[1], scope, False, owner, pos)
+    body = a.sequence(items[2:], scope, tail, owner, pos)
+    return a.node(If(test, body, a.node(Const(UNSPECIFIED), pos, owner)), pos, owner)
+
+
+@special("unless")
+def _unless(a, x, scope, tail, owner, pos):
+    items = plist(x, "unless", pos)
+    if len(items) < 3:
+        raise a.error("unless: expected a test and a body", pos)
+    test = a.analyze(items[1], scope, False, owner, pos)
+    body = a.sequence(items[2:], scope, tail, owner, pos)
+    return a.node(If(test, a.node(Const(UNSPECIFIED), pos, owner), body), pos, owner)
+
+
+@special("cond")
+def _cond(a, x, scope, tail, owner, pos):
+    clauses = plist(x.cdr, "cond", pos)
+    return _cond_clauses(a, clauses, scope, tail, owner, pos)
+
+
+def _cond_clauses(a, clauses, scope, tail, owner, pos):
+    if not clauses:
+        return a.node(Const(UNSPECIFIED), pos, owner)
+    clause = clauses[0]
+    cpos = getattr(clause, "pos", None) or pos
+    if type(clause) is not Pair:
+        raise a.error(f"cond: bad clause {strip(clause)!r}", cpos)
+    items = plist(clause, "cond clause", cpos)
+    if a.is_keyword(items[0], scope, S_ELSE):
+        if len(clauses) > 1:
+            raise a.error("cond: else clause must be last", cpos)
+        if len(items) < 2:
+            raise a.error("cond: empty else clause", cpos)
+        return a.sequence(items[1:], scope, tail, owner, cpos)
+    rest = _cond_clauses(a, clauses[1:], scope, tail, owner, pos)
+    test = a.analyze(items[0], scope, False, owner, cpos)
+    if len(items) == 1:
+        # (test): the value of test if true
+        return a.node(Or([test, rest]), cpos, owner)
+    if a.is_keyword(items[1], scope, S_ARROW):
+        if len(items) != 3:
+            raise a.error("cond: expected (test => receiver)", cpos)
+        receiver = a.analyze(items[2], scope, False, owner, cpos)
+        return a.node(CondArrow(test, receiver, rest), cpos, owner)
+    body = a.sequence(items[1:], scope, tail, owner, cpos)
+    return a.node(If(test, body, rest), cpos, owner)
+
+
+@special("case")
+def _case(a, x, scope, tail, owner, pos):
+    items = plist(x, "case", pos)
+    if len(items) < 2:
+        raise a.error("case: expected a key", pos)
+    key = a.analyze(items[1], scope, False, owner, pos)
+    clauses = []
+    else_ = None
+    for i, clause in enumerate(items[2:]):
+        cpos = getattr(clause, "pos", None) or pos
+        parts = plist(clause, "case clause", cpos) if type(clause) is Pair else None
+        if not parts or len(parts) < 2:
+            raise a.error(f"case: bad clause {strip(clause)!r}", cpos)
+        arrow = a.is_keyword(parts[1], scope, S_ARROW)
+        if arrow:
+            if len(parts) != 3:
+                raise a.error("case: expected (datums => receiver)", cpos)
+            body = a.analyze(parts[2], scope, False, owner, cpos)
+        else:
+            body = a.sequence(parts[1:], scope, tail, owner, cpos)
+        if a.is_keyword(parts[0], scope, S_ELSE):
+            if i != len(items) - 3:
+                raise a.error("case: else clause must be last", cpos)
+            else_ = (body, arrow)
+        else:
+            datums = plist(parts[0], "case datums", cpos)
+            clauses.append(([strip(d) for d in datums], body, arrow))
+    return a.node(Case(key, clauses, else_), pos, owner)
+
+
+@special("define-syntax")
+def _define_syntax(a, x, scope, tail, owner, pos):
+    if scope is not None:
+        raise a.error("define-syntax: not allowed in an expression context", pos)
+    a.define_syntax(x, None, pos)
+    return a.node(Const(UNSPECIFIED), pos, owner)
+
+
+@special("let-syntax")
+@special("letrec-syntax")
+def _let_syntax(a, x, scope, tail, owner, pos):
+    from .syntax_rules import make_transformer
+
+    items = plist(x, "let-syntax", pos)
+    if len(items) < 3:
+        raise a.error("let-syntax: expected bindings and a body", pos)
+    inner = Scope(scope)
+    recursive = base_symbol(x.car).name == "letrec-syntax"
+    for b in plist(items[1], "let-syntax", pos):
+        parts = plist(b, "let-syntax binding", pos)
+        if len(parts) != 2 or not is_ident(parts[0]):
+            raise a.error("let-syntax: bad binding", pos)
+        m = make_transformer(a, parts[1], inner if recursive else scope, pos, base_symbol(parts[0]).name)
+        inner.bindings[parts[0]] = ("macro", m)
+    body = a.body(items[2:], inner, owner, pos)
+    return a.node(Let([], inner, body), pos, owner)
+
+
+@special("syntax-rules")
+def _syntax_rules(a, x, scope, tail, owner, pos):
+    raise a.error("syntax-rules: only valid as a macro transformer", pos)
+
+
+# ------------------------------------------------------------------ quasiquote
+
+
+@special("quasiquote")
+def _quasiquote(a, x, scope, tail, owner, pos):
+    items = plist(x, "quasiquote", pos)
+    if len(items) != 2:
+        raise a.error("quasiquote: expected exactly one template", pos)
+    return _qq(a, items[1], 1, scope, owner, pos)
+
+
+def _prim(a, name, pos, owner):
+    return a.node(Const(a.genv.primitive(name)), pos, owner)
+
+
+def _qq(a, x, depth, scope, owner, pos):
+    """The node building template x at quasiquote nesting `depth`."""
+    if type(x) is Pair:
+        p = getattr(x, "pos", None) or pos
+        head = x.car
+        if a.is_keyword(head, scope, S_UNQUOTE):
+            arg = _qq_arg(a, x, "unquote", p)
+            if depth == 1:
+                return a.analyze(arg, scope, False, owner, p)
+            return _qq_list(a, [Const(S_UNQUOTE), _qq(a, arg, depth - 1, scope, owner, p)], p, owner)
+        if a.is_keyword(head, scope, S_QUASIQUOTE):
+            arg = _qq_arg(a, x, "quasiquote", p)
+            return _qq_list(a, [Const(S_QUASIQUOTE), _qq(a, arg, depth + 1, scope, owner, p)], p, owner)
+        if a.is_keyword(head, scope, S_UNQUOTE_SPLICING) and depth == 1:
+            raise a.error("unquote-splicing: not in a list", p)
+        # (a . rest): splice if a is (unquote-splicing e) at depth 1
+        car = x.car
+        rest = _qq(a, x.cdr, depth, scope, owner, p)
+        if type(car) is Pair and a.is_keyword(car.car, scope, S_UNQUOTE_SPLICING):
+            arg = _qq_arg(a, car, "unquote-splicing", p)
+            if depth == 1:
+                spliced = a.analyze(arg, scope, False, owner, p)
+                if type(rest) is Const and rest.value is NIL:
+                    return spliced
+                return a.node(App(_prim(a, "append", p, owner), [spliced, rest], False), p, owner)
+            inner = _qq_list(
+                a, [Const(S_UNQUOTE_SPLICING), _qq(a, arg, depth - 1, scope, owner, p)], p, owner
+            )
+            return a.node(App(_prim(a, "cons", p, owner), [inner, rest], False), p, owner)
+        first = _qq(a, car, depth, scope, owner, p)
+        if type(first) is Const and type(rest) is Const:
+            return a.node(Const(Pair(first.value, rest.value)), p, owner)
+        return a.node(App(_prim(a, "cons", p, owner), [first, rest], False), p, owner)
+    if type(x) is Vector:
+        lst = _qq(a, list_to_pairs(list(x)), depth, scope, owner, pos)
+        if type(lst) is Const:
+            return a.node(Const(Vector(_to_py(lst.value))), pos, owner)
+        return a.node(App(_prim(a, "list->vector", pos, owner), [lst], False), pos, owner)
+    return a.node(Const(strip(x)), pos, owner)
+
+
+def _to_py(lst):
+    out = []
+    while type(lst) is Pair:
+        out.append(lst.car)
+        lst = lst.cdr
+    return out
+
+
+def _qq_arg(a, x, what, pos):
+    items = plist(x, what, pos)
+    if len(items) != 2:
+        raise a.error(f"{what}: expected exactly one expression", pos)
+    return items[1]
+
+
+def _qq_list(a, parts, pos, owner):
+    nodes = []
+    for p in parts:
+        if type(p) is Const and not hasattr(p, "unit"):
+            p = a.node(p, pos, owner)
+        nodes.append(p)
+    if all(type(n) is Const for n in nodes):
+        return a.node(Const(list_to_pairs([n.value for n in nodes])), pos, owner)
+    return a.node(App(_prim(a, "list", pos, owner), nodes, False), pos, owner)
+
+
+# ------------------------------------------------------------------ global environment
+
+
+class GlobalEnv:
+    """Global variables (cells by symbol) and global macros."""
+
+    def __init__(self):
+        self.cells = {}
+        self.macros = {}
+        self.shadowed = set()  # special-form names the program redefined as variables
+        self.primitives = {}
+
+    def cell(self, s):
+        c = self.cells.get(s)
+        if c is None:
+            c = self.cells[s] = Cell(s)
+        return c
+
+    def define(self, name, value):
+        self.cell(sym(name)).value = value
+
+    def lookup(self, name):
+        c = self.cells.get(sym(name))
+        if c is None or not hasattr(c, "value"):
+            raise KeyError(name)
+        return c.value
+
+    def primitive(self, name):
+        """A core primitive by name, independent of what the program rebinds."""
+        return self.primitives[name]

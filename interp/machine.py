@@ -1,0 +1,554 @@
+"""The run-time machine: procedures, calls, tail calls, and continuations as data.
+
+Code runs as direct-style Python closures (see nodes.py). A continuation is
+reified only on demand ("continuations from generalized stack inspection",
+Pettyjohn et al. 2005): to capture, a `Capture` exception unwinds the Python
+stack and every node it passes appends a `Frame` saying where it was (its node,
+its environment, the values it had computed). The driver links those frames onto
+the heap continuation it already holds; resuming a continuation means resuming
+its frames one by one, innermost first, from the driver's shallow stack.
+
+The same unwinding bounds the Python stack: a non-tail call deeper than
+MAX_DEPTH spills the whole stack into frames and carries on from the driver, so
+recursion depth is bounded by memory, not by Python's stack.
+
+A continuation is plain data: frames hold code nodes (which serialise as
+(code-unit hash, node index)), environment frames (Python lists whose last slot
+is the parent frame), and values.
+"""
+
+import sys
+import threading
+
+from .errors import ErrorObject, SchemeError, scheme_error
+from .primitives import Primitive
+from .values import NIL, MultipleValues, Pair, UNSPECIFIED, list_to_pairs
+
+MAX_DEPTH = 400  # Scheme non-tail calls on the Python stack before spilling to the heap
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+
+# ------------------------------------------------------------------ dynamic state
+# One evaluation at a time per process: the driver holds LOCK while Scheme runs.
+LOCK = threading.RLock()
+
+
+class Dynamic:
+    """The dynamic state a continuation carries besides its frames."""
+
+    winders = NIL  # Scheme list of Winder, innermost first
+    handlers = NIL  # Scheme list of exception handler procedures, innermost first
+    may_suspend = False  # True while a driver that can return a suspension runs
+    level = 0  # driver nesting level (a host function that re-enters Scheme)
+
+
+D = Dynamic
+
+
+class Winder:
+    """One active dynamic-wind: its before and after thunks."""
+
+    __slots__ = ("before", "after")
+    type_name = "winder"
+
+    def __init__(self, before, after):
+        self.before = before
+        self.after = after
+
+
+# ------------------------------------------------------------------ procedures
+
+
+class Lambda:
+    """What a closure needs from its lambda node (kept small for the call path)."""
+
+    __slots__ = ("nreq", "rest", "nslots", "body", "name", "node")
+
+    def __init__(self, nreq, rest, nslots, body, name, node):
+        self.nreq = nreq  # required parameters
+        self.rest = rest  # True if a rest parameter follows them
+        self.nslots = nslots  # internal-define slots after the parameters
+        self.body = body  # compiled body: body(frame) -> value or TailCall
+        self.name = name
+        self.node = node
+
+
+class Closure:
+    __slots__ = ("lam", "env")
+    type_name = "procedure"
+
+    def __init__(self, lam, env):
+        self.lam = lam
+        self.env = env
+
+    def __scheme_write__(self):
+        name = self.lam.name
+        return f"#<procedure {name}>" if name else "#<procedure>"
+
+    @property
+    def name(self):
+        return self.lam.name or "anonymous procedure"
+
+
+class TailCall:
+    """Returned from a tail position: the caller's trampoline makes the call."""
+
+    __slots__ = ("f", "args")
+
+    def __init__(self, f, args):
+        self.f = f
+        self.args = args
+
+
+class TailPrimitive(Primitive):
+    """A primitive that may return a TailCall (apply, call/cc, values plumbing...).
+
+    It is never called on the fast path: `call` resolves what it returns."""
+
+    __slots__ = ()
+
+
+class ContinuationProcedure:
+    """A first-class continuation, as made by call/cc: frames + dynamic state."""
+
+    __slots__ = ("k", "winders", "handlers", "level")
+    type_name = "continuation"
+    name = "continuation"
+
+    def __init__(self, k, winders, handlers, level):
+        self.k = k
+        self.winders = winders
+        self.handlers = handlers
+        self.level = level
+
+    def __scheme_write__(self):
+        return "#<continuation>"
+
+
+class Parameter:
+    """A parameter object (make-parameter): call it for its value."""
+
+    __slots__ = ("value", "converter")
+    type_name = "parameter"
+    name = "parameter"
+
+    def __init__(self, value, converter):
+        self.value = value
+        self.converter = converter
+
+    def __scheme_write__(self):
+        return "#<parameter>"
+
+
+def is_procedure(x):
+    t = type(x)
+    return t is Closure or t is ContinuationProcedure or t is Parameter or isinstance(x, Primitive)
+
+
+def procedure_name(f):
+    if type(f) is Closure:
+        return f.lam.name or "anonymous procedure"
+    return getattr(f, "name", "procedure")
+
+
+# ------------------------------------------------------------------ frames
+
+
+class Frame:
+    """One reified step of a continuation: resume `node` at `data` in `env`.
+
+    `node` is a code node or a registered Resumer; `next` is the rest of the
+    continuation (a Frame or None). Frames are never mutated once linked, so a
+    continuation can be resumed any number of times."""
+
+    __slots__ = ("node", "env", "data", "next")
+
+    def __init__(self, node, env, data, next=None):
+        self.node = node
+        self.env = env
+        self.data = data
+        self.next = next
+
+
+RESUMERS = {}
+
+
+class Resumer:
+    """A builtin continuation step (not a code node), serialised by its name."""
+
+    def __init__(self, name, resume):
+        self.name = name
+        self.resume = resume  # resume(frame, value) -> value
+        self.pos = None
+        self.owner = name
+        RESUMERS[name] = self
+
+    def __repr__(self):
+        return f"<resumer {self.name}>"
+
+
+def resumer(name):
+    def register(fn):
+        return Resumer(name, fn)
+
+    return register
+
+
+# ------------------------------------------------------------------ captures
+
+
+class Capture(BaseException):
+    """Unwinds the Python stack, collecting frames (innermost first).
+
+    reason: "callcc" (payload: the receiver), "spill" (stack too deep; the
+    innermost frame makes the pending call), "suspend" (payload: the host's
+    request arguments)."""
+
+    def __init__(self, reason, payload=None):
+        self.reason = reason
+        self.payload = payload
+        self.frames = []
+
+
+class Throw(BaseException):
+    """Unwinds to the driver to continue at a first-class continuation."""
+
+    def __init__(self, kproc, values):
+        self.kproc = kproc
+        self.values = values
+
+
+@resumer("apply")
+def _resume_apply(frame, value):
+    f, args = frame.data
+    return TailCall(f, list(args))
+
+
+def spill(f, args):
+    c = Capture("spill")
+    c.frames.append(Frame(RESUMERS["apply"], None, (f, tuple(args))))
+    return c
+
+
+# ------------------------------------------------------------------ calls
+
+
+def arity_error(f, n):
+    if type(f) is Closure:
+        lam = f.lam
+        want = f"{lam.nreq}{' or more' if lam.rest else ''}"
+        plural = "s" if lam.nreq != 1 or lam.rest else ""
+        return scheme_error(
+            f"{procedure_name(f)}: expected {want} argument{plural}, got {n}"
+        )
+    return scheme_error(f"{procedure_name(f)}: expected {f.arity_text()}, got {n}")
+
+
+def make_frame(f, args):
+    """The environment frame for calling closure f with the Python list args."""
+    lam = f.lam
+    n = len(args)
+    if lam.rest:
+        if n < lam.nreq:
+            raise arity_error(f, n)
+        rest = list_to_pairs(args[lam.nreq :])
+        del args[lam.nreq :]
+        args.append(rest)
+    elif n != lam.nreq:
+        raise arity_error(f, n)
+    if lam.nslots:
+        args.extend([UNASSIGNED] * lam.nslots)
+    args.append(f.env)
+    return args
+
+
+class Unassigned:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "#<unassigned>"
+
+    def __reduce__(self):
+        return "UNASSIGNED"
+
+
+UNASSIGNED = Unassigned()
+
+
+_depth = 0  # Scheme calls currently on the Python stack (see MAX_DEPTH)
+
+
+def call(f, args):
+    """Call procedure f with the Python list args (consumed) from a non-tail position."""
+    global _depth
+    if _depth > MAX_DEPTH:
+        raise spill(f, args)
+    _depth += 1
+    try:
+        while True:
+            if type(f) is Closure:
+                lam = f.lam
+                if lam.nslots or lam.rest or len(args) != lam.nreq:
+                    args = make_frame(f, args)
+                else:
+                    args.append(f.env)
+                r = lam.body(args)
+            elif type(f) is Primitive:
+                return call_primitive(f, args)
+            else:
+                r = call_other(f, args)
+            if type(r) is TailCall:
+                f = r.f
+                args = r.args
+                continue
+            return r
+    finally:
+        _depth -= 1
+
+
+def call_primitive(f, args):
+    try:
+        return f.fn(*args)
+    except SchemeError:
+        raise
+    except TypeError as e:
+        if not f.arity_ok(len(args)):
+            raise arity_error(f, len(args)) from None
+        raise python_error(f, e) from None
+    except (Capture, Throw):
+        raise
+    except Exception as e:
+        raise python_error(f, e) from None
+
+
+def python_error(f, e):
+    """A Python exception escaping a primitive, as a Scheme error naming it."""
+    if isinstance(e, RecursionError):
+        return scheme_error(f"{procedure_name(f)}: nesting too deep")
+    if isinstance(e, ZeroDivisionError):
+        return scheme_error(f"{procedure_name(f)}: division by zero")
+    if isinstance(e, MemoryError):
+        return scheme_error(f"{procedure_name(f)}: out of memory")
+    return scheme_error(f"{procedure_name(f)}: {e}")
+
+
+def call_other(f, args):
+    t = type(f)
+    if isinstance(f, Primitive):  # TailPrimitive, record procedures
+        return call_primitive(f, args)
+    if t is ContinuationProcedure:
+        raise Throw(f, args)
+    if t is Parameter:
+        if args:
+            raise scheme_error(f"parameter: expected 0 arguments, got {len(args)}")
+        return f.value
+    raise scheme_error(f"not a procedure: {_write(f)}")
+
+
+def _write(x):
+    from .printer import write_string
+
+    return write_string(x)
+
+
+def apply_procedure(f, args):
+    """Call f with a Python list of args and return its value (non-tail)."""
+    return call(f, args)
+
+
+def tail_apply(f, args):
+    """The value of a call in tail position: primitives run now, others trampoline."""
+    if type(f) is Primitive:
+        return call_primitive(f, args)
+    return TailCall(f, args)
+
+
+def resolve(v):
+    """Run out any pending tail call."""
+    if type(v) is TailCall:
+        return call(v.f, v.args)
+    return v
+
+
+# ------------------------------------------------------------------ errors
+
+
+def raise_scheme_error(e, pos, owner):
+    """Route a SchemeError raised by Python code at `pos` (inside procedure `owner`):
+    to the Scheme exception handlers when there are any, else up to the host."""
+    if e.pos is None:
+        e.pos = pos
+        p = e.payload
+        if type(p) is ErrorObject and p.pos is None:
+            p.pos = pos
+    if D.handlers is not NIL and not e.dispatched:
+        e.dispatched = True
+        return call(RAISE[0], [e.payload])
+    e.add_frame(owner, pos)
+    raise e
+
+
+RAISE = [None]  # the Scheme-level raise procedure (installed by the interpreter)
+
+
+# ------------------------------------------------------------------ the driver
+
+
+class Suspension:
+    """A computation stopped at a host request: resume it with `run_continuation`."""
+
+    __slots__ = ("k", "winders", "handlers", "payload")
+
+    def __init__(self, k, winders, handlers, payload):
+        self.k = k
+        self.winders = winders
+        self.handlers = handlers
+        self.payload = payload
+
+
+def link(frames, k):
+    """Link frames (innermost first) in front of continuation k."""
+    for fr in reversed(frames):
+        fr.next = k
+        k = fr
+    return k
+
+
+def _wind_path(src, dst):
+    """Winders to leave (innermost first) and to enter (outermost first)."""
+    def to_list(w):
+        out = []
+        while w is not NIL:
+            out.append(w)
+            w = w.cdr
+        return out
+
+    a = to_list(src)
+    b = to_list(dst)
+    common = 0
+    while common < len(a) and common < len(b) and a[-1 - common] is b[-1 - common]:
+        common += 1
+    leave = a[: len(a) - common]
+    enter = list(reversed(b[: len(b) - common]))
+    return leave, enter
+
+
+@resumer("wind-step")
+def _resume_wind_step(frame, value):
+    winders, thunk, carried = frame.data
+    D.winders = winders
+    call(thunk, [])
+    return carried
+
+
+@resumer("set-dynamic")
+def _resume_set_dynamic(frame, value):
+    winders, handlers, carried = frame.data
+    D.winders = winders
+    D.handlers = handlers
+    return carried
+
+
+def _jump(kproc, values):
+    """The continuation that runs the winders between here and kproc, then
+    delivers values to kproc's frames."""
+    value = values[0] if len(values) == 1 else MultipleValues(list(values))
+    leave, enter = _wind_path(D.winders, kproc.winders)
+    k = Frame(RESUMERS["set-dynamic"], None, (kproc.winders, kproc.handlers, value), kproc.k)
+    steps = []
+    for w in leave:  # run `after` with the winders outside it
+        steps.append((w.cdr, w.car.after))
+    for w in enter:  # run `before` outside it, then enter
+        steps.append((w.cdr, w.car.before))
+    for winders, thunk in reversed(steps):
+        k = Frame(RESUMERS["wind-step"], None, (winders, thunk, value), k)
+    return k
+
+
+def run(action, k=None, winders=NIL, handlers=NIL, may_suspend=False):
+    """Drive a computation: `action()` computes a value that is delivered to the
+    continuation k. Returns the final value, or a Suspension when a host request
+    stops it (only when may_suspend)."""
+    global _depth
+    with LOCK:
+        saved = (D.winders, D.handlers, D.may_suspend, _depth)
+        D.level += 1
+        level = D.level
+        D.winders = winders
+        D.handlers = handlers
+        D.may_suspend = may_suspend
+        _depth = 0
+        try:
+            return _drive(action, k, level)
+        finally:
+            D.level -= 1
+            D.winders, D.handlers, D.may_suspend, _depth = saved
+
+
+def _drive(action, k, level):
+    while True:
+        try:
+            v = action()
+            while True:
+                if type(v) is TailCall:
+                    v = call(v.f, v.args)
+                    continue
+                if k is None:
+                    return v
+                fr = k
+                k = fr.next
+                v = fr.node.resume(fr, v)
+        except Capture as c:
+            K = link(c.frames, k)
+            if c.reason == "spill":
+                k = K.next
+                first = K
+                action = _resume_action(first)
+            elif c.reason == "callcc":
+                kproc = ContinuationProcedure(K, D.winders, D.handlers, level)
+                action = _call_action(c.payload, [kproc])
+                k = K
+            elif c.reason == "suspend":
+                return Suspension(K, D.winders, D.handlers, c.payload)
+            else:  # pragma: no cover
+                raise AssertionError(c.reason)
+        except Throw as t:
+            if t.kproc.level < level:
+                raise  # it belongs to an outer driver
+            k = _jump(t.kproc, t.values)
+            action = _value_action(UNSPECIFIED)
+        except SchemeError as e:
+            add_continuation_backtrace(e, k)
+            raise
+
+
+def _resume_action(frame):
+    return lambda: frame.node.resume(frame, UNSPECIFIED)
+
+
+def _call_action(f, args):
+    return lambda: call(f, args)
+
+
+def _value_action(v):
+    return lambda: v
+
+
+def add_continuation_backtrace(e, k):
+    n = 0
+    while k is not None and n < 200:
+        node = k.node
+        pos = getattr(node, "pos", None)
+        owner = getattr(node, "owner", None)
+        if pos is not None and owner is not None and getattr(node, "is_call", False):
+            e.add_frame(owner, pos)
+        k = k.next
+        n += 1
+
+
+def continuation_frames(k):
+    """The frames of a continuation, innermost first (for inspection)."""
+    out = []
+    while k is not None:
+        out.append(k)
+        k = k.next
+    return out

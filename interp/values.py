@@ -1,0 +1,320 @@
+"""Scheme data as Python objects: symbols, pairs, the empty list, chars, vectors.
+
+Representation (the contract every other module relies on):
+
+  booleans      Python True / False (never compare with ==: use `is`)
+  integers      int (exact, bignums free); rationals fractions.Fraction; reals float
+  strings       str (immutable)
+  symbols       Symbol, interned: `sym("car") is sym("car")`
+  pairs         Pair(car, cdr); a list ends in the single NIL object
+  characters    Char, interned by code point
+  vectors       Vector (a list subclass); bytevectors: bytearray
+  unspecified   UNSPECIFIED (what set!, display, ... return); EOF is EOF_OBJECT
+  multiple values  MultipleValues (only ever from `values` with n != 1)
+
+Environment frames are plain Python `list`s (never `Vector`), so the two never mix.
+"""
+
+from fractions import Fraction
+
+
+class Symbol:
+    __slots__ = ("name", "__weakref__")
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+    def __reduce__(self):  # pickling is never used, but copy/deepcopy keep identity
+        return (sym, (self.name,))
+
+
+_symbols = {}
+
+
+def sym(name):
+    """The interned symbol called `name`."""
+    s = _symbols.get(name)
+    if s is None:
+        s = _symbols[name] = Symbol(name)
+    return s
+
+
+_gensym_counter = [0]
+
+
+def gensym(prefix="g"):
+    """A fresh, uninterned symbol (never `eq?` to a read one)."""
+    _gensym_counter[0] += 1
+    return Symbol(f"{prefix}{_gensym_counter[0]}")
+
+
+class Nil:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "()"
+
+    def __iter__(self):
+        return iter(())
+
+    def __bool__(self):  # the empty list is TRUE in Scheme; guard Python code against misuse
+        return True
+
+    def __reduce__(self):
+        return "NIL"
+
+
+NIL = Nil()
+
+
+class Pair:
+    """A cons cell. `pos` (a SourcePos) is set only on pairs the reader made."""
+
+    __slots__ = ("car", "cdr", "pos")
+
+    def __init__(self, car, cdr):
+        self.car = car
+        self.cdr = cdr
+
+    def __iter__(self):
+        """Iterate the cars of a proper list (stops at the first non-pair tail)."""
+        p = self
+        while type(p) is Pair:
+            yield p.car
+            p = p.cdr
+
+    def __repr__(self):
+        from .printer import write_string
+
+        return write_string(self)
+
+
+class SourcePos:
+    """Where a datum was read: file name, 1-based line and column."""
+
+    __slots__ = ("file", "line", "col")
+
+    def __init__(self, file, line, col):
+        self.file = file
+        self.line = line
+        self.col = col
+
+    def __str__(self):
+        return f"{self.file or '<input>'}:{self.line}:{self.col}"
+
+    __repr__ = __str__
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, SourcePos)
+            and (self.file, self.line, self.col) == (other.file, other.line, other.col)
+        )
+
+    def __hash__(self):
+        return hash((self.file, self.line, self.col))
+
+
+def pos_of(x):
+    """The source position of a pair made by the reader, else None."""
+    return getattr(x, "pos", None) if type(x) is Pair else None
+
+
+class Char:
+    __slots__ = ("code",)
+
+    def __init__(self, code):
+        self.code = code
+
+    def __repr__(self):
+        return f"Char({chr(self.code)!r})"
+
+    def __eq__(self, other):
+        return type(other) is Char and other.code == self.code
+
+    def __hash__(self):
+        return hash(("char", self.code))
+
+    def __reduce__(self):
+        return (char, (chr(self.code),))
+
+
+_chars = {}
+
+
+def char(c):
+    """The Char for a one-character str."""
+    code = ord(c)
+    ch = _chars.get(code)
+    if ch is None:
+        ch = _chars[code] = Char(code)
+    return ch
+
+
+class Vector(list):
+    """A Scheme vector."""
+
+    __slots__ = ()
+
+
+class Unspecified:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "#<unspecified>"
+
+    def __reduce__(self):
+        return "UNSPECIFIED"
+
+
+UNSPECIFIED = Unspecified()
+
+
+class EofObject:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "#<eof>"
+
+    def __reduce__(self):
+        return "EOF_OBJECT"
+
+
+EOF_OBJECT = EofObject()
+
+
+class DefaultObject:
+    """Marker for an optional argument that was not supplied."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return "DEFAULT"
+
+
+DEFAULT = DefaultObject()
+
+
+class MultipleValues:
+    """The result of (values a b ...) with other than one value."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = items
+
+
+# ---------------------------------------------------------------- list helpers
+
+
+def list_to_pairs(items, tail=NIL):
+    """Build a Scheme list from a Python sequence (optionally improper)."""
+    result = tail
+    for x in reversed(items):
+        result = Pair(x, result)
+    return result
+
+
+def pairs_to_list(x):
+    """The elements of a proper Scheme list as a Python list; ValueError otherwise."""
+    out = []
+    while type(x) is Pair:
+        out.append(x.car)
+        x = x.cdr
+    if x is not NIL:
+        raise ValueError("not a proper list")
+    return out
+
+
+def is_list(x):
+    """True for a proper (finite, NIL-terminated) list; cycles are detected."""
+    slow = x
+    while True:
+        if x is NIL:
+            return True
+        if type(x) is not Pair:
+            return False
+        x = x.cdr
+        if x is NIL:
+            return True
+        if type(x) is not Pair:
+            return False
+        x = x.cdr
+        slow = slow.cdr
+        if x is slow:
+            return False
+
+
+def is_number(x):
+    t = type(x)
+    return t is int or t is float or t is Fraction
+
+
+def is_true(x):
+    return x is not False
+
+
+# ---------------------------------------------------------------- equivalence
+
+
+def eqv(a, b):
+    """Scheme eqv?: identity, plus same-type numbers and chars by value.
+
+    Never says #f is 0 or #t is 1 (Python's False == 0 trap)."""
+    if a is b:
+        return True
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    if ta is int or ta is Fraction or ta is Char:
+        return a == b
+    if ta is float:
+        return a == b or (a != a and b != b)
+    if ta is str:
+        return False
+    return False
+
+
+def equal(a, b):
+    """Scheme equal?: structural over pairs, vectors, strings, bytevectors."""
+    while True:
+        if eqv(a, b):
+            return True
+        ta = type(a)
+        if ta is not type(b):
+            return False
+        if ta is Pair:
+            if not equal(a.car, b.car):
+                return False
+            a, b = a.cdr, b.cdr
+            continue
+        if ta is str or ta is bytearray:
+            return a == b
+        if ta is Vector:
+            if len(a) != len(b):
+                return False
+            return all(equal(x, y) for x, y in zip(a, b))
+        return False
+
+
+def scheme_type_name(x):
+    """A short name for the type of a value, for error messages."""
+    t = type(x)
+    if t is bool:
+        return "boolean"
+    if t is int or t is Fraction or t is float:
+        return "number"
+    names = {
+        str: "string",
+        Symbol: "symbol",
+        Pair: "pair",
+        Nil: "empty list",
+        Char: "char",
+        Vector: "vector",
+        bytearray: "bytevector",
+        Unspecified: "unspecified",
+        EofObject: "eof",
+    }
+    return names.get(t) or getattr(x, "type_name", None) or t.__name__
