@@ -1,0 +1,815 @@
+"""The order ledger: one append-only file of checksummed, msgpack-framed records.
+
+Every effect of the order lifecycle is appended here once, under an idempotency
+key, and fsync'd before `Ledger.append` returns. Several processes may append to
+the same file at once (serialised by an exclusive `flock`); a torn tail left by
+a crash is truncated on the next open or append, a damaged middle is reported,
+never skipped. Pure Python: no dependency on the interpreter or on flows.
+
+File layout (all integers big-endian)::
+
+    file header   8s magic b"FSLEDGER" | u16 format version | u16 flags (0)
+                  | u32 CRC32 of the preceding 12 bytes                     16 bytes
+    frame         4s magic b"FSLR" | u16 format version | u16 flags (0)
+                  | u32 body length | u32 CRC32 of body
+                  | u32 CRC32 of the preceding 16 header bytes              20 bytes
+                  + body: a msgpack map {seq, order, kind, key, amount, time, details}
+
+The header checksum means a damaged length field can never make a committed
+frame look like an interrupted write at the end of the file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import struct
+import threading
+import time as _time
+import warnings
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import msgpack
+
+__all__ = [
+    "FORMAT_VERSION",
+    "KINDS",
+    "Ledger",
+    "LedgerCorruptError",
+    "LedgerError",
+    "LedgerInputError",
+    "LedgerRecord",
+    "LedgerVersionError",
+    "LedgerWarning",
+    "VerifyProblem",
+    "VerifyReport",
+    "encode_file_header",
+    "encode_frame",
+]
+
+FORMAT_VERSION = 1
+
+#: The kinds of record, in the only order an order may pass through them.
+KINDS = ("created", "reserved", "paid", "fulfilled")
+
+FILE_MAGIC = b"FSLEDGER"
+_FILE_HEADER = struct.Struct(">8sHHI")
+FILE_HEADER_SIZE = _FILE_HEADER.size  # 16
+
+FRAME_MAGIC = b"FSLR"
+_FRAME_HEADER = struct.Struct(">4sHHIII")
+FRAME_HEADER_SIZE = _FRAME_HEADER.size  # 20
+
+#: Largest body a frame may carry. Also bounds what can be an interrupted write:
+#: more unreadable bytes than one frame at the end of the file is damage, not a torn tail.
+MAX_BODY_SIZE = 16 * 1024 * 1024
+MAX_FRAME_SIZE = FRAME_HEADER_SIZE + MAX_BODY_SIZE
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+#: Generous bound on a body's bytes besides order, key and details (field names, seq, amount, time).
+_FIXED_FIELDS_SIZE = 128
+_READ_CHUNK = 1 << 20
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class LedgerError(Exception):
+    """Base class of every error the ledger raises."""
+
+
+class LedgerInputError(LedgerError, ValueError):
+    """An append was refused because an argument is invalid; nothing was written."""
+
+
+class LedgerCorruptError(LedgerError):
+    """A committed frame is damaged; the file is left as it was."""
+
+    def __init__(self, path: str, offset: int, reason: str):
+        self.path, self.offset, self.reason = path, offset, reason
+        super().__init__(f"{path}: ledger damaged at byte offset {offset}: {reason}")
+
+
+class LedgerVersionError(LedgerError):
+    """The file was written by a newer ledger format than this code understands."""
+
+    def __init__(self, path: str, found: int, supported: int, where: str = "file"):
+        self.path, self.found, self.supported = path, found, supported
+        super().__init__(
+            f"{path}: {where} has ledger format version {found}, but this flowscheme "
+            f"reads only up to version {supported}; upgrade flowscheme to open it "
+            f"(the file was not modified)"
+        )
+
+
+class LedgerWarning(UserWarning):
+    """Something was repaired on the way in (a torn tail truncated)."""
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRecord:
+    """One committed ledger entry, as read back from the file."""
+
+    seq: int
+    order: str
+    kind: str
+    key: str
+    amount: int | None
+    time: float
+    details: dict[str, Any] = field(hash=False)
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyProblem:
+    offset: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"offset {self.offset}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What `Ledger.verify` found. `ok` is true when `problems` is empty."""
+
+    path: str
+    records: int
+    problems: tuple[VerifyProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        head = f"{self.path}: {self.records} records, "
+        if self.ok:
+            return head + "no problems"
+        lines = [head + f"{len(self.problems)} problem(s)"]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def encode_file_header(version: int = FORMAT_VERSION) -> bytes:
+    """The 16-byte header a ledger file starts with (other versions: for tests and tools)."""
+    head = FILE_MAGIC + struct.pack(">HH", version, 0)
+    return head + struct.pack(">I", zlib.crc32(head))
+
+
+def encode_frame(body: dict[str, Any] | bytes, version: int = FORMAT_VERSION) -> bytes:
+    """One frame holding `body` (a dict to msgpack, or already-packed bytes).
+
+    Low level: no validation of the fields, no sequence numbers. `Ledger.append`
+    is the way to add records; this exists for tools and for tests that must
+    write what `append` would refuse.
+    """
+    if not isinstance(body, (bytes, bytearray)):
+        body = msgpack.packb(body, use_bin_type=True)
+    head = struct.pack(">4sHHII", FRAME_MAGIC, version, 0, len(body), zlib.crc32(body))
+    return head + struct.pack(">I", zlib.crc32(head)) + bytes(body)
+
+
+def _unpack(body) -> Any:
+    return msgpack.unpackb(body, raw=False)
+
+
+def _record(offset: int, d: Any) -> LedgerRecord:
+    return LedgerRecord(
+        seq=d["seq"], order=d["order"], kind=d["kind"], key=d["key"],
+        amount=d["amount"], time=d["time"], details=d["details"], offset=offset,
+    )
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+# --------------------------------------------------------------------------- reading frames
+
+
+@dataclass(frozen=True, slots=True)
+class _Damage:
+    """Why the bytes at `offset` are not a sound frame."""
+
+    offset: int
+    reason: str
+    newer_version: int | None = None
+
+
+class _FrameReader:
+    """Reads frames from [.., stop) of a file descriptor through a sliding window."""
+
+    def __init__(self, fd: int, stop: int, chunk: int = _READ_CHUNK):
+        self.fd, self.stop, self.chunk = fd, stop, chunk
+        self.base, self.data = 0, memoryview(b"")
+
+    def read(self, offset: int, n: int) -> memoryview:
+        """Up to `n` bytes at `offset`; fewer only where the region (or file) ends."""
+        n = max(0, min(n, self.stop - offset))
+        rel = offset - self.base
+        if rel < 0 or rel + n > len(self.data):
+            want = min(max(n, self.chunk), self.stop - offset)
+            self.base, self.data, rel = offset, memoryview(_pread(self.fd, want, offset)), 0
+        return self.data[rel:rel + n]
+
+    def frame_at(self, offset: int) -> tuple[memoryview, int] | _Damage:
+        """(body, offset of the next frame) if a sound frame starts at `offset`."""
+        head = self.read(offset, FRAME_HEADER_SIZE)
+        if len(head) < FRAME_HEADER_SIZE:
+            return _Damage(offset, f"incomplete frame header ({len(head)} of {FRAME_HEADER_SIZE} bytes)")
+        magic, version, _flags, length, body_crc, head_crc = _FRAME_HEADER.unpack(head)
+        if magic != FRAME_MAGIC:
+            return _Damage(offset, f"bad frame magic {bytes(magic)!r}")
+        if zlib.crc32(head[:16]) != head_crc:
+            return _Damage(offset, "frame header checksum mismatch")
+        if version > FORMAT_VERSION:
+            return _Damage(offset, f"frame format version {version}", newer_version=version)
+        if version < 1:
+            return _Damage(offset, f"invalid frame format version {version}")
+        if length > MAX_BODY_SIZE:
+            return _Damage(offset, f"frame body length {length} exceeds the maximum {MAX_BODY_SIZE}")
+        body = self.read(offset + FRAME_HEADER_SIZE, length)
+        if len(body) < length:
+            return _Damage(offset, f"incomplete frame body ({len(body)} of {length} bytes)")
+        if zlib.crc32(body) != body_crc:
+            return _Damage(offset, "frame body checksum mismatch")
+        return body, offset + FRAME_HEADER_SIZE + length
+
+    def next_sound_frame(self, start: int) -> int | None:
+        """Offset of the first sound frame at or after `start`, or None."""
+        pos = start
+        while pos < self.stop:
+            chunk = _pread(self.fd, min(_READ_CHUNK, self.stop - pos), pos)
+            if not chunk:
+                return None
+            i = chunk.find(FRAME_MAGIC)
+            while i != -1:
+                if not isinstance(self.frame_at(pos + i), _Damage):
+                    return pos + i
+                i = chunk.find(FRAME_MAGIC, i + 1)
+            if pos + len(chunk) >= self.stop:
+                return None
+            pos += len(chunk) - (len(FRAME_MAGIC) - 1)
+        return None
+
+
+def _pread(fd: int, n: int, offset: int) -> bytes:
+    parts, got = [], 0
+    while got < n:
+        part = os.pread(fd, n - got, offset + got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+# --------------------------------------------------------------------------- the ledger
+
+
+class _Request:
+    __slots__ = ("order", "kind", "key", "amount", "details", "time", "done", "result", "error")
+
+    def __init__(self, order, kind, key, amount, details, time):
+        self.order, self.kind, self.key = order, kind, key
+        self.amount, self.details, self.time = amount, details, time
+        self.done, self.result, self.error = False, None, None
+
+
+class Ledger:
+    """An append-only, idempotent, multi-process-safe ledger file.
+
+    Keeps an index (key -> frame offset, order -> frame offsets) in memory;
+    records themselves are read back from the file (and re-checksummed) on demand.
+    Reads first catch up with what other processes have committed.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        self._by_key: dict[str, int] = {}
+        self._by_order: dict[str, list[int]] = {}
+        self._count = 0
+        self._last_seq = 0
+        self._end = FILE_HEADER_SIZE  # everything before this offset is indexed
+        self._io = threading.Lock()  # one thread at a time touches the fd / the index
+        self._queue: list[_Request] = []  # appends waiting to be group-committed
+        self._queue_lock = threading.Lock()
+        self._warnings: list[str] = []
+        self._pid = os.getpid()
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            with self._io:
+                self._open()
+                repaired = self._take_warnings()
+        except BaseException:
+            os.close(self._fd)
+            self._fd = None
+            raise
+        _warn(repaired)
+
+    # ----------------------------------------------------------------- opening
+
+    def _open(self) -> None:
+        needs_repair = False
+        with self._flock(fcntl.LOCK_SH):
+            initialised = self._check_file_header()
+            if initialised:
+                needs_repair = self._catch_up(repair=False) is not None
+        if not initialised or needs_repair:
+            with self._flock(fcntl.LOCK_EX):
+                if not self._check_file_header():
+                    self._initialise()
+                self._catch_up(repair=True)
+
+    def _check_file_header(self) -> bool:
+        """True if the file starts with a readable header; False if it must be (re)initialised.
+
+        Raises for anything that is not this ledger format, leaving the file alone.
+        """
+        head = _pread(self._fd, FILE_HEADER_SIZE, 0)
+        if len(head) < FILE_HEADER_SIZE:
+            if FILE_MAGIC.startswith(head[:len(FILE_MAGIC)]):
+                return False  # empty, or a header torn while the file was created
+            raise LedgerError(f"{self.path}: not a flowscheme ledger (file is {len(head)} bytes, no ledger header)")
+        magic, version, _flags, crc = _FILE_HEADER.unpack(head)
+        if magic != FILE_MAGIC:
+            raise LedgerError(f"{self.path}: not a flowscheme ledger (starts with {bytes(head[:8])!r})")
+        if version > FORMAT_VERSION:
+            raise LedgerVersionError(self.path, version, FORMAT_VERSION)
+        if version < 1:
+            raise LedgerError(f"{self.path}: invalid ledger format version {version}")
+        if zlib.crc32(head[:12]) != crc:
+            raise LedgerCorruptError(self.path, 0, "file header checksum mismatch")
+        return True
+
+    def _initialise(self) -> None:
+        size = os.fstat(self._fd).st_size
+        if size:
+            self._warnings.append(
+                f"{self.path}: dropped an incomplete {size}-byte ledger header at offset 0 "
+                f"(the file's creation was interrupted)"
+            )
+            os.ftruncate(self._fd, 0)
+        _pwrite_all(self._fd, encode_file_header(), 0)
+        os.fsync(self._fd)
+        _fsync_dir(self.path)
+
+    # ----------------------------------------------------------------- catching up
+
+    def _catch_up(self, repair: bool) -> _Damage | None:
+        """Index the frames committed after `self._end`. Call with the flock held.
+
+        Damage followed by a sound frame is a corrupt middle: raise. Damage with
+        nothing sound after it is an interrupted write: truncate it if `repair`
+        (exclusive lock held), else leave it and return it.
+        """
+        size = os.fstat(self._fd).st_size
+        if size < self._end:
+            raise LedgerCorruptError(
+                self.path, size, f"file shrank to {size} bytes; {self._end} bytes had already been committed"
+            )
+        reader = _FrameReader(self._fd, size)
+        pos = self._end
+        while pos < size:
+            frame = reader.frame_at(pos)
+            if isinstance(frame, _Damage):
+                return self._handle_damage(reader, frame, size, repair)
+            body, nxt = frame
+            self._index(pos, body)
+            pos = self._end = nxt
+        return None
+
+    def _handle_damage(self, reader: _FrameReader, damage: _Damage, size: int, repair: bool) -> _Damage | None:
+        if damage.newer_version is not None:
+            raise LedgerVersionError(self.path, damage.newer_version, FORMAT_VERSION,
+                                     where=f"frame at byte offset {damage.offset}")
+        dropped = size - damage.offset
+        if dropped > MAX_FRAME_SIZE:
+            raise LedgerCorruptError(
+                self.path, damage.offset,
+                f"{damage.reason}; {dropped} bytes from here to the end of the file are more "
+                f"than one interrupted write could leave, so this is damage to committed data",
+            )
+        following = reader.next_sound_frame(damage.offset + 1)
+        if following is not None:
+            raise LedgerCorruptError(
+                self.path, damage.offset,
+                f"{damage.reason}; a sound frame follows at offset {following}, so this is "
+                f"damage to committed data, not an interrupted write",
+            )
+        if not repair:
+            return damage
+        os.ftruncate(self._fd, damage.offset)
+        os.fsync(self._fd)
+        self._warnings.append(
+            f"{self.path}: truncated a torn tail of {dropped} bytes at offset {damage.offset} "
+            f"({damage.reason}); the interrupted write was never committed"
+        )
+        return None
+
+    def _index(self, offset: int, body) -> None:
+        try:
+            d = _unpack(body)
+            key, order, seq = d["key"], d["order"], d["seq"]
+        except Exception as exc:  # malformed msgpack, not a map, missing field
+            raise LedgerCorruptError(
+                self.path, offset, f"frame checksum is valid but its body is not a ledger record ({exc!r})"
+            ) from None
+        if not (isinstance(key, str) and isinstance(order, str) and type(seq) is int):
+            raise LedgerCorruptError(
+                self.path, offset, "frame checksum is valid but its key/order/seq have the wrong types"
+            )
+        self._by_key.setdefault(key, offset)  # a duplicate (never written by append) keeps the first
+        self._by_order.setdefault(order, []).append(offset)
+        self._count += 1
+        self._last_seq = seq
+
+    def _refresh(self) -> None:
+        """Catch up with other processes' commits (shared lock: never reads an unsynced write)."""
+        self._check_usable()
+        with self._flock(fcntl.LOCK_SH):
+            self._catch_up(repair=False)
+
+    # ----------------------------------------------------------------- appending
+
+    def append(
+        self,
+        order: str,
+        kind: str,
+        key: str,
+        amount: int | None = None,
+        details: dict[str, Any] | None = None,
+        time: float | None = None,
+    ) -> tuple[LedgerRecord, bool]:
+        """Record `kind` for `order` under idempotency `key`, durably.
+
+        Returns (record, True) once the new record is fsync'd, or (existing record,
+        False) without writing anything if `key` is already in the ledger.
+        Concurrent appends from threads of one process share one fsync.
+        """
+        details = _validate(order, kind, key, amount, details, time)
+        self._check_usable()
+        with self._io:  # a key we have indexed is committed: answer without the file lock
+            offset = self._by_key.get(key)
+            if offset is not None:
+                return self._read_record(offset), False
+        request = _Request(order, kind, key, amount, details, None if time is None else float(time))
+        with self._queue_lock:
+            self._queue.append(request)
+        with self._io:
+            if not request.done:  # nobody committed it for us: lead a group commit
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit(batch)
+            repaired = self._take_warnings()
+        _warn(repaired)
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _commit(self, batch: list[_Request]) -> None:
+        try:
+            self._check_usable()
+            with self._flock(fcntl.LOCK_EX):
+                self._catch_up(repair=True)
+                self._write_batch(batch)
+        except BaseException as exc:
+            for request in batch:
+                if not request.done:
+                    request.error, request.done = exc, True
+            if not isinstance(exc, Exception):
+                raise
+
+    def _write_batch(self, batch: list[_Request]) -> None:
+        start = end = self._end
+        frames: list[bytes] = []
+        new: dict[str, LedgerRecord] = {}
+        now = _time.time()
+        for request in batch:
+            if request.key in new:
+                request.result = (new[request.key], False)
+                continue
+            offset = self._by_key.get(request.key)
+            if offset is not None:
+                request.result = (self._read_record(offset), False)
+                continue
+            fields = {
+                "seq": self._last_seq + len(new) + 1,
+                "order": request.order,
+                "kind": request.kind,
+                "key": request.key,
+                "amount": request.amount,
+                "time": now if request.time is None else request.time,
+                "details": request.details,
+            }
+            frames.append(encode_frame(fields))
+            new[request.key] = _record(end, fields)
+            end += len(frames[-1])
+            request.result = (new[request.key], True)
+        if frames:
+            try:
+                _pwrite_all(self._fd, b"".join(frames), start)
+                os.fsync(self._fd)
+            except BaseException as exc:
+                _truncate_quietly(self._fd, start)
+                for request in batch:
+                    request.result = None
+                raise LedgerError(f"{self.path}: append failed, nothing was committed: {exc}") from exc
+            for record in new.values():
+                self._by_key[record.key] = record.offset
+                self._by_order.setdefault(record.order, []).append(record.offset)
+            self._count += len(new)
+            self._last_seq += len(new)
+            self._end = end
+        for request in batch:
+            request.done = True
+
+    # ----------------------------------------------------------------- reading
+
+    def has_key(self, key: str) -> bool:
+        with self._io:
+            self._refresh()
+            return key in self._by_key
+
+    def get(self, key: str) -> LedgerRecord | None:
+        """The record committed under `key`, or None."""
+        with self._io:
+            self._refresh()
+            offset = self._by_key.get(key)
+            return None if offset is None else self._read_record(offset)
+
+    def records(self, order: str | None = None) -> list[LedgerRecord]:
+        """All records in ledger order, or only those of `order`."""
+        with self._io:
+            self._refresh()
+            if order is not None:
+                return [self._read_record(offset) for offset in self._by_order.get(order, ())]
+            return list(self._iter_records(self._end))
+
+    def orders(self) -> list[str]:
+        """Order ids in the order they first appear in the ledger."""
+        with self._io:
+            self._refresh()
+            return list(self._by_order)
+
+    def _iter_records(self, stop: int) -> Iterator[LedgerRecord]:
+        reader = _FrameReader(self._fd, stop)
+        pos = FILE_HEADER_SIZE
+        while pos < stop:
+            frame = reader.frame_at(pos)
+            if isinstance(frame, _Damage):
+                raise LedgerCorruptError(self.path, pos, f"{frame.reason} (damaged after it was opened)")
+            body, nxt = frame
+            yield _record(pos, _unpack(body))
+            pos = nxt
+
+    def _read_record(self, offset: int) -> LedgerRecord:
+        reader = _FrameReader(self._fd, self._end, chunk=4096)  # one frame, usually one pread
+        frame = reader.frame_at(offset)
+        if isinstance(frame, _Damage):
+            raise LedgerCorruptError(self.path, offset, f"{frame.reason} (damaged after it was opened)")
+        return _record(offset, _unpack(frame[0]))
+
+    # ----------------------------------------------------------------- verifying
+
+    def verify(self) -> VerifyReport:
+        """Re-read the whole file and report every damaged frame and every lifecycle violation.
+
+        Never raises for what it finds; a damaged frame is skipped to the next
+        sound one so that everything after it is still checked.
+        """
+        with self._io:
+            self._check_usable()
+            with self._flock(fcntl.LOCK_SH):
+                size = os.fstat(self._fd).st_size
+                checker = _Checker()
+                try:
+                    if not self._check_file_header():
+                        raise LedgerError(f"{self.path}: the ledger header is missing")
+                except LedgerError as exc:
+                    return VerifyReport(self.path, 0, (VerifyProblem(0, str(exc)),))
+                reader = _FrameReader(self._fd, size)
+                pos = FILE_HEADER_SIZE
+                while pos < size:
+                    frame = reader.frame_at(pos)
+                    if isinstance(frame, _Damage):
+                        following = reader.next_sound_frame(pos + 1)
+                        if following is None:
+                            checker.problem(pos, f"{frame.reason}: {size - pos} unreadable bytes at the end "
+                                                 f"(an interrupted write; truncated on the next open or append)")
+                            break
+                        checker.problem(pos, f"{frame.reason}: {following - pos} bytes skipped to the "
+                                             f"next sound frame at offset {following}")
+                        checker.lost_frames = True
+                        pos = following
+                        continue
+                    body, nxt = frame
+                    checker.check(pos, body)
+                    pos = nxt
+        return VerifyReport(self.path, checker.records, tuple(checker.problems))
+
+    # ----------------------------------------------------------------- housekeeping
+
+    @contextmanager
+    def _flock(self, mode: int):
+        fcntl.flock(self._fd, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _check_usable(self) -> None:
+        if self._fd is None:
+            raise LedgerError(f"{self.path}: ledger is closed")
+        if os.getpid() != self._pid:
+            # flock belongs to the open file, which a forked child shares with its
+            # parent: the two would not exclude each other.
+            raise LedgerError(
+                f"{self.path}: this Ledger was opened in process {self._pid}; "
+                f"open a new Ledger in process {os.getpid()}"
+            )
+
+    def _take_warnings(self) -> list[str]:
+        pending, self._warnings = self._warnings, []
+        return pending
+
+    def close(self) -> None:
+        with self._io:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.close(fd)
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._fd is None else f"{self._count} records"
+        return f"<Ledger {self.path!r} {state}>"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _validate(order, kind, key, amount, details, time) -> dict[str, Any]:
+    """Check append's arguments; return `details` normalised to what reading it back gives."""
+    if not isinstance(order, str) or not order:
+        raise LedgerInputError(f"order must be a non-empty str, got {_describe(order)}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise LedgerInputError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {_describe(kind)}")
+    if not isinstance(key, str) or not key:
+        raise LedgerInputError(f"key must be a non-empty str, got {_describe(key)}")
+    text_size = 0
+    for name, text in (("order", order), ("key", key)):
+        try:
+            text_size += len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise LedgerInputError(f"{name} {text!r} cannot be stored as UTF-8: {exc.reason}") from None
+    if amount is not None:
+        if type(amount) is not int:
+            raise LedgerInputError(f"amount must be an int (minor units) or None, got {_describe(amount)}")
+        if not _INT64_MIN <= amount <= _INT64_MAX:
+            raise LedgerInputError(f"amount {amount} is outside the signed 64-bit range the ledger stores")
+    if time is not None:
+        if isinstance(time, bool) or not isinstance(time, (int, float)) or not _finite(time):
+            raise LedgerInputError(f"time must be a finite number of epoch seconds, got {_describe(time)}")
+    if details is None:
+        details = {}
+    if not isinstance(details, dict):
+        raise LedgerInputError(f"details must be a dict or None, got {_describe(details)}")
+    try:
+        packed = msgpack.packb(details, use_bin_type=True)
+        normal = _unpack(packed)
+    except Exception as exc:
+        raise LedgerInputError(
+            f"details must hold only msgpack-able values (None, bool, int, float, str, bytes, "
+            f"lists, dicts with str keys): {exc}"
+        ) from None
+    size = len(packed) + text_size + _FIXED_FIELDS_SIZE
+    if size > MAX_BODY_SIZE:
+        raise LedgerInputError(f"record would be {size} bytes; a record may hold at most {MAX_BODY_SIZE}")
+    return normal
+
+
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+class _Checker:
+    """The lifecycle and field checks `verify` applies to each sound frame, in ledger order."""
+
+    def __init__(self):
+        self.records = 0
+        self.problems: list[VerifyProblem] = []
+        self.last_seq: int | None = None
+        self.lost_frames = False  # damage was skipped: the next seq may jump
+        self.keys: dict[str, int] = {}
+        self.kinds: dict[str, dict[str, int]] = {}  # order -> kind -> offset of first
+        self.progress: dict[str, int] = {}  # order -> how many of KINDS it has, in order
+
+    def problem(self, offset: int, message: str) -> None:
+        self.problems.append(VerifyProblem(offset, message))
+
+    def check(self, offset: int, body) -> None:
+        try:
+            d = _unpack(body)
+        except Exception as exc:
+            return self.problem(offset, f"body is not valid msgpack ({exc})")
+        if not isinstance(d, dict):
+            return self.problem(offset, f"body is a {type(d).__name__}, not a record map")
+        missing = [name for name in ("seq", "order", "kind", "key", "amount", "time", "details") if name not in d]
+        if missing:
+            return self.problem(offset, f"record lacks field(s) {', '.join(missing)}")
+        self.records += 1
+        seq, order, kind, key = d["seq"], d["order"], d["kind"], d["key"]
+        amount, when, details = d["amount"], d["time"], d["details"]
+
+        if type(seq) is not int:
+            self.problem(offset, f"seq is {_describe(seq)}, not an int")
+        else:
+            expected = 1 if self.last_seq is None else self.last_seq + 1
+            if self.lost_frames:
+                if seq < expected:
+                    self.problem(offset, f"seq {seq} where more than {expected - 1} was expected")
+            elif seq != expected:
+                self.problem(offset, f"seq {seq} where {expected} was expected")
+            self.last_seq, self.lost_frames = seq, False
+        if not isinstance(key, str) or not key:
+            self.problem(offset, f"key is {_describe(key)}, not a non-empty str")
+        elif key in self.keys:
+            self.problem(offset, f"key {key!r} recorded again (first at offset {self.keys[key]})")
+        else:
+            self.keys[key] = offset
+        if amount is not None and type(amount) is not int:
+            self.problem(offset, f"amount is {_describe(amount)}, not an int or None")
+        if isinstance(when, bool) or not isinstance(when, (int, float)):
+            self.problem(offset, f"time is {_describe(when)}, not a number")
+        if not isinstance(details, dict):
+            self.problem(offset, f"details is {_describe(details)}, not a map")
+        if not isinstance(order, str) or not order:
+            return self.problem(offset, f"order is {_describe(order)}, not a non-empty str")
+        if kind not in KINDS:
+            return self.problem(offset, f"order {order!r}: unknown kind {_describe(kind)}")
+
+        seen = self.kinds.setdefault(order, {})
+        done = self.progress.get(order, 0)
+        if kind in seen:
+            self.problem(offset, f"order {order!r}: {kind!r} recorded twice (first at offset {seen[kind]})")
+            return
+        if done < len(KINDS) and kind != KINDS[done]:
+            self.problem(offset, f"order {order!r}: {kind!r} recorded before {KINDS[done]!r}")
+        seen[kind] = offset
+        while done < len(KINDS) and KINDS[done] in seen:
+            done += 1
+        self.progress[order] = done
+
+
+def _warn(messages: list[str]) -> None:
+    for message in messages:
+        warnings.warn(message, LedgerWarning, stacklevel=3)  # the caller of Ledger() / append()
+
+
+def _truncate_quietly(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        pass
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
