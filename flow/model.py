@@ -1,0 +1,188 @@
+"""One flow's state, and its snapshot / journal-entry bytes.
+
+A snapshot holds the flow's metadata in plain msgpack (id, name, status, step,
+the pending request's kind and key, the error), its Scheme data (arguments,
+request payload, result) and, while suspended, its continuation — each of the
+last two an object-table encoding (flow.codec) packed as bytes, so a snapshot
+can be read (status, listing) without the flow's code being loaded, and the
+continuation decoded only when the flow resumes.
+
+The journal is kept apart, one entry per answered request, appended as the flow
+runs: a transition writes the new snapshot and one journal entry, whatever the
+flow's history, so resuming costs the same after 20 or 10,000 requests.
+"""
+
+import msgpack
+
+from interp.values import Symbol, sym
+
+from . import codec
+from .errors import StoreFormatError
+
+SNAPSHOT_VERSION = 1
+UNPACK_LIMITS = dict(raw=False, strict_map_key=True)
+
+
+def pack_graph(root, cenv):
+    units, objects, encoded = codec.encode(root, cenv)
+    return msgpack.packb([units, objects, encoded], use_bin_type=True), [u[0] for u in units], units
+
+
+def unpack_graph(blob, cenv):
+    try:
+        units, objects, root = msgpack.unpackb(blob, **UNPACK_LIMITS)
+    except Exception as e:
+        raise codec.CodecError(f"malformed flow data ({e})") from None
+    return codec.decode(units, objects, root, cenv)
+
+
+def graph_units(blob):
+    """[(hash, file)] of the code units an encoded graph refers to."""
+    try:
+        units = msgpack.unpackb(blob, **UNPACK_LIMITS)[0]
+        return [(u[0], u[1]) for u in units]
+    except Exception as e:
+        raise codec.CodecError(f"malformed flow data ({e})") from None
+
+
+class JournalEntry:
+    __slots__ = ("kind", "payload", "key", "answer")
+
+    def __init__(self, kind, payload, key, answer):
+        self.kind = kind  # Symbol
+        self.payload = payload
+        self.key = key
+        self.answer = answer
+
+
+class Flow:
+    """A flow's state. `data` (args, payload, result) and the continuation are
+    decoded on first use; `k_blob` keeps the encoded continuation meanwhile."""
+
+    __slots__ = (
+        "id", "name", "status", "step", "def_unit", "kind", "key", "error",
+        "args", "payload", "result", "suspension", "k_blob", "k_units", "_data_blob",
+    )
+
+    def __init__(self, flow_id, name, args=()):
+        self.id = flow_id
+        self.name = name
+        self.status = "running"
+        self.step = 0
+        self.def_unit = None  # (hash, file) of the defflow's code unit
+        self.kind = None  # pending request kind (Symbol)
+        self.key = None
+        self.error = None  # {"message", "position", "backtrace"}
+        self.args = list(args)
+        self.payload = None
+        self.result = None
+        self.suspension = None  # interp Suspension, when decoded or fresh
+        self.k_blob = None
+        self.k_units = []
+        self._data_blob = None
+
+    # ---------------------------------------------------------------- bytes
+
+    def snapshot(self, cenv):
+        """The snapshot bytes (encodes the continuation if it changed)."""
+        if self._data_blob is None:
+            self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv)[0]
+        if self.status == "suspended":
+            if self.k_blob is None:
+                s = self.suspension
+                self.k_blob, _, units = pack_graph((s.k, s.winders, s.handlers, s.payload), cenv)
+                self.k_units = [tuple(u) for u in units]
+        else:
+            self.k_blob = None
+            self.k_units = []
+        meta = {
+            "v": SNAPSHOT_VERSION,
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "step": self.step,
+            "def": list(self.def_unit) if self.def_unit else None,
+            "kind": self.kind.name if self.kind is not None else None,
+            "key": self.key,
+            "error": self.error,
+            "data": self._data_blob,
+            "k": self.k_blob,
+            "units": [list(u) for u in self.k_units],
+        }
+        return msgpack.packb(meta, use_bin_type=True)
+
+    def changed(self):
+        """Forget cached encodings after the flow's state changed."""
+        self._data_blob = None
+        self.k_blob = None
+
+    @classmethod
+    def from_snapshot(cls, blob, cenv):
+        try:
+            meta = msgpack.unpackb(blob, **UNPACK_LIMITS)
+            if not isinstance(meta, dict):
+                raise ValueError("snapshot is not a map")
+            version = meta.get("v")
+            if version != SNAPSHOT_VERSION:
+                raise StoreFormatError(
+                    f"flow snapshot version {version} is not supported (this flowscheme reads "
+                    f"version {SNAPSHOT_VERSION})"
+                )
+            f = cls(str(meta["id"]), str(meta["name"]))
+            f.status = str(meta["status"])
+            if f.status not in ("suspended", "done", "failed", "cancelled"):
+                raise ValueError(f"unknown status {f.status!r}")
+            f.step = int(meta["step"])
+            d = meta["def"]
+            f.def_unit = (str(d[0]), str(d[1])) if d else None
+            f.kind = sym(meta["kind"]) if meta["kind"] is not None else None
+            f.key = meta["key"]
+            f.error = meta["error"]
+            f._data_blob = meta["data"]
+            f.k_blob = meta["k"]
+            f.k_units = [(str(u[0]), str(u[1])) for u in meta["units"]]
+            if not isinstance(f._data_blob, bytes) or (f.status == "suspended" and not isinstance(f.k_blob, bytes)):
+                raise ValueError("missing data")
+        except StoreFormatError:
+            raise
+        except Exception as e:
+            raise StoreFormatError(f"malformed flow snapshot ({type(e).__name__}: {e})") from None
+        try:
+            args, f.payload, f.result = unpack_graph(f._data_blob, cenv)
+        except codec.MissingUnit:
+            raise
+        except codec.CodecError as e:
+            raise StoreFormatError(f"flow {f.id!r}: {e}") from None
+        f.args = list(args)
+        return f
+
+    def decode_continuation(self, cenv):
+        """The Suspension to resume (raises codec.MissingUnit if code is not loaded)."""
+        from interp.machine import Suspension
+
+        if self.suspension is None:
+            k, winders, handlers, payload = unpack_graph(self.k_blob, cenv)
+            self.suspension = Suspension(k, winders, handlers, payload)
+        return self.suspension
+
+
+def journal_entry_bytes(entry, cenv):
+    data = pack_graph((entry.payload, entry.answer), cenv)[0]
+    return msgpack.packb({"kind": entry.kind.name, "key": entry.key, "data": data}, use_bin_type=True)
+
+
+def journal_entry_from_bytes(blob, cenv):
+    try:
+        m = msgpack.unpackb(blob, **UNPACK_LIMITS)
+        kind, key, data = sym(m["kind"]), m["key"], m["data"]
+    except Exception as e:
+        raise StoreFormatError(f"malformed journal entry ({type(e).__name__}: {e})") from None
+    try:
+        payload, answer = unpack_graph(data, cenv)
+    except codec.CodecError as e:
+        raise StoreFormatError(f"journal entry {key}: {e}") from None
+    return JournalEntry(kind, payload, key, answer)
+
+
+def is_symbol(x):
+    return type(x) is Symbol
