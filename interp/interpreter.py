@@ -85,6 +85,12 @@ class Interpreter:
         """The value of a global variable (KeyError if unbound)."""
         return self.genv.lookup(name)
 
+    def call(self, proc, *args):
+        """Call a Scheme procedure (or the global procedure named proc) with args."""
+        if isinstance(proc, str):
+            proc = self.lookup(proc)
+        return self._run(lambda: TailCall(proc, list(args)))
+
     def eval(self, text, filename=None):
         """Evaluate every form of `text`; return the last value."""
         result = UNSPECIFIED

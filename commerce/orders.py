@@ -1,0 +1,189 @@
+"""Orders: the Python API over the order-lifecycle flow and the ledger.
+
+    shop = Shop("data")                       # ledger + durable flow store under data/
+    shop.quote([("tea", 2), ("mug", 1)])      # Quote(lines, total), priced by miniKanren rules
+    shop.begin("o-1", cart)                   # created + reserved; waits for payment
+    shop.settle("o-1", "pay-77", 2100)        # "settled" (paid + fulfilled)
+    shop.settle("o-1", "pay-77", 2100)        # "already-settled": a replayed webhook records nothing
+
+The flow (schemes/order.scm) carries only the order id; the driver here services
+its requests: reserve and fulfil synchronously, payment when the webhook comes.
+Every effect is a ledger record whose idempotency key is the flow's request key
+(order id + step), so a crash at any point followed by a retry records each
+effect exactly once: the ledger append is idempotent, the flow resume answers
+only a flow still waiting on that kind, and whatever a crash left half-done is
+finished the next time the order is touched (or by `recover()`).
+"""
+
+import os
+import time
+from typing import NamedTuple
+
+from flow import FlowRuntime, NotWaiting, Suspended
+from flow.errors import FlowNotFound
+
+from .ledger import Ledger
+from .pricing import Pricing, PricingError, load_rules, scheme_path, scheme_source
+
+FLOW = "order-lifecycle"
+STATUS_OF_KIND = {"reserve": "reserving", "payment": "awaiting-payment", "fulfil": "fulfilling"}
+LEDGER_KIND = {"reserve": "reserved", "payment": "paid", "fulfil": "fulfilled"}
+
+
+class OrderError(ValueError):
+    """A request the shop refuses: unknown order or sku, bad quantity, wrong amount."""
+
+
+class OrderSummary(NamedTuple):
+    order_id: str
+    status: str
+    total: int
+
+
+class Shop:
+    """An order desk on a data directory: data_dir/ledger.log and data_dir/flows/."""
+
+    def __init__(self, data_dir, recover=True):
+        self.data_dir = os.fspath(data_dir)
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.ledger = Ledger(os.path.join(self.data_dir, "ledger.log"))
+        self.flows = FlowRuntime(store=os.path.join(self.data_dir, "flows"))
+        load_rules(self.flows.interp)
+        self.flows.load(scheme_source("order.scm"), filename=scheme_path("order.scm"))
+        self.pricing = Pricing(self.flows.interp)
+        if recover:
+            self.recover()
+
+    def close(self):
+        self.flows.close()
+        self.ledger.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---------------------------------------------------------------- pricing
+
+    def catalog(self):
+        return self.pricing.catalog()
+
+    def products(self):
+        return self.pricing.products()
+
+    def quote(self, cart):
+        try:
+            return self.pricing.quote(cart)
+        except PricingError as e:
+            raise OrderError(str(e)) from None
+
+    def carts_costing(self, total, max_items):
+        try:
+            return self.pricing.carts_costing(total, max_items)
+        except PricingError as e:
+            raise OrderError(str(e)) from None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def begin(self, order_id, cart):
+        """Create the order (recording its quote), reserve stock, and leave it
+        waiting for payment. Beginning an existing order changes nothing."""
+        order_id = _check_id(order_id)
+        created = self.ledger.get(f"{order_id}:created")
+        if created is None:
+            q = self.quote(cart)
+            details = {"cart": [[sku, qty] for sku, qty in cart],
+                       "lines": [list(line) for line in q.lines]}
+            self.ledger.append(order_id, "created", f"{order_id}:created", amount=q.total, details=details)
+        self.flows.start(FLOW, order_id, flow_id=order_id)
+        self._drive(order_id)
+        return self.status(order_id)
+
+    def settle(self, order_id, payment_ref, amount):
+        """The payment webhook: "settled", or "already-settled" (nothing recorded)."""
+        order_id = _check_id(order_id)
+        if not isinstance(payment_ref, str) or not payment_ref:
+            raise OrderError("payment reference must be a non-empty string")
+        if type(amount) is not int:
+            raise OrderError(f"amount must be an integer number of minor units, got {amount!r}")
+        created = self.ledger.get(f"{order_id}:created")
+        if created is None:
+            raise OrderError(f"unknown order: {order_id}")
+        if amount != created.amount:
+            raise OrderError(
+                f"order {order_id}: payment of {amount} does not match the quoted total {created.amount}"
+            )
+        if self._state(order_id) is None:  # created, but a crash stopped begin before the flow started
+            self.flows.start(FLOW, order_id, flow_id=order_id)
+        state = self._drive(order_id)  # finish any step a crash left half-done
+        if not (isinstance(state, Suspended) and state.kind == "payment"):
+            return "already-settled"
+        self.ledger.append(order_id, "paid", state.key, amount=amount,
+                           details={"payment_ref": payment_ref})
+        result = self.flows.resume(order_id, "paid", kind="payment")
+        self._drive(order_id)
+        return "already-settled" if isinstance(result, NotWaiting) else "settled"
+
+    def _state(self, order_id):
+        try:
+            return self.flows.result(order_id)
+        except FlowNotFound:
+            return None
+
+    def _drive(self, order_id):
+        """Service the synchronous requests (reserve, fulfil) the flow waits on."""
+        state = self._state(order_id)
+        while isinstance(state, Suspended) and state.kind in ("reserve", "fulfil"):
+            self.ledger.append(order_id, LEDGER_KIND[state.kind], state.key, details={})
+            state = self.flows.resume(order_id, LEDGER_KIND[state.kind], kind=state.kind)
+            if isinstance(state, NotWaiting):  # someone else moved it on
+                state = self._state(order_id)
+        return state
+
+    def recover(self):
+        """Finish whatever a crash left half-done: created orders whose flow never
+        started, and flows waiting on a synchronous step. Returns how many moved."""
+        moved = 0
+        known = set(self.flows.ids())
+        for order_id in self.ledger.orders():
+            if order_id not in known:
+                self.flows.start(FLOW, order_id, flow_id=order_id)
+                self._drive(order_id)
+                moved += 1
+        for s in self.flows.pending():
+            if s.kind in ("reserve", "fulfil"):
+                self._drive(s.flow_id)
+                moved += 1
+        return moved
+
+    # ---------------------------------------------------------------- queries
+
+    def status(self, order_id):
+        """created, reserving, awaiting-payment, fulfilling, fulfilled, cancelled or failed."""
+        state = self._state(order_id)
+        if state is None:
+            if self.ledger.get(f"{order_id}:created") is not None:
+                return "created"
+            raise OrderError(f"unknown order: {order_id}")
+        if isinstance(state, Suspended):
+            return STATUS_OF_KIND.get(state.kind, f"waiting-{state.kind}")
+        status = self.flows.status(order_id)
+        return "fulfilled" if status == "done" else status
+
+    def orders(self):
+        out = []
+        for order_id in self.ledger.orders():
+            created = self.ledger.get(f"{order_id}:created")
+            out.append(OrderSummary(order_id, self.status(order_id), created.amount if created else 0))
+        return out
+
+
+def _check_id(order_id):
+    if not isinstance(order_id, str) or not order_id or len(order_id) > 200:
+        raise OrderError(f"order id must be a non-empty string, got {order_id!r}")
+    return order_id
+
+
+def now():
+    return time.time()
