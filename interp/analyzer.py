@@ -189,6 +189,8 @@ class Analyzer:
     def __init__(self, genv, unit):
         self.genv = genv
         self.unit = unit
+        self.includes = 0
+        self.top = None  # the form being analysed at top level (where define may appear)
 
     # -------------------------------------------------------------- helpers
 
@@ -223,6 +225,7 @@ class Analyzer:
 
     def analyze_toplevel(self, x):
         pos = getattr(x, "pos", None) if type(x) is Pair else None
+        self.top = x
         return self.analyze(x, None, False, "<toplevel>", pos)
 
     def analyze(self, x, scope, tail, owner, pos):
@@ -238,7 +241,10 @@ class Analyzer:
                     if type(syn) is SpecialForm:
                         return syn.handler(self, x, scope, tail, owner, p)
                     self.note_macro(syn)
-                    return self.analyze(syn.expand(x, scope, p), scope, tail, owner, p)
+                    expansion = syn.expand(x, scope, p)
+                    if self.top is x:
+                        self.top = expansion
+                    return self.analyze(expansion, scope, tail, owner, p)
             return self.application(x, scope, tail, owner, p)
         if x is NIL:
             raise self.error("empty combination ()", pos)
@@ -302,8 +308,9 @@ class Analyzer:
 
     # -------------------------------------------------------------- bodies
 
-    def body(self, forms, scope, owner, pos):
-        """A lambda/let body: internal defines become slots of `scope`."""
+    def body(self, forms, scope, owner, pos, tail=True):
+        """A lambda/let body: internal defines become slots of `scope`. `tail`: is
+        the body in tail position (always for lambda; a let's own position)?"""
         if not forms:
             raise self.error("empty body", pos)
         items = []  # ("define", slot, expr, name, pos) | ("expr", form, pos)
@@ -321,6 +328,12 @@ class Analyzer:
                 syn = self.syntax_of(f.car, scope)
                 if type(syn) is SpecialForm and syn.name == "begin":
                     queue[0:0] = plist(f.cdr, "begin", fpos)
+                    continue
+                if type(syn) is SpecialForm and syn.name in ("include", "include-ci"):
+                    queue[0:0] = include_forms(self, f, fpos, syn.name == "include-ci")
+                    continue
+                if type(syn) is SpecialForm and syn.name == "cond-expand":
+                    queue[0:0] = cond_expand_forms(self, f, scope, fpos)
                     continue
                 if type(syn) is SpecialForm and syn.name == "define":
                     name, expr = self.parse_define(f, fpos)
@@ -343,7 +356,7 @@ class Analyzer:
                 if last:
                     nodes.append(self.node(Const(UNSPECIFIED), fpos, owner))
             else:
-                nodes.append(self.analyze(item[1], scope, last, owner, item[2]))
+                nodes.append(self.analyze(item[1], scope, tail and last, owner, item[2]))
         if len(nodes) == 1:
             return nodes[0]
         return self.node(Seq(nodes), pos, owner)
@@ -422,7 +435,7 @@ class Analyzer:
             raise self.error("define-syntax: expected (define-syntax name transformer)", pos)
         macro = make_transformer(self, items[2], scope, pos, base_symbol(items[1]).name)
         if scope is None:
-            name = base_symbol(items[1])
+            name = toplevel_name(items[1])
             self.genv.macros[name] = macro
             self.genv.shadowed.discard(name)
         else:
@@ -457,14 +470,31 @@ def _if(a, x, scope, tail, owner, pos):
 @special("define")
 def _define(a, x, scope, tail, owner, pos):
     name, expr = a.parse_define(x, pos)
-    if scope is not None:
+    if scope is not None or a.top is not x:
         raise a.error("define: not allowed in an expression context", pos)
-    s = base_symbol(name)
+    s = toplevel_name(name)
     if s in a.genv.macros or s in SPECIAL_FORMS:
         a.genv.macros.pop(s, None)
         a.genv.shadowed.add(s)
     value = a.analyze_named(expr, scope, s.name, owner, pos)
     return a.node(GlobalDefine(a.genv.cell(s), value), pos, owner)
+
+
+def toplevel_name(ident):
+    """The global symbol a top-level definition of `ident` binds.
+
+    An identifier a macro introduced (an Alias) gets a fresh, uninterned symbol,
+    so that a macro's helper definition (say the `tmp` of define-values) never
+    overwrites the user's global of the same name; every occurrence of that alias
+    (one expansion's) then refers to the fresh global. Guile does the same."""
+    if type(ident) is not Alias:
+        return ident
+    if ident.scope is None and type(ident.sym) is Symbol and ident.sym is not sym(ident.sym.name):
+        return ident.sym  # renamed already
+    fresh = Symbol(ident.base.name)
+    ident.sym = fresh
+    ident.scope = None
+    return fresh
 
 
 @special("set!")
@@ -495,9 +525,12 @@ def _lambda(a, x, scope, tail, owner, pos):
 @special("begin")
 def _begin(a, x, scope, tail, owner, pos):
     forms = plist(x.cdr, "begin", pos)
-    if scope is None:
+    if scope is None and a.top is x:
         # top level: definitions inside begin are global definitions
-        nodes = [a.analyze(f, None, False, owner, pos) for f in forms]
+        nodes = []
+        for f in forms:
+            a.top = f
+            nodes.append(a.analyze(f, None, False, owner, getattr(f, "pos", None) or pos))
         if not nodes:
             return a.node(Const(UNSPECIFIED), pos, owner)
         return nodes[0] if len(nodes) == 1 else a.node(Seq(nodes), pos, owner)
@@ -530,7 +563,7 @@ def _let(a, x, scope, tail, owner, pos):
     inner = Scope(scope)
     for n in names:
         inner.add_var(n)
-    body = a.body(items[2:], inner, owner, pos)
+    body = a.body(items[2:], inner, owner, pos, tail)
     return a.node(Let(inits, inner, body), pos, owner)
 
 
@@ -579,7 +612,7 @@ def _letrec(a, x, scope, tail, owner, pos):
     for n, _ in binds:
         inner.add_var(n, checked=True)
     inits = [a.analyze_named(e, inner, base_symbol(n).name, owner, pos) for n, e in binds]
-    body = a.body(items[2:], inner, owner, pos)
+    body = a.body(items[2:], inner, owner, pos, tail)
     return a.node(Letrec(inits, inner, body), pos, owner)
 
 
@@ -654,7 +687,9 @@ def _cond_clauses(a, clauses, scope, tail, owner, pos):
         if len(items) != 3:
             raise a.error("cond: expected (test => receiver)", cpos)
         receiver = a.analyze(items[2], scope, False, owner, cpos)
-        return a.node(CondArrow(test, receiver, rest), cpos, owner)
+        node = CondArrow(test, receiver, rest)
+        node.tail = tail
+        return a.node(node, cpos, owner)
     body = a.sequence(items[1:], scope, tail, owner, cpos)
     return a.node(If(test, body, rest), cpos, owner)
 
@@ -686,12 +721,14 @@ def _case(a, x, scope, tail, owner, pos):
         else:
             datums = plist(parts[0], "case datums", cpos)
             clauses.append(([strip(d) for d in datums], body, arrow))
-    return a.node(Case(key, clauses, else_), pos, owner)
+    node = Case(key, clauses, else_)
+    node.tail = tail
+    return a.node(node, pos, owner)
 
 
 @special("define-syntax")
 def _define_syntax(a, x, scope, tail, owner, pos):
-    if scope is not None:
+    if scope is not None or a.top is not x:
         raise a.error("define-syntax: not allowed in an expression context", pos)
     a.define_syntax(x, None, pos)
     return a.node(Const(UNSPECIFIED), pos, owner)
@@ -713,13 +750,219 @@ def _let_syntax(a, x, scope, tail, owner, pos):
             raise a.error("let-syntax: bad binding", pos)
         m = make_transformer(a, parts[1], inner if recursive else scope, pos, base_symbol(parts[0]).name)
         inner.bindings[parts[0]] = ("macro", m)
-    body = a.body(items[2:], inner, owner, pos)
+    body = a.body(items[2:], inner, owner, pos, tail)
     return a.node(Let([], inner, body), pos, owner)
 
 
 @special("syntax-rules")
 def _syntax_rules(a, x, scope, tail, owner, pos):
     raise a.error("syntax-rules: only valid as a macro transformer", pos)
+
+
+# ------------------------------------------------------------------ include, import, cond-expand
+
+MAX_INCLUDES = 500  # include operations per code unit (catches a file including itself)
+
+
+def include_forms(a, x, pos, fold_case):
+    """The forms of the files an (include "file" ...) names, read relative to the
+    directory of the file the include form is in."""
+    import hashlib
+
+    from .errors import SchemeError
+    from .reader import read_all
+    from .sources import read_source, resolve_relative
+
+    what = "include-ci" if fold_case else "include"
+    names = plist(x.cdr, what, pos)
+    if not names:
+        raise a.error(f"{what}: expected at least one file name", pos)
+    forms = []
+    for n in names:
+        if type(n) is not str:
+            raise a.error(f"{what}: expected a file name string, got {_show(n)}", pos)
+        a.includes += 1
+        if a.includes > MAX_INCLUDES:
+            raise a.error(f"{what}: too many nested includes (does {n} include itself?)", pos)
+        path = resolve_relative(n, pos)
+        try:
+            text = read_source(path)
+        except SchemeError as e:
+            raise SchemeSyntaxError(f"{what}: {e.payload.message}", pos, kind="file") from None
+        a.unit.deps.add(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32])
+        datums = read_all(text, path)
+        if fold_case:
+            datums = [_fold_case(d) for d in datums]
+        forms.extend(datums)
+    return forms
+
+
+def _fold_case(x):
+    t = type(x)
+    if t is Symbol:
+        return sym(x.name.casefold())
+    if t is Pair:
+        out = Pair(_fold_case(x.car), _fold_case(x.cdr))
+        if hasattr(x, "pos"):
+            out.pos = x.pos
+        return out
+    if t is Vector:
+        return Vector([_fold_case(v) for v in x])
+    return x
+
+
+def _show(x):
+    from .printer import write_string
+
+    return write_string(strip(x))
+
+
+def _as_begin(forms, pos):
+    form = Pair(Alias(S_BEGIN, None), list_to_pairs(forms))
+    form.pos = pos
+    return form
+
+
+@special("include")
+@special("include-ci")
+def _include(a, x, scope, tail, owner, pos):
+    form = _as_begin(include_forms(a, x, pos, _is_ci(a, x, scope)), pos)
+    if a.top is x:
+        a.top = form
+    return _begin(a, form, scope, tail, owner, pos)
+
+
+def _is_ci(a, x, scope):
+    syn = a.syntax_of(x.car, scope)
+    return type(syn) is SpecialForm and syn.name == "include-ci"
+
+
+def _library_parts(a, spec, pos):
+    """The parts of a library name as Python values, or a syntax error."""
+    parts = []
+    for p in plist(spec, "import", pos):
+        if is_ident(p):
+            parts.append(base_symbol(p).name)
+        elif type(p) is int and p >= 0:
+            parts.append(p)
+        else:
+            raise a.error(f"import: bad library name {_show(spec)}", pos)
+    if not parts:
+        raise a.error("import: empty library name ()", pos)
+    return parts
+
+
+_IMPORT_WRAPPERS = ("only", "except", "prefix", "rename")
+
+
+def _import_set(a, spec, pos):
+    """Check one import set; returns [(old, new)] renamings and prefixes to apply."""
+    from .libraries import library_known, library_text
+
+    if type(spec) is not Pair:
+        raise a.error(f"import: expected a library name like (scheme base), got {_show(spec)}", pos)
+    head = spec.car
+    if is_ident(head) and base_symbol(head).name in _IMPORT_WRAPPERS and type(spec.cdr) is Pair and type(spec.cdr.car) is Pair:
+        kind = base_symbol(head).name
+        items = plist(spec, "import", pos)
+        inner = _import_set(a, items[1], pos)
+        if kind in ("only", "except"):
+            for i in items[2:]:
+                if not is_ident(i):
+                    raise a.error(f"import: ({kind} ...) expects identifiers, got {_show(i)}", pos)
+            return inner
+        if kind == "prefix":
+            if len(items) != 3 or not is_ident(items[2]):
+                raise a.error("import: expected (prefix import-set prefix)", pos)
+            return inner + [("prefix", base_symbol(items[2]))]
+        out = list(inner)
+        for r in items[2:]:
+            pair = plist(r, "import", pos) if type(r) is Pair else None
+            if not pair or len(pair) != 2 or not all(is_ident(p) for p in pair):
+                raise a.error(f"import: expected (old new) in rename, got {_show(r)}", pos)
+            out.append(("rename", base_symbol(pair[0]), base_symbol(pair[1])))
+        return out
+    parts = _library_parts(a, spec, pos)
+    if not library_known(parts):
+        raise a.error(f"import: unknown library {library_text(parts)}", getattr(spec, "pos", None) or pos)
+    return []
+
+
+def _alias_global(a, old, new):
+    """Make global `new` mean what global `old` means now (variable, macro or special form)."""
+    genv = a.genv
+    m = genv.macros.get(old)
+    if m is None and old in SPECIAL_FORMS and old not in genv.shadowed:
+        m = SPECIAL_FORMS[old]
+    if m is not None:
+        genv.macros[new] = m
+        genv.shadowed.discard(new)
+        return
+    cell = genv.cells.get(old)
+    if cell is not None and hasattr(cell, "value"):
+        genv.macros.pop(new, None)
+        if new in SPECIAL_FORMS:
+            genv.shadowed.add(new)
+        genv.cell(new).value = cell.value
+
+
+@special("import")
+def _import(a, x, scope, tail, owner, pos):
+    """(import set ...): the libraries are all present already; checks the names,
+    and makes (rename ...) and (prefix ...) names available."""
+    sets = plist(x.cdr, "import", pos)
+    for spec in sets:
+        for op in _import_set(a, spec, getattr(spec, "pos", None) or pos):
+            if op[0] == "rename":
+                _alias_global(a, op[1], op[2])
+            else:  # prefix: every global name gets the prefixed name too
+                prefix = op[1].name
+                genv = a.genv
+                names = [s for s, c in genv.cells.items() if hasattr(c, "value") and s is sym(s.name)]
+                names += [s for s in genv.macros if s is sym(s.name)]
+                names += [s for s in SPECIAL_FORMS if s not in genv.shadowed]
+                for s in names:
+                    _alias_global(a, s, sym(prefix + s.name))
+    return a.node(Const(UNSPECIFIED), pos, owner)
+
+
+def _feature_ok(a, req, scope, pos):
+    from .libraries import FEATURES, library_known
+
+    if is_ident(req):
+        return base_symbol(req).name in FEATURES
+    if type(req) is Pair and is_ident(req.car):
+        kind = base_symbol(req.car).name
+        args = plist(req.cdr, "cond-expand", pos)
+        if kind == "and":
+            return all(_feature_ok(a, r, scope, pos) for r in args)
+        if kind == "or":
+            return any(_feature_ok(a, r, scope, pos) for r in args)
+        if kind == "not" and len(args) == 1:
+            return not _feature_ok(a, args[0], scope, pos)
+        if kind == "library" and len(args) == 1:
+            return library_known(_library_parts(a, args[0], pos))
+    raise a.error(f"cond-expand: bad feature requirement {_show(req)}", pos)
+
+
+def cond_expand_forms(a, x, scope, pos):
+    """The body of the first cond-expand clause whose requirement holds."""
+    for clause in plist(x.cdr, "cond-expand", pos):
+        cpos = getattr(clause, "pos", None) or pos
+        if type(clause) is not Pair:
+            raise a.error(f"cond-expand: bad clause {_show(clause)}", cpos)
+        parts = plist(clause, "cond-expand clause", cpos)
+        if a.is_keyword(parts[0], scope, S_ELSE) or _feature_ok(a, parts[0], scope, cpos):
+            return parts[1:]
+    return []
+
+
+@special("cond-expand")
+def _cond_expand(a, x, scope, tail, owner, pos):
+    form = _as_begin(cond_expand_forms(a, x, scope, pos), pos)
+    if a.top is x:
+        a.top = form
+    return _begin(a, form, scope, tail, owner, pos)
 
 
 # ------------------------------------------------------------------ quasiquote

@@ -90,13 +90,16 @@ class Closure:
 
 
 class TailCall:
-    """Returned from a tail position: the caller's trampoline makes the call."""
+    """Returned from a tail position: the caller's trampoline makes the call.
+    `node` is the call's code node when known (errors making the call are
+    reported there)."""
 
-    __slots__ = ("f", "args")
+    __slots__ = ("f", "args", "node")
 
-    def __init__(self, f, args):
+    def __init__(self, f, args, node=None):
         self.f = f
         self.args = args
+        self.node = node
 
 
 class TailPrimitive(Primitive):
@@ -277,8 +280,10 @@ UNASSIGNED = Unassigned()
 _depth = 0  # Scheme calls currently on the Python stack (see MAX_DEPTH)
 
 
-def call(f, args):
-    """Call procedure f with the Python list args (consumed) from a non-tail position."""
+def call(f, args, node=None):
+    """Call procedure f with the Python list args (consumed) from a non-tail position.
+
+    node: the code node of the call, when it is a tail call being made for it."""
     global _depth
     if _depth > MAX_DEPTH:
         raise spill(f, args)
@@ -299,8 +304,16 @@ def call(f, args):
             if type(r) is TailCall:
                 f = r.f
                 args = r.args
+                if r.node is not None:  # (library code's tail calls carry none)
+                    node = r.node
                 continue
             return r
+    except SchemeError as e:
+        if node is None or not internal(e.pos):
+            raise
+        # an error making a tail call (arity, not a procedure), or inside library
+        # code it called: report it at the tail call
+        return raise_scheme_error(e, node.pos, node.owner)
     finally:
         _depth -= 1
 
@@ -355,11 +368,11 @@ def apply_procedure(f, args):
     return call(f, args)
 
 
-def tail_apply(f, args):
+def tail_apply(f, args, node=None):
     """The value of a call in tail position: primitives run now, others trampoline."""
     if type(f) is Primitive:
         return call_primitive(f, args)
-    return TailCall(f, args)
+    return TailCall(f, args, node)
 
 
 def resolve(v):
@@ -372,18 +385,36 @@ def resolve(v):
 # ------------------------------------------------------------------ errors
 
 
+PRELUDE_FILE = "<prelude>"
+
+
+def internal(pos):
+    """Is pos inside the prelude (library code a user did not write)?"""
+    return pos is None or pos.file == PRELUDE_FILE
+
+
+def locate(e, pos):
+    """Give error e the position pos, unless it has a user-code position already:
+    an error inside a prelude procedure is reported where user code called it."""
+    if pos is None:
+        return
+    cur = e.pos
+    if cur is None or (cur.file == PRELUDE_FILE and pos.file != PRELUDE_FILE):
+        e.pos = pos
+        p = e.payload
+        if type(p) is ErrorObject and (p.pos is None or p.pos.file == PRELUDE_FILE):
+            p.pos = pos
+
+
 def raise_scheme_error(e, pos, owner):
     """Route a SchemeError raised by Python code at `pos` (inside procedure `owner`):
     to the Scheme exception handlers when there are any, else up to the host."""
-    if e.pos is None:
-        e.pos = pos
-        p = e.payload
-        if type(p) is ErrorObject and p.pos is None:
-            p.pos = pos
+    locate(e, pos)
     if D.handlers is not NIL and not e.dispatched:
         e.dispatched = True
         return call(RAISE[0], [e.payload])
-    e.add_frame(owner, pos)
+    if pos is not None and pos.file != PRELUDE_FILE:
+        e.add_frame(owner, pos)
     raise e
 
 
@@ -490,7 +521,7 @@ def _drive(action, k, level):
             v = action()
             while True:
                 if type(v) is TailCall:
-                    v = call(v.f, v.args)
+                    v = call(v.f, v.args, v.node)
                     continue
                 if k is None:
                     return v
@@ -517,6 +548,13 @@ def _drive(action, k, level):
             k = _jump(t.kproc, t.values)
             action = _value_action(UNSPECIFIED)
         except SchemeError as e:
+            if not e.dispatched and D.handlers is not NIL and RAISE[0] is not None:
+                # an error no node routed (say an unbound variable in a thunk called
+                # from the driver): hand it to the Scheme handlers now
+                e.dispatched = True
+                _locate(e, k)
+                action = _call_action(RAISE[0], [e.payload])
+                continue
             add_continuation_backtrace(e, k)
             raise
 
@@ -534,13 +572,28 @@ def _value_action(v):
 
 
 def add_continuation_backtrace(e, k):
+    """Add the calls waiting in continuation k to e's backtrace (and locate e at
+    the first one in user code if it has no such place yet)."""
     n = 0
-    while k is not None and n < 200:
+    while k is not None and n < 1000:
         node = k.node
         pos = getattr(node, "pos", None)
         owner = getattr(node, "owner", None)
         if pos is not None and owner is not None and getattr(node, "is_call", False):
-            e.add_frame(owner, pos)
+            locate(e, pos)
+            if pos.file != PRELUDE_FILE:
+                e.add_frame(owner, pos)
+        k = k.next
+        n += 1
+
+
+def _locate(e, k):
+    """Locate e at the innermost call in continuation k that is in user code."""
+    n = 0
+    while k is not None and n < 1000 and internal(e.pos):
+        node = k.node
+        if getattr(node, "is_call", False):
+            locate(e, getattr(node, "pos", None))
         k = k.next
         n += 1
 

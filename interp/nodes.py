@@ -24,6 +24,7 @@ from .machine import (
     python_error,
     raise_scheme_error,
     arity_error,
+    internal,
     tail_apply,
 )
 from .primitives import Primitive
@@ -560,7 +561,7 @@ class And(Node):
 class Case(Node):
     """case: `clauses` is [(datums, body_node, is_arrow)], `else_` (body, is_arrow) or None."""
 
-    __slots__ = ("key", "clauses", "else_", "compiled")
+    __slots__ = ("key", "clauses", "else_", "compiled", "tail")
 
     def __init__(self, key, clauses, else_):
         self.key = key
@@ -593,20 +594,22 @@ class Case(Node):
                     except Capture as cap:
                         cap.frames.append(Frame(self, env, ("arrow", k)))
                         raise
-                    return tail_apply(f, [k])
+                    if self.tail:
+                        return tail_apply(f, [k], self)
+                    return call(f, [k])
                 return code(env)
         return UNSPECIFIED
 
     def resume(self, frame, value):
         if frame.data is None:
             return self.dispatch(frame.env, value)
-        return tail_apply(value, [frame.data[1]])
+        return tail_apply(value, [frame.data[1]], self)
 
 
 class CondArrow(Node):
     """A cond clause `(test => receiver)` followed by the rest of the cond."""
 
-    __slots__ = ("test", "receiver", "rest", "codes")
+    __slots__ = ("test", "receiver", "rest", "codes", "tail")
 
     def __init__(self, test, receiver, rest):
         self.test = test
@@ -639,12 +642,14 @@ class CondArrow(Node):
         except Capture as cap:
             cap.frames.append(Frame(self, env, ("receiver", t)))
             raise
-        return tail_apply(f, [t])
+        if self.tail:
+            return tail_apply(f, [t], self)
+        return call(f, [t])
 
     def resume(self, frame, value):
         if frame.data is None:
             return self._after_test(frame.env, value)
-        return tail_apply(value, [frame.data[1]])
+        return tail_apply(value, [frame.data[1]], self)
 
 
 # ------------------------------------------------------------------ application
@@ -692,7 +697,7 @@ class App(Node):
             if type(f) is Primitive:
                 return f.fn(*args)
             if tail:
-                return TailCall(f, args)
+                return TailCall(f, args, None if internal(self.pos) else self)
             return call(f, args)
         except SchemeError as e:
             return raise_scheme_error(e, self.pos, self.owner)
@@ -728,7 +733,13 @@ def _make_app_builder(n, tail, global_fn):
     """Generate the closure builder for an application with n arguments."""
     xs = [f"x{i}" for i in range(n)]
     params = ", ".join(["node", "cell" if global_fn else "cf"] + [f"c{i}" for i in range(n)])
-    lines = [f"def build({params}):", "    def run(env):", "        step = 0", "        try:"]
+    lines = [
+        f"def build({params}):",
+        "    tnode = None if internal(node.pos) else node",
+        "    def run(env):",
+        "        step = 0",
+        "        try:",
+    ]
     if global_fn:
         lines += [
             "            try:",
@@ -746,7 +757,7 @@ def _make_app_builder(n, tail, global_fn):
     lines.append("            if type(f) is Primitive:")
     lines.append(f"                return f.fn({arglist})")
     if tail:
-        lines.append(f"            return TailCall(f, [{arglist}])")
+        lines.append(f"            return TailCall(f, [{arglist}], tnode)")
     else:
         lines.append(f"            return call(f, [{arglist}])")
     lines.append("        except Capture as cap:")
@@ -778,6 +789,7 @@ def _make_app_builder(n, tail, global_fn):
         raise_scheme_error=raise_scheme_error,
         convert_exception=convert_exception,
         unbound_error=unbound_error,
+        internal=internal,
     )
     exec("\n".join(lines), namespace)
     return namespace["build"]

@@ -119,11 +119,23 @@
               (else (loop (cdr cs))))))))
 
 (define-syntax let-values
+  ;; every init is evaluated outside all the bindings: values go to fresh
+  ;; temporaries first, and the formals are bound to them at the end
   (syntax-rules ()
-    ((_ () body ...) (let () body ...))
-    ((_ ((formals expr) rest ...) body ...)
-     (call-with-values (lambda () expr)
-       (lambda formals (let-values (rest ...) body ...))))))
+    ((_ (binding ...) body0 body1 ...)
+     (let-values "bind" (binding ...) () (let () body0 body1 ...)))
+    ((_ "bind" () tmps body)
+     (let tmps body))
+    ((_ "bind" ((b0 e0) binding ...) tmps body)
+     (let-values "mktmp" b0 e0 () (binding ...) tmps body))
+    ((_ "mktmp" () e0 args bindings tmps body)
+     (call-with-values (lambda () e0)
+       (lambda args (let-values "bind" bindings tmps body))))
+    ((_ "mktmp" (a . b) e0 (arg ...) bindings (tmp ...) body)
+     (let-values "mktmp" b e0 (arg ... x) bindings (tmp ... (a x)) body))
+    ((_ "mktmp" a e0 (arg ...) bindings (tmp ...) body)
+     (call-with-values (lambda () e0)
+       (lambda (arg ... . x) (let-values "bind" bindings (tmp ... (a x)) body))))))
 
 (define-syntax let*-values
   (syntax-rules ()
@@ -359,11 +371,11 @@
             n
             (loop (map cdr ls) (if (apply pred (map car ls)) (+ n 1) n))))))
 
-(define (list-index pred lst)
-  (let loop ((l lst) (i 0))
-    (cond ((null? l) #f)
-          ((pred (car l)) i)
-          (else (loop (cdr l) (+ i 1))))))
+(define (list-index pred lst . lsts)
+  (let loop ((ls (cons lst lsts)) (i 0))
+    (cond ((%any-null? ls) #f)
+          ((apply pred (map car ls)) i)
+          (else (loop (map cdr ls) (+ i 1))))))
 
 (define (take lst k)
   (let loop ((l lst) (k k) (acc '()))
@@ -479,3 +491,68 @@
 (define (call-with-port port proc)
   (call-with-values (lambda () (proc port))
     (lambda vals (close-port port) (apply values vals))))
+
+(define (call-with-input-file path proc)
+  (call-with-port (open-input-file path) proc))
+
+(define (call-with-output-file path proc)
+  (call-with-port (open-output-file path) proc))
+
+(define (with-output-to-file path thunk)
+  (let ((port (open-output-file path)))
+    (call-with-values
+      (lambda () (parameterize ((current-output-port port)) (thunk)))
+      (lambda vals (close-port port) (apply values vals)))))
+
+(define (with-input-from-file path thunk)
+  (let ((port (open-input-file path)))
+    (call-with-values
+      (lambda () (parameterize ((current-input-port port)) (thunk)))
+      (lambda vals (close-port port) (apply values vals)))))
+
+;;; ------------------------------------------------------------ SRFI 8, SRFI 2
+
+(define-syntax receive
+  (syntax-rules ()
+    ((_ formals expr body ...)
+     (call-with-values (lambda () expr) (lambda formals body ...)))))
+
+(define-syntax and-let*
+  (syntax-rules ()
+    ((_ ()) #t)
+    ((_ () body ...) (let () body ...))
+    ((_ ((var expr) rest ...) body ...)
+     (let ((var expr))
+       (if var (and-let* (rest ...) body ...) #f)))
+    ((_ ((expr) rest ...) body ...)
+     (if expr (and-let* (rest ...) body ...) #f))
+    ((_ (var rest ...) body ...)
+     (if var (and-let* (rest ...) body ...) #f))))
+
+;;; ------------------------------------------------------------ more of SRFI 1
+
+(define (list-tabulate n proc)
+  (let loop ((i (- n 1)) (acc '()))
+    (if (< i 0) acc (loop (- i 1) (cons (proc i) acc)))))
+
+(define (first lst) (car lst))
+(define (second lst) (cadr lst))
+(define (third lst) (caddr lst))
+(define (fourth lst) (cadddr lst))
+(define (fifth lst) (car (cddddr lst)))
+
+(define (take-while pred lst)
+  (let loop ((l lst) (acc '()))
+    (if (and (pair? l) (pred (car l)))
+        (loop (cdr l) (cons (car l) acc))
+        (reverse acc))))
+
+(define (drop-while pred lst)
+  (let loop ((l lst))
+    (if (and (pair? l) (pred (car l))) (loop (cdr l)) l)))
+
+(define (span pred lst) (values (take-while pred lst) (drop-while pred lst)))
+
+(define (break pred lst) (span (lambda (x) (not (pred x))) lst))
+
+(define (concatenate lists) (apply append lists))

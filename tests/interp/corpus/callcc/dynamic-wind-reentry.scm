@@ -1,0 +1,25 @@
+;; jumping back into a dynamic-wind extent re-runs its before thunk
+(define (demo)
+  (let ((trace '()) (k #f) (count 0))
+    (define (note x) (set! trace (cons x trace)))
+    (dynamic-wind
+      (lambda () (note 'before))
+      (lambda () (call/cc (lambda (c) (set! k c))) (note 'body))
+      (lambda () (note 'after)))
+    (set! count (+ count 1))
+    (if (< count 3) (k 'again))
+    (reverse trace)))
+(write (demo)) (newline)
+(define (jump-between)
+  (let ((trace '()) (k-inner #f) (done #f))
+    (define (note x) (set! trace (cons x trace)))
+    (dynamic-wind
+      (lambda () (note 'a-in))
+      (lambda () (call/cc (lambda (c) (set! k-inner c))) (note 'a-body))
+      (lambda () (note 'a-out)))
+    (dynamic-wind
+      (lambda () (note 'b-in))
+      (lambda () (if (not done) (begin (set! done #t) (k-inner 'jump))) (note 'b-body))
+      (lambda () (note 'b-out)))
+    (reverse trace)))
+(write (jump-between)) (newline)

@@ -1,0 +1,21 @@
+;; call/cc as an early exit from loops and nested calls
+(define (find-first pred lst)
+  (call-with-current-continuation
+    (lambda (return)
+      (for-each (lambda (x) (when (pred x) (return x))) lst)
+      'none)))
+(write (find-first even? '(1 3 4 5 6))) (newline)
+(write (find-first even? '(1 3 5))) (newline)
+(define (product lst)
+  (call/cc
+    (lambda (k)
+      (let loop ((l lst))
+        (cond ((null? l) 1)
+              ((= (car l) 0) (k 'zero-found))
+              (else (* (car l) (loop (cdr l)))))))))
+(write (list (product '(1 2 3 4)) (product '(1 2 0 4)))) (newline)
+(write (+ 1 (call/cc (lambda (k) (+ 10 (k 100)))))) (newline)
+(write (call/cc (lambda (k) 'normal-return))) (newline)
+(write (procedure? (call/cc (lambda (k) k)))) (newline)
+(define (deep n k) (if (= n 0) (k 'escaped-from-depth) (+ 1 (deep (- n 1) k))))
+(write (call/cc (lambda (k) (deep 1000 k)))) (newline)

@@ -1,0 +1,13 @@
+;; continuations are ordinary procedures: stored, passed, compared, applied
+(define saved '())
+(define (capture tag) (call/cc (lambda (k) (set! saved (cons k saved)) tag)))
+(define r (list (capture 'one)))
+(write r) (newline)
+(write (procedure? (car saved))) (newline)
+(define (apply-k k v) (k v))
+(write (call/cc (lambda (k) (apply-k k 'via-helper)))) (newline)
+(write (call/cc (lambda (k) (apply k '(via-apply))))) (newline)
+(write (call-with-current-continuation (lambda (k) (map k '(mapped))))) (newline)
+(define (f return) (return 2) 3)
+(write (f (lambda (x) x))) (newline)
+(write (call/cc f)) (newline)

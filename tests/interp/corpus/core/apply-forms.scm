@@ -1,0 +1,12 @@
+;; apply with primitives, lambdas, spread arguments
+(write (apply + '())) (newline)
+(write (apply + '(1 2 3))) (newline)
+(write (apply max 3 '(7 2))) (newline)
+(write (apply cons '(a b))) (newline)
+(write (apply apply (list list (list 1 2)))) (newline)
+(write (apply map list '((1 2 3) (4 5 6)))) (newline)
+(write (apply string-append (map symbol->string '(ab cd ef)))) (newline)
+(write (apply (lambda (x y) (- x y)) 10 '(3))) (newline)
+(write (apply vector 'a 'b '(c))) (newline)
+(define (curry f . early) (lambda late (apply f (append early late))))
+(write ((curry list 1 2) 3 4)) (newline)

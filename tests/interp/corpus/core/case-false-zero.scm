@@ -1,0 +1,16 @@
+;; case uses eqv?: #f is not 0, #t is not 1, '() is not #f
+(define (which x)
+  (case x
+    ((#f) 'false)
+    ((0) 'zero)
+    ((#t) 'true)
+    ((1) 'one)
+    ((()) 'empty)
+    (else 'other)))
+(write (map which (list #f 0 #t 1 '() 0.0 2))) (newline)
+(write (case 0 ((#f) 'false) ((0) 'zero))) (newline)
+(write (case #f ((0) 'zero) ((#f) 'false))) (newline)
+(write (case 1 ((#t) 'true) (else 'not-true))) (newline)
+(write (case #t ((1) 'one) (else 'not-one))) (newline)
+(write (case 0 ((#f ()) 'falsy) (else 'zero-is-not-falsy))) (newline)
+(write (case 1.0 ((1) 'exact-one) (else 'inexact-differs))) (newline)

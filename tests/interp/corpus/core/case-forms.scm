@@ -1,0 +1,25 @@
+;; case: symbols, numbers, chars, multiple data per clause, else
+(define (kind x)
+  (case x
+    ((a e i o u) 'vowel)
+    ((w y) 'semivowel)
+    (else 'consonant)))
+(write (map kind '(a b w u z))) (newline)
+(define (size n)
+  (case n
+    ((0) 'none)
+    ((1 2 3) 'few)
+    ((4 5 6 7 8 9) 'several)
+    (else 'many)))
+(write (map size '(0 2 5 100))) (newline)
+(define (char-kind c)
+  (case c
+    ((#\a #\b #\c) 'abc)
+    ((#\space #\newline) 'blank)
+    (else 'other)))
+(write (map char-kind (list #\b #\space #\z))) (newline)
+(write (case (* 2 3) ((2 3 5 7) 'prime) ((1 4 6 8 9) 'composite))) (newline)
+(write (case 'x ((x) 'first 'second 'third) (else 'no))) (newline)
+(write (case 10000000000000000000000 ((10000000000000000000000) 'big) (else 'no))) (newline)
+(write (case 1/2 ((1/2) 'half) (else 'no))) (newline)
+(write (case "str" (("str") 'eqv-strings) (else 'not-eqv))) (newline)

@@ -1,0 +1,12 @@
+;; cond with => passes the test value to a procedure
+(write (cond ((assv 'b '((a 1) (b 2))) => cadr) (else 'nope))) (newline)
+(write (cond ((member 3 '(1 2 3 4)) => length) (else 0))) (newline)
+(write (cond (#f => car) ((memq 'z '(x y)) => car) (else 'neither))) (newline)
+(define (lookup key alist)
+  (cond ((assq key alist) => (lambda (p) (list 'found (cdr p))))
+        (else (list 'missing key))))
+(write (lookup 'k2 '((k1 . 1) (k2 . 2)))) (newline)
+(write (lookup 'k9 '((k1 . 1)))) (newline)
+(write (cond ((+ 2 3) => (lambda (n) (* n n))))) (newline)
+(write (cond ((string->number "12") => (lambda (n) (+ n 1))) (else 'bad))) (newline)
+(write (cond ((string->number "zz") => (lambda (n) (+ n 1))) (else 'bad))) (newline)

@@ -1,0 +1,11 @@
+;; if: two- and three-armed, truthiness of every non-#f value
+(define (truthy x) (if x 'true 'false))
+(write (map truthy (list #t #f 0 '() "" 'nil (vector) #\a 0.0))) (newline)
+(write (if (> 3 2) 'yes 'no)) (newline)
+(write (if (< 3 2) 'yes 'no)) (newline)
+(write (if #t 1)) (newline)
+(write (if (if #f #f #t) 'inner-true 'inner-false)) (newline)
+(write (if (not (null? '(1))) (car '(1)) 'empty)) (newline)
+(define (sign n) (if (< n 0) -1 (if (= n 0) 0 1)))
+(write (map sign '(-5 0 5))) (newline)
+(write (let ((x 5)) (if (= x 5) (begin (set! x 6) x) x))) (newline)

@@ -1,0 +1,13 @@
+;; let: parallel binding, shadowing, inits evaluated in the outer scope
+(define x 'outer)
+(write (let ((x 1) (y 2)) (+ x y))) (newline)
+(write (let ((x 1)) (let ((x 2) (y x)) (list x y)))) (newline)
+(write (let () 'empty-bindings)) (newline)
+(write (let ((x x)) x)) (newline)
+(write (let ((f (lambda (n) (* n 10)))) (f 4))) (newline)
+(write (let ((a 1)) (define b 2) (+ a b))) (newline)
+(write (let loop-free ((n 3)) n)) (newline)
+(write (let ((car cdr)) (car '(1 2 3)))) (newline)
+(write (car '(1 2 3))) (newline)
+(write (let ((x 1)) (let ((x (+ x 1))) (let ((x (* x 10))) x)))) (newline)
+(write (let ((v (vector 1 2))) (vector-set! v 0 'changed) v)) (newline)

@@ -1,0 +1,12 @@
+;; top-level mutual recursion and forward references
+(define (ping n) (if (= n 0) '(ping-done) (cons 'ping (pong (- n 1)))))
+(define (pong n) (if (= n 0) '(pong-done) (cons 'pong (ping (- n 1)))))
+(write (ping 4)) (newline)
+(write (pong 3)) (newline)
+(define (expr-eval e)
+  (cond ((number? e) e)
+        ((eq? (car e) 'add) (sum-args (cdr e)))
+        ((eq? (car e) 'mul) (prod-args (cdr e)))))
+(define (sum-args as) (if (null? as) 0 (+ (expr-eval (car as)) (sum-args (cdr as)))))
+(define (prod-args as) (if (null? as) 1 (* (expr-eval (car as)) (prod-args (cdr as)))))
+(write (expr-eval '(add 1 (mul 2 3) (add 4 (mul 5 6))))) (newline)

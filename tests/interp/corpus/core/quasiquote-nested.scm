@@ -1,0 +1,10 @@
+;; nested quasiquote: inner levels stay quoted, only level-0 unquotes run
+(define x 'xval)
+(write `(a `(b ,(c ,x)))) (newline)
+(write `(1 `(2 ,(3 ,(+ 1 3))))) (newline)
+(write `(a `(b ,(+ 1 2) ,(foo ,(+ 1 3) d) e) f)) (newline)
+(define name1 'x)
+(define name2 'y)
+(write `(a `(b ,,name1 ,',name2 d) e)) (newline)
+(write `(outer `(inner ,@(list ,@(list 1 2))))) (newline)
+(write (let ((q `(1 `,(+ 1 ,(+ 2 3))))) (list (car q) (length q)))) (newline)

@@ -1,0 +1,11 @@
+;; quasiquote inside vector templates, including splicing
+(define x 2)
+(define lst '(a b))
+(write `#(1 ,x 3)) (newline)
+(write `#(1 ,@lst end)) (newline)
+(write `#(,@lst)) (newline)
+(write `#()) (newline)
+(write `(list #(,x ,@lst) ,(vector x))) (newline)
+(write `#(#(,x) (,x ,@lst))) (newline)
+(write (vector? `#(,x))) (newline)
+(write (vector-length `#(,@(iota 5)))) (newline)

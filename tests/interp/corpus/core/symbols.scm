@@ -1,0 +1,11 @@
+;; symbols: conversion to and from strings, case sensitivity, odd characters
+(write (symbol->string 'hello)) (newline)
+(write (string->symbol "world")) (newline)
+(write (eq? 'abc (string->symbol "abc"))) (newline)
+(write (eq? 'abc 'ABC)) (newline)
+(write (list 'CamelCase 'with-dash 'q? 'set! '->arrow 'a.b '+ '- '... '<=?)) (newline)
+(write (symbol? 'x)) (write (symbol? "x")) (write (symbol? (car '(y)))) (newline)
+(write (symbol=? 'a 'a)) (write (symbol=? 'a 'b)) (newline)
+(write (string->symbol (string-append "make-" "thing"))) (newline)
+(write (map symbol->string '(alpha beta))) (newline)
+(display 'DisplayedSymbol) (newline)

@@ -1,0 +1,11 @@
+;; forms whose value is unspecified are fine in statement position
+(define v (vector 1 2 3))
+(vector-set! v 0 'x)
+(set-car! (list 1) 2)
+(for-each (lambda (x) x) '(1 2))
+(if #f #f)
+(write v) (newline)
+(write (let ((x 1)) (set! x 2) (list x))) (newline)
+(write (begin (vector-fill! v 0) (vector->list v))) (newline)
+(define result (for-each display '()))
+(display "done") (newline)

@@ -1,0 +1,13 @@
+;; error creates an error object carrying a message and irritants
+(define (try thunk)
+  (guard (e ((error-object? e) (list 'error (error-object-message e) (error-object-irritants e))))
+    (thunk)))
+(write (try (lambda () (error "something failed" 'once)))) (newline)
+(write (try (lambda () (error "bad value:" 42 'sym "str" '(1 2))))) (newline)
+(write (try (lambda () 'no-error))) (newline)
+(define (checked-sqrt x)
+  (if (< x 0) (error "negative argument" x) (sqrt x)))
+(write (try (lambda () (checked-sqrt 16)))) (newline)
+(write (try (lambda () (checked-sqrt -4)))) (newline)
+(write (guard (e (#t (error-object? e))) (error "x"))) (newline)
+(write (guard (e ((string? e) 'string) ((error-object? e) 'error-object)) (error "msg"))) (newline)

@@ -1,0 +1,16 @@
+;; errors inside deep recursion and loops unwind cleanly; state stays consistent
+(define processed 0)
+(define (process-all items)
+  (for-each (lambda (x)
+              (when (negative? x) (error "negative item" x))
+              (set! processed (+ processed 1)))
+            items))
+(write (guard (e ((error-object? e) (list (error-object-message e) (error-object-irritants e))))
+         (process-all '(1 2 3 -4 5))))
+(newline)
+(write processed) (newline)
+(define (deep n) (if (= n 0) (raise 'bottom) (cons n (deep (- n 1)))))
+(write (guard (e (#t (list 'caught e))) (deep 10000))) (newline)
+(define results
+  (map (lambda (x) (guard (e (#t 'bad)) (if (zero? x) (raise 'zero) (/ 12 x)))) '(1 0 3 0 4)))
+(write results) (newline)

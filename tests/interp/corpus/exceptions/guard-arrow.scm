@@ -1,0 +1,13 @@
+;; guard clauses with =>
+(write (guard (e ((assq 'a e) => cdr) ((assq 'b e)))
+         (raise (list (cons 'a 42)))))
+(newline)
+(write (guard (e ((assq 'a e) => cdr) ((assq 'b e)))
+         (raise (list (cons 'b 23)))))
+(newline)
+(write (guard (e ((memv e '(1 2 3)) => length) (else 'not-small))
+         (raise 2)))
+(newline)
+(write (guard (e ((and (error-object? e) (error-object-message e)) => string-length))
+         (error "twelve chars")))
+(newline)

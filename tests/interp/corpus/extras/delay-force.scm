@@ -1,0 +1,11 @@
+;; delay-force builds iterative lazy algorithms that run in bounded space
+(define (loop n) (delay-force (if (= n 0) (delay 'bottom) (loop (- n 1)))))
+(write (force (loop 10000))) (newline)
+(define (stream-from n) (delay (cons n (stream-from (+ n 1)))))
+(define (stream-ref s k) (if (= k 0) (car (force s)) (stream-ref (cdr (force s)) (- k 1))))
+(write (stream-ref (stream-from 0) 1000)) (newline)
+(define r (delay-force (delay (+ 1 2))))
+(write (force r)) (newline)
+(define evaluations 0)
+(define m (delay-force (begin (set! evaluations (+ evaluations 1)) (delay 'memoised))))
+(write (list (force m) (force m) evaluations)) (newline)

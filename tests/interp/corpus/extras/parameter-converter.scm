@@ -1,0 +1,10 @@
+;; parameter converters apply to the initial value and to parameterized values
+(define p (make-parameter 10 (lambda (x) (* x 2))))
+(write (p)) (newline)
+(write (parameterize ((p 3)) (p))) (newline)
+(write (p)) (newline)
+(define str-param (make-parameter "x" (lambda (v) (if (string? v) v (number->string v)))))
+(write (list (str-param) (parameterize ((str-param 42)) (str-param)))) (newline)
+(define checked (make-parameter 1 (lambda (v) (if (integer? v) v (error "not an integer" v)))))
+(write (guard (e ((error-object? e) (error-object-message e))) (parameterize ((checked 'bad)) (checked)))) (newline)
+(write (checked)) (newline)

@@ -1,0 +1,13 @@
+;; distinct record types are disjoint from each other and from other types
+(define-record-type cat (make-cat name) cat? (name cat-name))
+(define-record-type dog (make-dog name) dog? (name dog-name))
+(define c (make-cat "tom"))
+(define d (make-dog "rex"))
+(write (list (cat? c) (cat? d) (dog? c) (dog? d))) (newline)
+(write (map (lambda (x) (list (pair? x) (vector? x) (procedure? x) (symbol? x))) (list c d))) (newline)
+(write (guard (e (#t 'accessor-type-error)) (cat-name d))) (newline)
+(define (speak animal)
+  (cond ((cat? animal) (string-append (cat-name animal) " says meow"))
+        ((dog? animal) (string-append (dog-name animal) " says woof"))
+        (else "unknown")))
+(write (map speak (list c d 'fish))) (newline)

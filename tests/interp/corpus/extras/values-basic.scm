@@ -1,0 +1,10 @@
+;; values and call-with-values with zero, one and many values
+(write (call-with-values (lambda () (values 1 2 3)) list)) (newline)
+(write (call-with-values (lambda () (values)) list)) (newline)
+(write (call-with-values (lambda () (values 'one)) list)) (newline)
+(write (call-with-values (lambda () 'plain) list)) (newline)
+(write (call-with-values (lambda () (values 1 2)) +)) (newline)
+(write (+ 1 (values 41))) (newline)
+(define (div-mod a b) (values (quotient a b) (remainder a b)))
+(write (call-with-values (lambda () (div-mod 17 5)) cons)) (newline)
+(write (call-with-values (lambda () (partition odd? '(1 2 3 4 5))) list)) (newline)

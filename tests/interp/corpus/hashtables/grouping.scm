@@ -1,0 +1,13 @@
+;; grouping values by a computed key
+(define (group-by key-fn items)
+  (let ((h (make-hash-table)))
+    (for-each (lambda (x) (hash-table-update!/default h (key-fn x) (lambda (l) (cons x l)) '())) items)
+    (sort (map (lambda (p) (cons (car p) (reverse (cdr p)))) (hash-table->alist h))
+          (lambda (a b) (< (car a) (car b))))))
+(write (group-by string-length '("a" "bb" "c" "dd" "eee" "f"))) (newline)
+(write (group-by (lambda (n) (remainder n 3)) (iota 10))) (newline)
+(define inventory (make-hash-table equal?))
+(hash-table-set! inventory "widget" 5)
+(hash-table-set! inventory "gadget" 0)
+(hash-table-update! inventory "widget" (lambda (n) (- n 2)))
+(write (sort (hash-table->alist inventory) (lambda (a b) (string<? (car a) (car b))))) (newline)

@@ -1,0 +1,8 @@
+;; keys, values and alist views (sorted: hash order is unspecified)
+(define h (make-hash-table))
+(for-each (lambda (k v) (hash-table-set! h k v)) '(3 1 4 15 9) '(c a d o i))
+(write (sort (hash-table-keys h) <)) (newline)
+(write (sort (map symbol->string (hash-table-values h)) string<?)) (newline)
+(write (sort (hash-table->alist h) (lambda (a b) (< (car a) (car b))))) (newline)
+(define empty (make-hash-table))
+(write (list (hash-table-keys empty) (hash-table-values empty) (hash-table->alist empty) (hash-table-size empty))) (newline)

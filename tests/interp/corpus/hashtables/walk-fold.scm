@@ -1,0 +1,13 @@
+;; hash-table-walk and hash-table-fold visit every entry once
+(define h (make-hash-table))
+(for-each (lambda (k) (hash-table-set! h k (* k k))) '(1 2 3 4 5))
+(define total 0)
+(hash-table-walk h (lambda (k v) (set! total (+ total v))))
+(write total) (newline)
+(write (hash-table-fold h (lambda (k v acc) (+ k acc)) 0)) (newline)
+(write (sort (hash-table-fold h (lambda (k v acc) (cons (list k v) acc)) '())
+             (lambda (a b) (< (car a) (car b)))))
+(newline)
+(define seen '())
+(hash-table-walk h (lambda (k v) (set! seen (cons k seen))))
+(write (sort seen <)) (newline)

@@ -1,0 +1,13 @@
+;; delete and delete-duplicates, with default equal? and custom equality
+(write (delete 3 '(1 3 2 3 4))) (newline)
+(write (delete '(a) '((a) (b) (a)))) (newline)
+(write (delete "x" '("x" "y" "x"))) (newline)
+(write (delete 5 '(1 7 3 9) <)) (newline)
+(write (delete-duplicates '(a b a c b d))) (newline)
+(write (delete-duplicates '((1) (2) (1) 1))) (newline)
+(write (delete-duplicates '(1 2 3 4 5 6) (lambda (x y) (= (remainder x 3) (remainder y 3))))) (newline)
+(write (delete-duplicates '("a" "A" "b") string-ci=?)) (newline)
+(write (delete-duplicates '())) (newline)
+(define original (list 1 2 1))
+(delete 1 original)
+(write original) (newline)

@@ -1,0 +1,11 @@
+;; SRFI-1 filter and remove
+(import (scheme base) (scheme write) (srfi 1))
+(write (filter even? '(1 2 3 4 5 6))) (newline)
+(write (remove even? '(1 2 3 4 5 6))) (newline)
+(write (filter (lambda (x) (> x 10)) '(1 2 3))) (newline)
+(write (filter symbol? '(a 1 "b" c #\d))) (newline)
+(write (remove null? '(() (1) () (2 3)))) (newline)
+(write (filter pair? '())) (newline)
+(define src (list 1 2 3))
+(define out (filter (lambda (x) #t) src))
+(write (list out (equal? out src))) (newline)

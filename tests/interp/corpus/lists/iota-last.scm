@@ -1,0 +1,10 @@
+;; iota, last, make-list, list-copy
+(write (list (iota 0) (iota 5) (iota 5 1) (iota 5 0 -1) (iota 4 10 5))) (newline)
+(write (iota 3 1/2 1/2)) (newline)
+(write (list (last '(1 2 3)) (last '(only)) (last '((a) (b))))) (newline)
+(write (list (make-list 3 'x) (make-list 0 'x) (length (make-list 4)))) (newline)
+(define orig (list 1 2 3))
+(define copy (list-copy orig))
+(set-car! copy 'changed)
+(write (list orig copy)) (newline)
+(write (list-copy '())) (newline)

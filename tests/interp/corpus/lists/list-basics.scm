@@ -1,0 +1,11 @@
+;; the basic list operations
+(define l (list 'a 'b 'c 'd))
+(write (list (car l) (cdr l) (length l) (list-ref l 2) (list-tail l 2))) (newline)
+(write (cons 'z l)) (newline)
+(write (append '(1 2) '(3) '() '(4 5))) (newline)
+(write (reverse '(1 (2 3) 4))) (newline)
+(write (list (length '()) (length '(())) (length '((1 2) (3))))) (newline)
+(write (list (list) (list 1) (list 1 2 3))) (newline)
+(write (list-tail l 0)) (newline)
+(write (list-tail l 4)) (newline)
+(write (eq? (list-tail l 2) (cddr l))) (newline)

@@ -1,0 +1,11 @@
+;; list-set!, list-copy independence, list->string and back
+(define l (list 'a 'b 'c))
+(list-set! l 1 'B)
+(write l) (newline)
+(define c (list-copy l))
+(list-set! c 0 'A)
+(write (list l c)) (newline)
+(write (list->string (list #\h #\i))) (newline)
+(write (string->list "hey")) (newline)
+(write (list->vector '(1 2))) (newline)
+(write (vector->list #(1 2))) (newline)

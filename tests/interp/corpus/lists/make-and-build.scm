@@ -1,0 +1,11 @@
+;; constructing lists: cons accumulation, reverse, list-tabulate by hand
+(define (tabulate n f) (let loop ((i (- n 1)) (acc '())) (if (< i 0) acc (loop (- i 1) (cons (f i) acc)))))
+(write (tabulate 5 (lambda (i) (* i i)))) (newline)
+(define (range a b) (if (>= a b) '() (cons a (range (+ a 1) b))))
+(write (range 3 8)) (newline)
+(define (take-n l n) (if (or (= n 0) (null? l)) '() (cons (car l) (take-n (cdr l) (- n 1)))))
+(define (drop-n l n) (if (or (= n 0) (null? l)) l (drop-n (cdr l) (- n 1))))
+(write (list (take-n '(a b c d e) 2) (drop-n '(a b c d e) 2))) (newline)
+(define (chunk l n) (if (null? l) '() (cons (take-n l n) (chunk (drop-n l n) n))))
+(write (chunk (iota 7) 3)) (newline)
+(write (let loop ((i 0) (acc '())) (if (= i 3) acc (loop (+ i 1) (append acc (list i)))))) (newline)

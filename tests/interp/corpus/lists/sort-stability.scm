@@ -1,0 +1,10 @@
+;; sort (list first, predicate second) is stable
+(write (sort '(3 1 2) <)) (newline)
+(write (sort '("b" "a" "c") string<?)) (newline)
+(define records '((2 . first) (1 . second) (2 . third) (1 . fourth) (3 . fifth) (1 . sixth)))
+(write (sort records (lambda (a b) (< (car a) (car b))))) (newline)
+(write (sort records (lambda (a b) (> (car a) (car b))))) (newline)
+(define words '("bb" "a" "ccc" "dd" "e" "fff"))
+(write (sort words (lambda (a b) (< (string-length a) (string-length b))))) (newline)
+(write (sort (iota 10) (lambda (a b) (< (remainder a 3) (remainder b 3))))) (newline)
+(write (sort '(5 5 5) <)) (newline)

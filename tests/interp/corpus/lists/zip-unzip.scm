@@ -1,0 +1,11 @@
+;; zipping with map, unzipping with map car/cadr, transposition
+(define (zip . ls) (apply map list ls))
+(write (zip '(1 2 3) '(a b c))) (newline)
+(define pairs (zip '(1 2 3) '(a b c)))
+(write (list (map car pairs) (map cadr pairs))) (newline)
+(write (apply map list '((1 2 3) (4 5 6) (7 8 9)))) (newline)
+(define (enumerate l) (map cons (iota (length l)) l))
+(write (enumerate '(x y z))) (newline)
+(define (interleave a b)
+  (cond ((null? a) b) ((null? b) a) (else (cons (car a) (cons (car b) (interleave (cdr a) (cdr b)))))))
+(write (interleave '(1 3 5 7) '(2 4))) (newline)

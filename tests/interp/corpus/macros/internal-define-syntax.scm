@@ -1,0 +1,17 @@
+;; define-syntax inside bodies, and macros that expand into internal definitions
+(define (f x)
+  (define-syntax twice (syntax-rules () ((_ e) (begin e e))))
+  (define count 0)
+  (twice (set! count (+ count x)))
+  count)
+(write (f 5)) (newline)
+(define-syntax def-const
+  (syntax-rules () ((_ name val) (define name val))))
+(define (g)
+  (def-const k 10)
+  (def-const m 20)
+  (+ k m))
+(write (g)) (newline)
+(let ()
+  (define-syntax local-mac (syntax-rules () ((_) 'local)))
+  (write (local-mac)) (newline))

@@ -1,0 +1,10 @@
+;; inexact arithmetic whose printed forms are unambiguous
+(write (+ 0.1 0.2)) (newline)
+(write (list (* 1.5 2) (/ 1.0 4) (- 0.5 1) (+ 1 0.5))) (newline)
+(write (list (exact->inexact 1/8) (exact->inexact 2/3) (/ 10.0 4))) (newline)
+(write (list 3.14159 -0.001 100.0 12345.678)) (newline)
+(write (list (* 1.1 1.1) (/ 22.0 7))) (newline)
+(write (list (= 0.5 1/2) (< 0.1 0.2) (exact 0.5))) (newline)
+(display 2.5) (newline)
+(display -0.0) (newline)
+(display (list 1.0 2.0 0.125)) (newline)

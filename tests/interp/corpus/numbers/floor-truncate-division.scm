@@ -1,0 +1,13 @@
+;; R7RS floor/ and truncate/ families
+(define (both a b)
+  (call-with-values (lambda () (floor/ a b))
+    (lambda (q r)
+      (call-with-values (lambda () (truncate/ a b))
+        (lambda (tq tr) (list a b 'floor q r 'truncate tq tr))))))
+(for-each (lambda (p) (write (both (car p) (cdr p))) (newline))
+          '((7 . 2) (-7 . 2) (7 . -2) (-7 . -2)))
+(write (list (floor-quotient -7 2) (floor-remainder -7 2)
+             (truncate-quotient -7 2) (truncate-remainder -7 2)))
+(newline)
+(call-with-values (lambda () (exact-integer-sqrt 17)) (lambda (s r) (write (list s r)))) (newline)
+(call-with-values (lambda () (exact-integer-sqrt 1000000)) (lambda (s r) (write (list s r)))) (newline)

@@ -1,0 +1,12 @@
+;; the numeric tower predicates on representative values
+(define vals (list 0 -3 1/2 2.0 2.5 (expt 2 70)))
+(define (row p) (map (lambda (v) (if (p v) 1 0)) vals))
+(write (row number?)) (newline)
+(write (row complex?)) (newline)
+(write (row real?)) (newline)
+(write (row rational?)) (newline)
+(write (row integer?)) (newline)
+(write (row exact?)) (newline)
+(write (row exact-integer?)) (newline)
+(write (list (nan? (/ 0. 0.)) (nan? 1.0) (infinite? (/ 1. 0.)) (infinite? 1.0) (finite? 1.0) (finite? (/ -1. 0.)))) (newline)
+(write (list (number? 'a) (number? "1") (integer? "1"))) (newline)

@@ -1,0 +1,11 @@
+;; exact rationals: normalisation, arithmetic, numerator/denominator
+(write (list (/ 6 4) (/ 6 3) (/ -6 4) (/ 6 -4) (/ 1 3))) (newline)
+(write (list (+ 1/3 1/6) (- 1/2 1/3) (* 2/3 3/4) (/ 2/3 4/9))) (newline)
+(write (list (numerator 6/4) (denominator 6/4) (numerator -3/9) (denominator 5) (numerator 0))) (newline)
+(write (list (< 1/3 1/2) (= 2/4 1/2) (> -1/2 -1/3) (max 1/2 1/3) (min 1/2 1/3))) (newline)
+(write (list (abs -7/3) (- 7/3) (/ 7/3))) (newline)
+(write (list (rational? 1/2) (integer? 4/2) (exact? 4/2) 4/2)) (newline)
+(define (harmonic n) (if (= n 0) 0 (+ (/ 1 n) (harmonic (- n 1)))))
+(write (harmonic 10)) (newline)
+(write (exact->inexact (harmonic 10))) (newline)
+(write (* 1/1000000000000 1000000000000)) (newline)

@@ -1,0 +1,12 @@
+;; char <-> integer and character comparison
+(write (list (char->integer #\A) (char->integer #\a) (char->integer #\0) (char->integer #\space))) (newline)
+(write (list (integer->char 65) (integer->char 122) (integer->char 48))) (newline)
+(write (list (char<? #\a #\b) (char<? #\a #\b #\c) (char<? #\b #\a) (char=? #\x #\x #\x))) (newline)
+(write (list (char>? #\b #\a) (char<=? #\a #\a) (char>=? #\a #\b))) (newline)
+(write (list (char-ci=? #\a #\A) (char-ci<? #\a #\B) (char=? #\a #\A))) (newline)
+(define (rot13 c)
+  (cond ((char-lower-case? c) (integer->char (+ 97 (modulo (+ 13 (- (char->integer c) 97)) 26))))
+        ((char-upper-case? c) (integer->char (+ 65 (modulo (+ 13 (- (char->integer c) 65)) 26))))
+        (else c)))
+(write (list->string (map rot13 (string->list "Hello, World!")))) (newline)
+(write (list->string (map rot13 (map rot13 (string->list "Round trip"))))) (newline)

@@ -1,0 +1,12 @@
+;; character classification and digit-value
+(import (scheme base) (scheme char) (scheme write))
+(define chars (string->list "aZ5 \n_"))
+(define (row p) (map (lambda (c) (if (p c) 1 0)) chars))
+(write (row char-alphabetic?)) (newline)
+(write (row char-numeric?)) (newline)
+(write (row char-whitespace?)) (newline)
+(write (row char-upper-case?)) (newline)
+(write (row char-lower-case?)) (newline)
+(write (map digit-value (string->list "0179a"))) (newline)
+(write (list (char? #\a) (char? "a") (char? 97))) (newline)
+(write (char-whitespace? #\tab)) (newline)

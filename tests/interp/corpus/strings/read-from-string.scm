@@ -1,0 +1,13 @@
+;; read parses data from a string port, one datum at a time
+(import (scheme base) (scheme read) (scheme write))
+(define p (open-input-string "(a (b . c) #(1 2)) 42 -3/4 \"str\\n\" #\\x sym 'q `(1 ,x) #t #f"))
+(define (read-all port)
+  (let loop ((acc '()))
+    (let ((d (read port)))
+      (if (eof-object? d) (reverse acc) (loop (cons d acc))))))
+(define data (read-all p))
+(for-each (lambda (d) (write d) (newline)) data)
+(write (length data)) (newline)
+(write (read (open-input-string "  ; comment\n  after-comment"))) (newline)
+(write (eof-object? (read (open-input-string "   ")))) (newline)
+(write (map (lambda (d) (if (pair? d) 'pair (if (symbol? d) 'symbol 'other))) data)) (newline)

@@ -1,0 +1,13 @@
+;; string-contains returns the index of the first match or #f
+(write (string-contains "hello world" "world")) (newline)
+(write (string-contains "hello world" "o")) (newline)
+(write (string-contains "hello" "xyz")) (newline)
+(write (string-contains "hello" "")) (newline)
+(write (string-contains "" "a")) (newline)
+(write (string-contains "aaa" "aa")) (newline)
+(write (string-contains "abc" "abcd")) (newline)
+(define (count-occurrences s sub)
+  (let loop ((start 0) (n 0))
+    (let ((i (string-contains (substring s start (string-length s)) sub)))
+      (if i (loop (+ start i 1) (+ n 1)) n))))
+(write (count-occurrences "abababa" "aba")) (newline)

@@ -1,0 +1,12 @@
+;; string-join (explicit delimiter) and string-split on a character
+(write (string-join '("a" "b" "c") ", ")) (newline)
+(write (string-join '("one") "-")) (newline)
+(write (string-join '() "-")) (newline)
+(write (string-join '("x" "" "y") "")) (newline)
+(write (string-split "a,b,,c" #\,)) (newline)
+(write (string-split "no-delimiter" #\,)) (newline)
+(write (string-split "" #\,)) (newline)
+(write (string-split ",lead,trail," #\,)) (newline)
+(write (string-split "path/to/file" #\/)) (newline)
+(write (string-join (string-split "2024-01-15" #\-) "/")) (newline)
+(write (map string->number (string-split "10 20 30" #\space))) (newline)

@@ -1,0 +1,10 @@
+;; string <-> list and vector conversion, with ranges
+(write (string->list "abc")) (newline)
+(write (string->list "abcdef" 2)) (newline)
+(write (string->list "abcdef" 1 3)) (newline)
+(write (list->string '(#\x #\y #\z))) (newline)
+(write (list->string '())) (newline)
+(write (string->vector "abc")) (newline)
+(write (vector->string #(#\1 #\2))) (newline)
+(write (list->string (reverse (string->list "stressed")))) (newline)
+(write (apply string (map char-upcase (string->list "shout")))) (newline)

@@ -1,0 +1,11 @@
+;; string-map (one or more strings) and string-for-each
+(write (string-map char-upcase "abc")) (newline)
+(write (string-map (lambda (c) (if (char=? c #\a) #\4 c)) "banana")) (newline)
+(write (string-map (lambda (a b) (if (char<? a b) a b)) "adcz" "bbb")) (newline)
+(define acc '())
+(string-for-each (lambda (c) (set! acc (cons (char->integer c) acc))) "abc")
+(write acc) (newline)
+(define count 0)
+(string-for-each (lambda (c) (when (char=? c #\s) (set! count (+ count 1)))) "mississippi")
+(write count) (newline)
+(write (string-map char-downcase "")) (newline)

@@ -1,0 +1,11 @@
+;; non-ASCII characters are single characters
+(define s "λx.x→ü")
+(write (string-length s)) (newline)
+(write (string-ref s 0)) (newline)
+(write (char->integer (string-ref s 0))) (newline)
+(write (string->list s)) (newline)
+(write (string-upcase "straße λ")) (newline)
+(display s) (newline)
+(write (string<? "a" "λ")) (newline)
+(write (list->string (list (integer->char 955) (integer->char 120)))) (newline)
+(write (char-alphabetic? #\λ)) (newline)

@@ -1,0 +1,11 @@
+;; mutual tail recursion across top-level procedures, 100,000 deep
+(define (my-even? n) (if (= n 0) #t (my-odd? (- n 1))))
+(define (my-odd? n) (if (= n 0) #f (my-even? (- n 1))))
+(display (my-even? 100000)) (newline)
+(display (my-odd? 100001)) (newline)
+(display (my-even? 99999)) (newline)
+(define (local-parity n)
+  (letrec ((e? (lambda (k) (if (= k 0) 'even (o? (- k 1)))))
+           (o? (lambda (k) (if (= k 0) 'odd (e? (- k 1))))))
+    (e? n)))
+(display (local-parity 100000)) (newline)

@@ -1,0 +1,12 @@
+;; state machines: tail calls between closures stored in data structures
+(define states (make-vector 3 #f))
+(define (run state n) ((vector-ref states state) n))
+(vector-set! states 0 (lambda (n) (if (= n 0) 'stopped-in-0 (run 1 (- n 1)))))
+(vector-set! states 1 (lambda (n) (if (= n 0) 'stopped-in-1 (run 2 (- n 1)))))
+(vector-set! states 2 (lambda (n) (if (= n 0) 'stopped-in-2 (run 0 (- n 1)))))
+(display (run 0 30000)) (newline)
+(display (run 0 30001)) (newline)
+(define (trampoline-free n acc)
+  (let ((next (lambda () (trampoline-free (- n 1) (+ acc 2)))))
+    (if (= n 0) acc (next))))
+(display (trampoline-free 100000 0)) (newline)

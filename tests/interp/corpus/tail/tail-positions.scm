@@ -1,0 +1,16 @@
+;; tail calls from every tail position (20,000 deep each): cond, case, and, or, when, unless, let, begin
+(define (via-cond n) (cond ((= n 0) 'cond-done) (else (via-cond (- n 1)))))
+(define (via-case n) (case n ((0) 'case-done) (else (via-case (- n 1)))))
+(define (via-and n) (and #t (if (= n 0) 'and-done (via-and (- n 1)))))
+(define (via-or n) (or (and (= n 0) 'or-done) (via-or (- n 1))))
+(define (via-when n) (if (= n 0) 'when-done (when #t (via-when (- n 1)))))
+(define (via-unless n) (if (= n 0) 'unless-done (unless #f (via-unless (- n 1)))))
+(define (via-let n) (let ((m (- n 1))) (if (< m 0) 'let-done (via-let m))))
+(define (via-let* n) (let* ((a n) (b (- a 1))) (if (< b 0) 'let*-done (via-let* b))))
+(define (via-letrec n) (letrec ((m (- n 1))) (if (< m 0) 'letrec-done (via-letrec m))))
+(define (via-begin n) (begin 'ignored (if (= n 0) 'begin-done (via-begin (- n 1)))))
+(define (via-cond-arrow n) (cond ((= n 0) 'arrow-done) ((- n 1) => via-cond-arrow)))
+(define (via-do-body n) (do ((i 0 (+ i 1))) ((= i 1) (if (= n 0) 'do-done (via-do-body (- n 1))))))
+(for-each (lambda (f) (display (f 20000)) (newline))
+          (list via-cond via-case via-and via-or via-when via-unless via-let via-let*
+                via-letrec via-begin via-cond-arrow via-do-body))

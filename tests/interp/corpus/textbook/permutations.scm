@@ -1,0 +1,13 @@
+;; permutations and combinations by recursion
+(define (permutations l)
+  (if (null? l) '(())
+      (append-map (lambda (x) (map (lambda (p) (cons x p)) (permutations (delete x l)))) l)))
+(write (permutations '(1 2 3))) (newline)
+(write (length (permutations '(a b c d e)))) (newline)
+(define (combinations l k)
+  (cond ((= k 0) '(()))
+        ((null? l) '())
+        (else (append (map (lambda (c) (cons (car l) c)) (combinations (cdr l) (- k 1)))
+                      (combinations (cdr l) k)))))
+(write (combinations '(a b c d) 2)) (newline)
+(write (map (lambda (k) (length (combinations (iota 6) k))) (iota 7))) (newline)

@@ -1,0 +1,15 @@
+;; a reverse Polish notation calculator reading tokens from a string
+(define (tokenize s) (filter (lambda (t) (not (string=? t ""))) (string-split s #\space)))
+(define (rpn s)
+  (let loop ((tokens (tokenize s)) (stack '()))
+    (cond ((null? tokens) (if (= (length stack) 1) (car stack) (error "bad stack" stack)))
+          ((string->number (car tokens)) => (lambda (n) (loop (cdr tokens) (cons n stack))))
+          (else
+           (let ((op (cdr (assoc (car tokens) (list (cons "+" +) (cons "-" -) (cons "*" *) (cons "/" /))))))
+             (loop (cdr tokens) (cons (op (cadr stack) (car stack)) (cddr stack))))))))
+(write (rpn "3 4 +")) (newline)
+(write (rpn "5 1 2 + 4 * + 3 -")) (newline)
+(write (rpn "2 3 4 * +")) (newline)
+(write (rpn "1 3 /")) (newline)
+(write (rpn "  10   2  / ")) (newline)
+(write (guard (e ((error-object? e) (error-object-message e))) (rpn "1 2"))) (newline)

@@ -1,0 +1,11 @@
+;; word frequencies of a text: normalise, count with a hash table, sort deterministically
+(define text "the quick brown fox jumps over the lazy dog the fox barks and the dog sleeps")
+(define (words s) (filter (lambda (w) (not (string=? w ""))) (string-split s #\space)))
+(define table (make-hash-table))
+(for-each (lambda (w) (hash-table-update!/default table w (lambda (n) (+ n 1)) 0)) (words text))
+(define (entry<? a b)
+  (or (> (cdr a) (cdr b)) (and (= (cdr a) (cdr b)) (string<? (car a) (car b)))))
+(define ranked (sort (hash-table->alist table) entry<?))
+(for-each (lambda (e) (display (car e)) (display ": ") (display (cdr e)) (newline)) (let take ((l ranked) (n 5)) (if (or (= n 0) (null? l)) '() (cons (car l) (take (cdr l) (- n 1))))))
+(write (length ranked)) (newline)
+(write (apply + (map cdr ranked))) (newline)

@@ -1,0 +1,10 @@
+;; vector-map and vector-for-each with one and several vectors
+(write (vector-map (lambda (x) (* x x)) #(1 2 3))) (newline)
+(write (vector-map + #(1 2 3) #(10 20 30 40))) (newline)
+(write (vector-map (lambda (x) x) #())) (newline)
+(define acc '())
+(vector-for-each (lambda (x) (set! acc (cons x acc))) #(a b c))
+(write acc) (newline)
+(define sum 0)
+(vector-for-each (lambda (a b) (set! sum (+ sum (* a b)))) #(1 2 3) #(4 5 6))
+(write sum) (newline)
