@@ -19,6 +19,9 @@ class OutputPort:
     def write(self, s):
         self.stream.write(s)
 
+    def close(self):
+        pass
+
     def __scheme_write__(self):
         return "#<output-port>"
 
@@ -32,21 +35,53 @@ class StringOutputPort(OutputPort):
 
 
 class InputPort:
+    """A textual input port over a string, or over a stream read a line at a time."""
+
     type_name = "input-port"
 
-    def __init__(self, text, name=None):
+    def __init__(self, text, name=None, stream=None):
         self.text = text
         self.pos = 0
         self.name = name
+        self.stream = stream  # a file-like object still to be read, or None
+
+    def more(self):
+        """Read another line from the stream into the buffer; False at its end."""
+        if self.stream is None:
+            return False
+        line = self.stream.readline()
+        if not line:
+            self.stream = None
+            return False
+        if self.pos > 4096 and self.pos > len(self.text) // 2:  # drop what was consumed
+            self.text = self.text[self.pos :]
+            self.pos = 0
+        self.text += line
+        return True
+
+    def ensure(self, n=1):
+        """At least n unread characters are buffered, unless the input ends first."""
+        while len(self.text) - self.pos < n and self.more():
+            pass
+        return len(self.text) - self.pos >= n
+
+    def close(self):
+        if self.stream is not None and self.stream is not sys.stdin:
+            try:
+                self.stream.close()
+            except Exception:
+                pass
+        self.stream = None
 
     def __scheme_write__(self):
         return "#<input-port>"
 
 
 class _CurrentOutput:
-    """Holds the current output port parameter (set by the interpreter)."""
+    """Holds the current output and input port parameters (set by the interpreter)."""
 
     param = None
+    input = None
 
 
 CURRENT = _CurrentOutput()
@@ -130,16 +165,22 @@ def open_input_string(s):
     return InputPort(s)
 
 
+def stdin_port():
+    return InputPort("", "<stdin>", sys.stdin)
+
+
 def _in(p, who):
+    if p is None:
+        p = CURRENT.input.value if CURRENT.input is not None else None
     if not isinstance(p, InputPort):
         raise type_error(who, "an input port", p)
     return p
 
 
 @primitive("read-char")
-def read_char(port):
+def read_char(port=None):
     p = _in(port, "read-char")
-    if p.pos >= len(p.text):
+    if not p.ensure(1):
         return EOF_OBJECT
     c = p.text[p.pos]
     p.pos += 1
@@ -147,16 +188,18 @@ def read_char(port):
 
 
 @primitive("peek-char")
-def peek_char(port):
+def peek_char(port=None):
     p = _in(port, "peek-char")
-    if p.pos >= len(p.text):
+    if not p.ensure(1):
         return EOF_OBJECT
     return char(p.text[p.pos])
 
 
 @primitive("read-line")
-def read_line(port):
+def read_line(port=None):
     p = _in(port, "read-line")
+    while p.text.find("\n", p.pos) < 0 and p.more():
+        pass
     if p.pos >= len(p.text):
         return EOF_OBJECT
     end = p.text.find("\n", p.pos)
@@ -170,9 +213,14 @@ def read_line(port):
 
 
 @primitive("read-string")
-def read_string(k, port):
+def read_string(k, port=None):
+    if isinstance(k, InputPort):  # the older (read-string port k) order
+        k, port = port, k
+    if type(k) is not int or k < 0:
+        raise type_error("read-string", "a non-negative integer", k)
     p = _in(port, "read-string")
-    if p.pos >= len(p.text):
+    p.ensure(k)
+    if p.pos >= len(p.text) and k > 0:
         return EOF_OBJECT
     s = p.text[p.pos : p.pos + k]
     p.pos += len(s)
@@ -185,10 +233,13 @@ def char_ready(port=None):
 
 
 @primitive("read")
-def read(port):
-    from ..reader import read_datum
+def read(port=None):
+    from ..reader import is_complete, read_datum
 
     p = _in(port, "read")
+    while p.stream is not None and not (p.text[p.pos :].strip() and is_complete(p.text[p.pos :])):
+        if not p.more():
+            break
     try:
         datum, end = read_datum(p.text, p.pos, p.name)
     except SchemeError as e:
@@ -230,6 +281,143 @@ def textual_port_p(x):
 
 @primitive("close-port", "close-input-port", "close-output-port")
 def close_port(p):
+    if not isinstance(p, (InputPort, OutputPort)):
+        raise type_error("close-port", "a port", p)
+    p.close()
+    return UNSPECIFIED
+
+
+# ------------------------------------------------------------------ files
+
+
+def _file_error(who, path, e):
+    from ..errors import ErrorObject
+
+    reason = getattr(e, "strerror", None) or str(e)
+    return SchemeError(ErrorObject(f"{who}: cannot open {path}: {reason}", (), kind="file"))
+
+
+def _path(who, path):
+    if type(path) is not str:
+        raise type_error(who, "a file name string", path)
+    return path
+
+
+@primitive("open-input-file")
+def open_input_file(path):
+    _path("open-input-file", path)
+    try:
+        stream = open(path, encoding="utf-8")
+    except (OSError, ValueError) as e:
+        raise _file_error("open-input-file", path, e) from None
+    return InputPort("", path, stream)
+
+
+class FileOutputPort(OutputPort):
+    def close(self):
+        try:
+            self.stream.close()
+        except Exception:
+            pass
+
+
+@primitive("open-output-file")
+def open_output_file(path, append=False):
+    _path("open-output-file", path)
+    try:
+        stream = open(path, "a" if append is not False else "w", encoding="utf-8")
+    except (OSError, ValueError) as e:
+        raise _file_error("open-output-file", path, e) from None
+    return FileOutputPort(stream)
+
+
+@primitive("file-exists?")
+def file_exists_p(path):
+    import os
+
+    return os.path.exists(_path("file-exists?", path))
+
+
+@primitive("delete-file")
+def delete_file(path):
+    import os
+
+    try:
+        os.remove(_path("delete-file", path))
+    except OSError as e:
+        raise _file_error("delete-file", path, e) from None
+    return UNSPECIFIED
+
+
+@primitive("get-environment-variable")
+def get_environment_variable(name):
+    import os
+
+    if type(name) is not str:
+        raise type_error("get-environment-variable", "a string", name)
+    v = os.environ.get(name)
+    return False if v is None else v
+
+
+@primitive("get-environment-variables")
+def get_environment_variables():
+    import os
+
+    from ..values import Pair, list_to_pairs
+
+    return list_to_pairs([Pair(k, v) for k, v in sorted(os.environ.items())])
+
+
+# ------------------------------------------------------------------ format (SRFI 28, plus ~d ~%)
+
+
+@primitive("format")
+def format_(dest, *args):
+    """(format "fmt" arg ...) -> string (SRFI 28); (format #f ...) likewise;
+    (format #t ...) writes to the current output port; (format port ...) to port."""
+    from ..printer import display_string, write_string
+
+    if type(dest) is str:
+        fmt, to = dest, None
+    else:
+        if not args or type(args[0]) is not str:
+            raise type_error("format", "a format string", args[0] if args else dest)
+        fmt, args = args[0], args[1:]
+        if dest is False:
+            to = None
+        elif dest is True:
+            to = current_port()
+        else:
+            to = _port(dest, "format")
+    out = []
+    i = 0
+    n = 0
+    while i < len(fmt):
+        c = fmt[i]
+        if c != "~":
+            out.append(c)
+            i += 1
+            continue
+        if i + 1 >= len(fmt):
+            raise scheme_error("format: incomplete escape at the end of", fmt)
+        d = fmt[i + 1].lower()
+        i += 2
+        if d in "asd":
+            if n >= len(args):
+                raise scheme_error("format: too few arguments for", fmt)
+            v = args[n]
+            n += 1
+            out.append(write_string(v) if d == "s" else display_string(v))
+        elif d == "%" or d == "n":
+            out.append("\n")
+        elif d == "~":
+            out.append("~")
+        else:
+            raise scheme_error(f"format: unknown escape ~{fmt[i - 1]} in", fmt)
+    text = "".join(out)
+    if to is None:
+        return text
+    to.write(text)
     return UNSPECIFIED
 
 

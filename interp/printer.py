@@ -1,0 +1,414 @@
+"""Scheme values as text: `write_string` (R7RS `write`), `display_string` (`display`)
+and `format_number` (`number->string`).
+
+Printing never recurses on the Python stack (long lists, deep nesting) and writes
+cycles with R7RS datum labels (`#0=(1 . #0#)`); shared but acyclic structure is
+printed in full, as `write` requires.
+"""
+
+import math
+import re
+from fractions import Fraction
+from functools import lru_cache
+
+from .values import (
+    EOF_OBJECT,
+    NIL,
+    UNSPECIFIED,
+    Char,
+    Pair,
+    Symbol,
+    Vector,
+    scheme_type_name,
+)
+
+# ---------------------------------------------------------------- numbers
+
+_RADIX_FORMAT = {2: "b", 8: "o", 16: "x"}
+_DIGIT_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _big_decimal(n):
+    """Decimal digits of a non-negative int too long for str() (Python's 4300-digit cap)."""
+    if n.bit_length() <= 12000:  # < 3700 digits: under the cap
+        return str(n)
+    k = int(n.bit_length() * 0.30102999566398120) // 2
+    hi, lo = divmod(n, 10**k)
+    return _big_decimal(hi) + _big_decimal(lo).zfill(k)
+
+
+def _radix_digits(n, radix):
+    """Digits of a non-negative int in any radix 2..36."""
+    if radix == 10:
+        try:
+            return str(n)
+        except ValueError:  # more digits than sys.get_int_max_str_digits() allows
+            return _big_decimal(n)
+    f = _RADIX_FORMAT.get(radix)
+    if f is not None:
+        return format(n, f)
+    out = []
+    while n:
+        n, d = divmod(n, radix)
+        out.append(_DIGIT_CHARS[d])
+    return "".join(reversed(out)) or "0"
+
+
+def _format_int(n, radix):
+    if n < 0:
+        return "-" + _radix_digits(-n, radix)
+    return _radix_digits(n, radix)
+
+
+def _format_float(x, radix):
+    if x != x:
+        return "+nan.0"
+    if x == math.inf:
+        return "+inf.0"
+    if x == -math.inf:
+        return "-inf.0"
+    if radix == 10:
+        r = repr(x)  # shortest text that reads back as the same float
+        e = r.find("e")
+        if e >= 0:  # '1e+21' -> '1e21', '1.5e-07' -> '1.5e-7'
+            return r[:e] + "e" + str(int(r[e + 1 :]))
+        return r
+    # Another radix: the float's exact value (a dyadic rational), whose expansion
+    # terminates in an even radix; in an odd one it is cut off after 64 places.
+    neg = math.copysign(1.0, x) < 0
+    q = Fraction(abs(x))
+    num, den = q.numerator, q.denominator
+    whole, rest = divmod(num, den)
+    digits = []
+    limit = 1 << 30 if radix % 2 == 0 else 64
+    while rest and len(digits) < limit:
+        rest *= radix
+        d, rest = divmod(rest, den)
+        digits.append(_DIGIT_CHARS[d])
+    text = _radix_digits(whole, radix) + "." + ("".join(digits) or "0")
+    return "-" + text if neg else text
+
+
+def format_number(x, radix=10):
+    """The text of a Scheme number, as `number->string` gives it.
+
+    Exact integers and rationals in any radix 2 to 36 (`-1/3`, `ff`); floats in radix 10
+    as the shortest text that reads back exactly (`1.0`, `0.5`, `1e21`, `1.5e-7`,
+    `+inf.0`, `-inf.0`, `+nan.0`), in another radix as their exact expansion (`1.1`
+    for 1.5 in binary). ValueError for a bad radix, TypeError for a non-number.
+    """
+    if type(radix) is not int or not 2 <= radix <= 36:
+        raise ValueError(f"radix must be an integer from 2 to 36, got {radix!r}")
+    t = type(x)
+    if t is int:
+        return _format_int(x, radix)
+    if t is float:
+        return _format_float(x, radix)
+    if t is Fraction:
+        return _format_int(x.numerator, radix) + "/" + _radix_digits(x.denominator, radix)
+    raise TypeError(f"not a number: {x!r}")
+
+
+# ---------------------------------------------------------------- atoms
+
+CHAR_NAMES = {
+    0: "null",
+    7: "alarm",
+    8: "backspace",
+    9: "tab",
+    10: "newline",
+    11: "vtab",
+    12: "page",
+    13: "return",
+    27: "escape",
+    32: "space",
+    127: "delete",
+}
+
+# the mnemonic escapes Guile writes (\v and \f are Guile's, the rest R7RS)
+_STRING_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\t": "\\t",
+    "\r": "\\r",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\v": "\\v",
+    "\f": "\\f",
+}
+
+
+def _escape_char(c, quote):
+    e = _STRING_ESCAPES.get(c)
+    if e is not None:
+        if c == '"' and quote != '"':
+            return c
+        return e
+    if c == quote:
+        return "\\" + c
+    if c.isprintable():
+        return c
+    return "\\x%x;" % ord(c)
+
+
+def _write_str(s):
+    if s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
+    return '"' + "".join([_escape_char(c, '"') for c in s]) + '"'
+
+
+def _write_char(ch):
+    code = ch.code
+    name = CHAR_NAMES.get(code)
+    if name is not None:
+        return "#\\" + name
+    c = chr(code)
+    if c.isprintable():
+        return "#\\" + c
+    return "#\\x%x" % code
+
+
+# A symbol is written without bars when the reader would read the same characters back
+# as this symbol: a run of non-delimiters (see ATOM in scheme.lark) that does not start
+# with '#', is not '.', and does not read as a number.
+_PLAIN_SYMBOL = re.compile(r"[^\s()\";|'`,#][^\s()\";|'`,]*\Z")
+
+
+@lru_cache(maxsize=8192)
+def _write_symbol_name(name):
+    if (
+        _PLAIN_SYMBOL.match(name)
+        and name.isprintable()
+        and name != "."
+        and _reads_as_number(name) is None
+    ):
+        return name
+    return "|" + "".join([_escape_char(c, "|") for c in name]) + "|"
+
+
+def _reads_as_number(name):
+    from .reader import parse_number
+
+    return parse_number(name)
+
+
+def _atom(x, write):
+    """The text of a value that is not a pair or vector."""
+    if x is True:
+        return "#t"
+    if x is False:
+        return "#f"
+    t = type(x)
+    if t is int or t is float or t is Fraction:
+        return format_number(x)
+    if t is str:
+        return _write_str(x) if write else x
+    if t is Symbol:
+        return _write_symbol_name(x.name) if write else x.name
+    if t is Char:
+        return _write_char(x) if write else chr(x.code)
+    if x is NIL:
+        return "()"
+    if t is bytearray:
+        return "#u8(" + " ".join(map(str, x)) + ")"
+    if x is UNSPECIFIED:
+        return "#<unspecified>"
+    if x is EOF_OBJECT:
+        return "#<eof>"
+    if not write:
+        d = getattr(x, "__scheme_display__", None)
+        if d is not None:
+            return d()
+    w = getattr(x, "__scheme_write__", None)
+    if w is not None:
+        return w()
+    return "#<" + str(scheme_type_name(x)) + ">"
+
+
+# ---------------------------------------------------------------- structure
+
+# Guile 3.0 writes (quote x), (quasiquote x), (unquote x), (unquote-splicing x) in
+# full, and so does flowscheme (the differential tests compare with Guile); set this
+# to True to write 'x `x ,x ,@x instead.
+ABBREVIATE_QUOTES = False
+_ABBREVIATIONS = {"quote": "'", "quasiquote": "`", "unquote": ",", "unquote-splicing": ",@"}
+
+
+class _Text:
+    """Literal output text on the printer's work stack (never a Scheme value)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+
+_OPEN = _Text("(")
+_CLOSE = _Text(")")
+_SPACE = _Text(" ")
+_DOT = _Text(" . ")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _find_cycle_targets(root):
+    """ids of the pairs/vectors that close a cycle (targets of DFS back edges).
+
+    Every cycle passes through one of them, so labelling just these lets `write`
+    terminate while leaving acyclic sharing unlabelled. A depth-first search with an
+    explicit stack; the cdr chain of a list is walked in a loop (a list's pairs stay
+    "grey", i.e. on the current path, until the whole list is done)."""
+    GREY, BLACK = 1, 2
+    color = {}
+    targets = set()
+    stack = [root]  # containers to visit, and tuples: (pair, spine) = go on with pair.cdr;
+    push = stack.append  # (None, objs) = objs are finished
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is tuple:
+            if x[0] is None:
+                for o in x[1]:
+                    color[id(o)] = BLACK
+                continue
+            spine = x[1]
+            p = x[0].cdr
+        else:
+            c = color.get(id(x))
+            if c is not None:
+                if c == GREY:
+                    targets.add(id(x))
+                continue
+            if t is Vector:
+                color[id(x)] = GREY
+                push((None, (x,)))
+                for i in range(len(x) - 1, -1, -1):
+                    e = x[i]
+                    if type(e) is Pair or type(e) is Vector:
+                        push(e)
+                continue
+            spine = []
+            push((None, spine))
+            p = x
+        while type(p) is Pair:
+            c = color.get(id(p))
+            if c is not None:
+                if c == GREY:
+                    targets.add(id(p))
+                break
+            color[id(p)] = GREY
+            spine.append(p)
+            a = p.car
+            if type(a) is Pair or type(a) is Vector:
+                push((p, spine))  # the rest of the list, after the car
+                push(a)
+                break
+            p = p.cdr
+        else:
+            if type(p) is Vector:
+                push(p)
+    return targets
+
+
+def _render(root, write, targets, budget):
+    """Print a pair or vector with an explicit work stack.
+
+    `targets`: ids of objects that get datum labels (None: assume no cycles).
+    `budget`: give up with _TooLarge after this many containers (None: no limit)."""
+    out = []
+    emit = out.append
+    labels = {}  # id -> label number, once the labelled object has been started
+    stack = [root]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        x = pop()
+        t = type(x)
+        if t is _Text:
+            emit(x.text)
+            continue
+        if t is not Pair and t is not Vector:
+            emit(_atom(x, write))
+            continue
+        if budget is not None:
+            budget -= 1
+            if budget < 0:
+                raise _TooLarge
+        if targets and id(x) in targets:
+            n = labels.get(id(x))
+            if n is not None:
+                emit("#%d#" % n)
+                continue
+            n = labels[id(x)] = len(labels)
+            emit("#%d=" % n)
+        if t is Vector:
+            emit("#(")
+            push(_CLOSE)
+            for i in range(len(x) - 1, -1, -1):
+                push(x[i])
+                if i:
+                    push(_SPACE)
+            continue
+        # a pair: the abbreviations 'x `x ,x ,@x for two-element quote forms
+        head = x.car
+        rest = x.cdr
+        if (
+            ABBREVIATE_QUOTES
+            and type(head) is Symbol
+            and type(rest) is Pair
+            and rest.cdr is NIL
+            and head.name in _ABBREVIATIONS
+            and (not targets or id(rest) not in targets)
+        ):
+            emit(_ABBREVIATIONS[head.name])
+            push(rest.car)
+            continue
+        items = [head]
+        p = rest
+        if targets:
+            while type(p) is Pair and id(p) not in targets:
+                items.append(p.car)
+                p = p.cdr
+        else:
+            while type(p) is Pair:
+                items.append(p.car)
+                p = p.cdr
+                if budget is not None:
+                    budget -= 1
+                    if budget < 0:
+                        raise _TooLarge
+        emit("(")
+        push(_CLOSE)
+        if p is not NIL:
+            push(p)
+            push(_DOT)
+        for i in range(len(items) - 1, 0, -1):
+            push(items[i])
+            push(_SPACE)
+        push(items[0])
+    return "".join(out)
+
+
+def _print(x, write):
+    t = type(x)
+    if t is not Pair and t is not Vector:
+        return _atom(x, write)
+    try:
+        # Optimistic pass: most data are small and acyclic, so skip cycle detection
+        # unless the structure turns out large (or infinite).
+        return _render(x, write, None, 20000)
+    except _TooLarge:
+        return _render(x, write, _find_cycle_targets(x), None)
+
+
+def write_string(x):
+    """The R7RS `write` text of x: strings and chars escaped, odd symbols in |bars|."""
+    return _print(x, True)
+
+
+def display_string(x):
+    """The R7RS `display` text of x: strings, chars and symbols as their raw characters."""
+    return _print(x, False)
