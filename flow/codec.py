@@ -71,7 +71,10 @@ class Env:
 
     def __init__(self, interpreter):
         self.interp = interpreter
-        self._global_of = None
+        self._global_of = None  # id(value) -> global name, see global_name
+        self._cells_seen = 0
+        self._fresh = False
+        self.cont_level = None  # decode: the driver level given to continuations
 
     def unit(self, h):
         return self.interp.units.get(h)
@@ -86,14 +89,30 @@ class Env:
         return p if isinstance(p, Primitive) and not isinstance(p, RecordProcedure) else None
 
     def global_name(self, obj):
-        """The name of a global bound to obj (for host objects saved by name)."""
-        if self._global_of is None:
-            self._global_of = {}
-            for s, cell in self.interp.genv.cells.items():
-                v = getattr(cell, "value", None)
-                if isinstance(v, (Parameter, RecordType)) or type(v).__name__.endswith("Port"):
-                    self._global_of.setdefault(id(v), s.name)
+        """The name of a global bound to obj (for host objects saved by name).
+
+        The table is rebuilt when a global was added, or when the name it gives
+        no longer holds obj (a redefinition); a miss costs one rebuild per encode."""
+        cells = self.interp.genv.cells
+        if self._global_of is None or self._cells_seen != len(cells):
+            self._rebuild_globals()
+        name = self._global_of.get(id(obj))
+        if name is not None and self.global_value(name) is obj:
+            return name
+        if self._fresh:  # rebuilt during this encode already
+            return None
+        self._rebuild_globals()
         return self._global_of.get(id(obj))
+
+    def _rebuild_globals(self):
+        self._global_of = {}
+        cells = self.interp.genv.cells
+        for s, cell in cells.items():
+            v = getattr(cell, "value", None)
+            if isinstance(v, (Parameter, RecordType)) or type(v).__name__.endswith("Port"):
+                self._global_of.setdefault(id(v), s.name)
+        self._cells_seen = len(cells)
+        self._fresh = True
 
     def global_value(self, name):
         try:
@@ -115,6 +134,7 @@ class Env:
 
 def encode(root, env):
     """-> (units, objects, encoded_root). Raises CodecError for unsaveable objects."""
+    env._fresh = False
     units = []
     unit_index = {}
     objects = []
@@ -137,8 +157,7 @@ def encode(root, env):
         if t is int:
             if _INT64[0] <= x <= _INT64[1]:
                 return x
-            n = (x.bit_length() + 8) // 8
-            return msgpack.ExtType(EXT_BIGINT, x.to_bytes(n, "big", signed=True))
+            return msgpack.ExtType(EXT_BIGINT, _int_bytes(x))
         if t is Symbol:
             if x is not sym(x.name):
                 raise CodecError(f"cannot save an uninterned symbol ({x.name})")
@@ -148,8 +167,9 @@ def encode(root, env):
         code = _CONST_CODE.get(id(x))
         if code is not None:
             return msgpack.ExtType(EXT_CONST, bytes([code]))
-        if t is Fraction:
-            return msgpack.ExtType(EXT_FRACTION, f"{x.numerator}/{x.denominator}".encode())
+        if t is Fraction:  # numerator and denominator as signed big-endian bytes
+            num = _int_bytes(x.numerator)
+            return msgpack.ExtType(EXT_FRACTION, _REF.pack(len(num)) + num + _int_bytes(x.denominator))
         if t is Primitive or t is TailPrimitive:
             if env.primitive(x.name) is not x:
                 raise CodecError(f"cannot save the host procedure {x.name}: it is not a named primitive")
@@ -171,6 +191,10 @@ def encode(root, env):
         i, x = todo.pop()
         objects[i] = entry(x, ref, unit_ref)
     return units, objects, encoded_root
+
+
+def _int_bytes(x):
+    return x.to_bytes((x.bit_length() + 8) // 8, "big", signed=True)
 
 
 def entry(x, ref, unit_ref):
@@ -233,8 +257,11 @@ def decode(units, objects, root, env):
         return _decode(units, objects, root, env)
     except (CodecError, MissingUnit):
         raise
-    except (IndexError, TypeError, ValueError, KeyError, AttributeError, struct.error, UnicodeDecodeError) as e:
+    except (IndexError, TypeError, ValueError, KeyError, AttributeError, struct.error, UnicodeDecodeError,
+            ArithmeticError) as e:
         raise CodecError(f"malformed flow data ({type(e).__name__}: {e})") from None
+    except RecursionError:
+        raise CodecError("malformed flow data (nested too deeply)") from None
 
 
 class MissingUnit(Exception):
@@ -277,6 +304,8 @@ def _decode(units, objects, root, env):
         elif tag == T_TUPLE:
             s = None  # built in pass 2 (immutable); tuples never contain themselves
         elif tag == T_BYTES:
+            if type(e[1]) is not bytes:
+                raise CodecError(f"object {i}: malformed bytevector")
             s = bytearray(e[1])
         elif tag == T_CLOSURE:
             node = node_of(e[1], e[2])
@@ -299,7 +328,8 @@ def _decode(units, objects, root, env):
                     node.compile()
             s = Frame(node, None, None, None)
         elif tag == T_CONT:
-            s = ContinuationProcedure(None, NIL, NIL, int(e[4]))
+            level = int(e[4]) if env.cont_level is None else env.cont_level
+            s = ContinuationProcedure(None, NIL, NIL, level)
         elif tag == T_WINDER:
             s = Winder(None, None)
         elif tag == T_PARAM:
@@ -350,8 +380,15 @@ def _decode(units, objects, root, env):
             if code == EXT_BIGINT:
                 return int.from_bytes(data, "big", signed=True)
             if code == EXT_FRACTION:
-                num, den = data.decode().split("/")
-                return Fraction(int(num), int(den))
+                (size,) = _REF.unpack_from(data)
+                num = int.from_bytes(data[4 : 4 + size], "big", signed=True)
+                den = int.from_bytes(data[4 + size :], "big", signed=True)
+                if size + 4 > len(data) or den <= 1:
+                    raise CodecError("bad rational")
+                f = Fraction(num, den)
+                if f.denominator != den:
+                    raise CodecError("bad rational (not in lowest terms)")
+                return f
             if code == EXT_PRIM:
                 name = data.decode()
                 p = env.primitive(name)
@@ -370,9 +407,13 @@ def _decode(units, objects, root, env):
         raise CodecError(f"unexpected {t.__name__} in flow data")
 
     def tuple_of(j):
-        if j not in done_tuples:
-            done_tuples[j] = tuple(val(v) for v in objects[j][1:])
-        return done_tuples[j]
+        t = done_tuples.get(j)
+        if t is None:
+            done_tuples[j] = False  # in progress
+            t = done_tuples[j] = tuple(val(v) for v in objects[j][1:])
+        elif t is False:
+            raise CodecError(f"object {j}: a tuple that contains itself")
+        return t
 
     def recproc_of(j):
         if shells[j] is None:

@@ -9,6 +9,8 @@
     dict                   <->  hash table (keys converted the same way)
     bytes                  <->  bytevector
     anything else          ->   TypeError;  Scheme procedures etc. -> SchemeObject
+    Scheme data that contains itself, is nested too deep for Python, or is a
+    hash table whose keys would merge in a dict (#f and 0)  -> SchemeObject (whole)
 """
 
 from fractions import Fraction
@@ -57,7 +59,25 @@ def to_scheme(x):
     raise TypeError(f"cannot pass a {t.__name__} to Scheme (see flow.convert for the mapping)")
 
 
+class _Cyclic(Exception):
+    """A container met again inside itself; `head` is its id."""
+
+    def __init__(self, head):
+        self.head = head
+
+
 def to_python(x):
+    """The Python value of Scheme value x (see the table above). A list, vector or
+    hash table that contains itself, or one nested too deeply for Python, and a
+    hash table whose keys collide once converted (#f and 0, #t and 1) come back
+    whole as a SchemeObject: a Python value must never lose or loop over data."""
+    try:
+        return _to_python(x, set())
+    except (_Cyclic, RecursionError):
+        return SchemeObject(x)
+
+
+def _to_python(x, active):
     t = type(x)
     if x is UNSPECIFIED:
         return None
@@ -70,26 +90,53 @@ def to_python(x):
     if x is NIL:
         return []
     if t is Pair:
+        if id(x) in active:
+            raise _Cyclic(id(x))
+        seen = []
         out = []
         p = x
-        while type(p) is Pair:
-            out.append(to_python(p.car))
-            p = p.cdr
+        try:
+            while type(p) is Pair:
+                if id(p) in active:
+                    raise _Cyclic(id(p))
+                active.add(id(p))
+                seen.append(id(p))
+                out.append(_to_python(p.car, active))
+                p = p.cdr
+        except _Cyclic as c:
+            if c.head in seen:  # the cycle runs through this list: keep it whole
+                return SchemeObject(x)
+            raise
+        finally:
+            active.difference_update(seen)
         if p is not NIL:
             return SchemeObject(x)
         return out
-    if t is Vector:
-        return [to_python(v) for v in x]
-    if t is HashTable:
-        out = {}
-        for k, v in x.items():
-            key = to_python(k)
-            try:
-                hash(key)
-            except TypeError:
+    if t is Vector or t is HashTable:
+        if id(x) in active:
+            raise _Cyclic(id(x))
+        active.add(id(x))
+        try:
+            if t is Vector:
+                return [_to_python(v, active) for v in x]
+            out = {}
+            items = x.items()
+            for k, v in items:
+                key = _to_python(k, active)
+                try:
+                    hash(key)
+                except TypeError:
+                    return SchemeObject(x)
+                out[key] = _to_python(v, active)
+            if len(out) != len(items):  # keys that differ in Scheme but not in Python
                 return SchemeObject(x)
-            out[key] = to_python(v)
-        return out
+            return out
+        except _Cyclic as c:
+            if c.head == id(x):
+                return SchemeObject(x)
+            raise
+        finally:
+            active.discard(id(x))
     if t is bytearray:
         return bytes(x)
     return SchemeObject(x)

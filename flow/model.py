@@ -17,15 +17,35 @@ import msgpack
 from interp.values import Symbol, sym
 
 from . import codec
-from .errors import StoreFormatError
+from .errors import CodeNotLoaded, StoreFormatError
 
-SNAPSHOT_VERSION = 1
-UNPACK_LIMITS = dict(raw=False, strict_map_key=True)
+
+class DataNeedsCode(CodeNotLoaded, codec.MissingUnit):
+    """A flow's data (arguments, payload, result) holds a procedure whose code
+    unit is not loaded. A CodeNotLoaded (so a FlowError) naming flow, unit and
+    file; also a codec.MissingUnit, as it was before it was named."""
+
+    def __init__(self, flow_id, flow_name, unit_hash, filename):
+        Exception.__init__(self, str(CodeNotLoaded(flow_id, flow_name, unit_hash, filename)))
+        self.flow_id = flow_id
+        self.flow_name = flow_name
+        self.unit_hash = unit_hash
+        self.filename = filename
+
+
+# 2: the continuation graph carries the flow's parameter bindings; rationals as bytes
+SNAPSHOT_VERSION = 2
+# Scheme strings are Python strs and may hold lone surrogates ("\xD800;"): keep them.
+UNPACK_LIMITS = dict(raw=False, strict_map_key=True, unicode_errors="surrogatepass")
+
+
+def packb(x):
+    return msgpack.packb(x, use_bin_type=True, unicode_errors="surrogatepass")
 
 
 def pack_graph(root, cenv):
     units, objects, encoded = codec.encode(root, cenv)
-    return msgpack.packb([units, objects, encoded], use_bin_type=True), [u[0] for u in units], units
+    return packb([units, objects, encoded]), [u[0] for u in units], units
 
 
 def unpack_graph(blob, cenv):
@@ -61,7 +81,7 @@ class Flow:
 
     __slots__ = (
         "id", "name", "status", "step", "def_unit", "kind", "key", "error",
-        "args", "payload", "result", "suspension", "k_blob", "k_units", "_data_blob",
+        "args", "payload", "result", "suspension", "params", "k_blob", "k_units", "_data_blob",
     )
 
     def __init__(self, flow_id, name, args=()):
@@ -77,6 +97,9 @@ class Flow:
         self.payload = None
         self.result = None
         self.suspension = None  # interp Suspension, when decoded or fresh
+        # ((parameter, value), ...): the global parameters the suspended flow had
+        # parameterized; they are set only while it runs (see FlowRuntime._step)
+        self.params = ()
         self.k_blob = None
         self.k_units = []
         self._data_blob = None
@@ -90,7 +113,8 @@ class Flow:
         if self.status == "suspended":
             if self.k_blob is None:
                 s = self.suspension
-                self.k_blob, _, units = pack_graph((s.k, s.winders, s.handlers, s.payload), cenv)
+                graph = (s.k, s.winders, s.handlers, s.payload, tuple(self.params))
+                self.k_blob, _, units = pack_graph(graph, cenv)
                 self.k_units = [tuple(u) for u in units]
         else:
             self.k_blob = None
@@ -109,7 +133,7 @@ class Flow:
             "k": self.k_blob,
             "units": [list(u) for u in self.k_units],
         }
-        return msgpack.packb(meta, use_bin_type=True)
+        return packb(meta)
 
     def changed(self):
         """Forget cached encodings after the flow's state changed."""
@@ -117,7 +141,9 @@ class Flow:
         self.k_blob = None
 
     @classmethod
-    def from_snapshot(cls, blob, cenv):
+    def from_snapshot(cls, blob, cenv, decode_data=True):
+        """The Flow in a snapshot; decode_data=False reads only the metadata
+        (status, step, kind, ...: no code needed), leaving args/payload/result None."""
         try:
             meta = msgpack.unpackb(blob, **UNPACK_LIMITS)
             if not isinstance(meta, dict):
@@ -135,6 +161,10 @@ class Flow:
             f.step = int(meta["step"])
             d = meta["def"]
             f.def_unit = (str(d[0]), str(d[1])) if d else None
+            if f.status == "suspended" and not (type(meta["kind"]) is str and type(meta["key"]) is str):
+                raise ValueError("a suspended flow without its request kind and key")
+            if meta["error"] is not None and type(meta["error"]) is not dict:
+                raise ValueError("malformed error")
             f.kind = sym(meta["kind"]) if meta["kind"] is not None else None
             f.key = meta["key"]
             f.error = meta["error"]
@@ -147,10 +177,12 @@ class Flow:
             raise
         except Exception as e:
             raise StoreFormatError(f"malformed flow snapshot ({type(e).__name__}: {e})") from None
+        if not decode_data:
+            return f
         try:
             args, f.payload, f.result = unpack_graph(f._data_blob, cenv)
-        except codec.MissingUnit:
-            raise
+        except codec.MissingUnit as e:
+            raise DataNeedsCode(f.id, f.name, e.unit_hash, e.filename) from None
         except codec.CodecError as e:
             raise StoreFormatError(f"flow {f.id!r}: {e}") from None
         f.args = list(args)
@@ -158,17 +190,28 @@ class Flow:
 
     def decode_continuation(self, cenv):
         """The Suspension to resume (raises codec.MissingUnit if code is not loaded)."""
-        from interp.machine import Suspension
+        from interp.machine import Frame, Parameter, Suspension
+        from interp.values import NIL, Pair
 
         if self.suspension is None:
-            k, winders, handlers, payload = unpack_graph(self.k_blob, cenv)
+            graph = unpack_graph(self.k_blob, cenv)
+            if type(graph) is not tuple or len(graph) != 5 or type(graph[4]) is not tuple:
+                raise codec.CodecError("malformed continuation")
+            k, winders, handlers, payload, params = graph
+            if not (k is None or type(k) is Frame) or not all(
+                w is NIL or type(w) is Pair for w in (winders, handlers)
+            ):
+                raise codec.CodecError("malformed continuation")
+            if not all(type(p) is tuple and len(p) == 2 and type(p[0]) is Parameter for p in params):
+                raise codec.CodecError("malformed parameter bindings")
             self.suspension = Suspension(k, winders, handlers, payload)
+            self.params = params
         return self.suspension
 
 
 def journal_entry_bytes(entry, cenv):
     data = pack_graph((entry.payload, entry.answer), cenv)[0]
-    return msgpack.packb({"kind": entry.kind.name, "key": entry.key, "data": data}, use_bin_type=True)
+    return packb({"kind": entry.kind.name, "key": entry.key, "data": data})
 
 
 def journal_entry_from_bytes(blob, cenv):

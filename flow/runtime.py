@@ -16,13 +16,14 @@ returns. Values cross by the mapping in flow.convert.
 
 import threading
 import uuid
+import zlib
 from typing import Any, NamedTuple, Optional
 
 import msgpack
 
 from interp.errors import SchemeError
 from interp.interpreter import Interpreter
-from interp.machine import Closure, Suspension
+from interp.machine import D, Closure, Parameter, Suspension
 from interp.primitives.io import SchemeExit
 from interp.printer import write_string
 from interp.values import equal
@@ -38,11 +39,13 @@ from .errors import (
     UnknownFlow,
     UnsaveableFlow,
 )
-from .model import Flow, JournalEntry, journal_entry_bytes, journal_entry_from_bytes
+from .model import DataNeedsCode, Flow, JournalEntry, journal_entry_bytes, journal_entry_from_bytes
 from .store import FileStore, MemoryStore, StoredFlow
 
+# An exported store: magic, version (2 bytes), CRC-32 of the body (4 bytes), the
+# msgpack body. The checksum makes a flipped bit an error rather than a changed value.
 STORE_MAGIC = b"FLOWSCHEME-STORE"
-STORE_VERSION = 1
+STORE_VERSION = 2
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 
@@ -87,6 +90,15 @@ class FlowDef(NamedTuple):
     filename: str
 
 
+def _check_id(flow_id):
+    flow_id = str(flow_id)
+    try:
+        flow_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FlowError(f"a flow id must be valid Unicode text, not {flow_id!r}") from None
+    return flow_id
+
+
 class FlowRuntime:
     """Durable flows on one interpreter; see the module docstring."""
 
@@ -96,6 +108,7 @@ class FlowRuntime:
         self.defs = {}
         self.store = MemoryStore() if store is None else FileStore(store)
         self._lock = threading.RLock()
+        self._running = set()  # ids of flows in a step (a flow may not start or resume itself)
         from .scheme_api import install
 
         install(self)
@@ -121,18 +134,19 @@ class FlowRuntime:
 
     # -------------------------------------------------------------- reading state
 
-    def _flow(self, flow_id):
+    def _flow(self, flow_id, refresh=True, decode_data=True):
+        """The flow's committed state (refresh: first pick up other processes' commits)."""
+        flow_id = str(flow_id)  # as start/resume/cancel take it
+        if refresh:
+            self.store.refresh()
         stored = self.store.get(flow_id)
         if stored is None:
-            self.store.refresh()
-            stored = self.store.get(flow_id)
-            if stored is None:
-                raise FlowNotFound(flow_id)
-        return Flow.from_snapshot(stored.snapshot, self.cenv)
+            raise FlowNotFound(flow_id)
+        return Flow.from_snapshot(stored.snapshot, self.cenv, decode_data)
 
     def status(self, flow_id):
         """"suspended", "done", "failed" or "cancelled"."""
-        return self._flow(flow_id).status
+        return self._flow(flow_id, decode_data=False).status
 
     def result(self, flow_id):
         """The state of a flow as a result object (Suspended, Done, Failed, ...)."""
@@ -144,10 +158,19 @@ class FlowRuntime:
 
     def journal(self, flow_id):
         """The answered requests of a flow, oldest first: [JournalEntry]."""
+        flow_id = str(flow_id)
+        self.store.refresh()
         stored = self.store.get(flow_id)
         if stored is None:
             raise FlowNotFound(flow_id)
-        return [journal_entry_from_bytes(b, self.cenv) for b in stored.journal]
+        return self._journal_entries(stored)
+
+    def _journal_entries(self, stored):
+        try:
+            return [journal_entry_from_bytes(b, self.cenv) for b in stored.journal]
+        except codec.MissingUnit as e:  # an answer or payload holding a procedure
+            f = Flow.from_snapshot(stored.snapshot, self.cenv, decode_data=False)
+            raise DataNeedsCode(f.id, f.name, e.unit_hash, e.filename) from None
 
     def ids(self):
         self.store.refresh()
@@ -157,7 +180,7 @@ class FlowRuntime:
         """Every flow waiting on the host: [Suspended]."""
         out = []
         for flow_id in self.ids():
-            f = self._flow(flow_id)
+            f = self._flow(flow_id, refresh=False)
             if f.status == "suspended":
                 out.append(self._result(f))
         return out
@@ -186,17 +209,26 @@ class FlowRuntime:
             raise UnknownFlow(f"no flow named {name!r} (defflow it first)")
         if flow_id is None:
             flow_id = f"{name}-{uuid.uuid4().hex[:12]}"
-        flow_id = str(flow_id)
+        flow_id = _check_id(flow_id)
         with self.store.lock(flow_id):
+            self._not_running(flow_id)
             self.store.refresh()
             if self.store.get(flow_id) is not None:
-                return self._flow(flow_id)
+                return self._flow(flow_id, refresh=False)
             f = Flow(flow_id, name, scheme_args)
             f.def_unit = (d.unit_hash, d.filename)
-            outcome = self._run(lambda: self.interp.call_suspendable(d.proc, scheme_args))
-            self._apply_outcome(f, outcome)
+            self._running.add(flow_id)
+            try:
+                outcome, params = self._step((), lambda: self.interp.call_suspendable(d.proc, scheme_args))
+            finally:
+                self._running.discard(flow_id)
+            self._apply_outcome(f, outcome, params)
             self._commit(f, [])
             return f
+
+    def _not_running(self, flow_id):
+        if flow_id in self._running:
+            raise FlowError(f"flow {flow_id!r} is running: a flow cannot start or resume itself")
 
     def resume(self, flow_id, value, kind=None):
         """Answer the request flow_id waits on; with kind=..., only if it waits on that kind."""
@@ -207,16 +239,20 @@ class FlowRuntime:
 
     def _resume(self, flow_id, answer, kind=None):
         with self.store.lock(flow_id):
-            self.store.refresh()
+            self._not_running(flow_id)
             f = self._flow(flow_id)
             if f.status != "suspended":
                 return NotWaiting(flow_id, f.status, None)
             if kind is not None and f.kind.name != str(kind):
                 return NotWaiting(flow_id, f.status, f.kind.name)
-            susp = self._continuation(f)
-            entry = JournalEntry(f.kind, f.payload, f.key, answer)
-            outcome = self._run(lambda: self.interp.resume(susp, answer))
-            self._apply_outcome(f, outcome)
+            self._running.add(flow_id)
+            try:
+                susp = self._continuation(f)
+                entry = JournalEntry(f.kind, f.payload, f.key, answer)
+                outcome, params = self._step(f.params, lambda: self.interp.resume(susp, answer))
+            finally:
+                self._running.discard(flow_id)
+            self._apply_outcome(f, outcome, params)
             self._commit(f, [journal_entry_bytes(entry, self.cenv)])
             return f
 
@@ -224,8 +260,8 @@ class FlowRuntime:
         """Cancel a suspended flow (a no-op on a finished one); returns its status."""
         flow_id = str(flow_id)
         with self.store.lock(flow_id):
-            self.store.refresh()
-            f = self._flow(flow_id)
+            self._not_running(flow_id)
+            f = self._flow(flow_id, decode_data=False)  # its data is kept as it is
             if f.status == "suspended":
                 f.status = "cancelled"
                 f.suspension = None
@@ -241,9 +277,39 @@ class FlowRuntime:
             except SchemeExit as e:
                 return FlowError(f"(exit {e.code}) called inside a flow")
 
-    def _apply_outcome(self, f, outcome):
+    def _step(self, params, action):
+        """Run one step of a flow -> (outcome, params). The global parameters the
+        flow had parameterized when it suspended (params) are set while it runs;
+        afterwards every global parameter gets back the value it had before the
+        step, and the ones the suspended flow left changed are returned, so that
+        a parameterize around a request stays the flow's own, across export."""
+        with self._lock:  # one step at a time: the parameters are global state
+            saved = [(p, p.value) for p in self._global_parameters()]
+            for p, v in params:
+                p.value = v
+            try:
+                outcome = self._run(action)
+            finally:
+                changed = tuple((p, p.value) for p, old in saved if p.value is not old)
+                for p, old in saved:
+                    p.value = old
+        return outcome, (changed if type(outcome) is Suspension else ())
+
+    def _global_parameters(self):
+        out = []
+        for cell in self.interp.genv.cells.values():
+            try:
+                v = cell.value
+            except AttributeError:
+                continue
+            if type(v) is Parameter:
+                out.append(v)
+        return out
+
+    def _apply_outcome(self, f, outcome, params=()):
         f.changed()
         f.suspension = None
+        f.params = params
         f.kind = f.key = None
         f.payload = None
         if type(outcome) is Suspension:
@@ -283,12 +349,18 @@ class FlowRuntime:
         d = self.defs.get(f.name)
         same_def = d is not None and f.def_unit is not None and d.unit_hash == f.def_unit[0]
         if same_def and all(self.interp.units.get(h) is not None for h, _ in f.k_units):
-            try:
-                return f.decode_continuation(self.cenv)
-            except codec.MissingUnit:
-                pass
-            except codec.CodecError as e:
-                raise StoreFormatError(f"flow {f.id!r}: {e}") from None
+            # call/cc continuations saved in the flow belong to the driver that
+            # will resume it, whatever driver (Python, or Scheme's flow/resume) ran it before
+            with self._lock:
+                self.cenv.cont_level = D.level + 1
+                try:
+                    return f.decode_continuation(self.cenv)
+                except codec.MissingUnit:
+                    pass
+                except codec.CodecError as e:
+                    raise StoreFormatError(f"flow {f.id!r}: {e}") from None
+                finally:
+                    self.cenv.cont_level = None
         if d is None:
             missing = next(((h, fn) for h, fn in f.k_units if self.interp.units.get(h) is None), None)
             h, fn = missing or (f.def_unit or ("?", "?"))
@@ -298,13 +370,14 @@ class FlowRuntime:
     def _replay(self, f, d):
         """Re-run the flow's (new) code, answering its requests from the journal."""
         journal = self.journal(f.id)
-        outcome = self._run(lambda: self.interp.call_suspendable(d.proc, list(f.args)))
+        outcome, params = self._step((), lambda: self.interp.call_suspendable(d.proc, list(f.args)))
         for i, entry in enumerate(journal):
             self._check_replay(f, i + 1, outcome, entry.kind, entry.payload)
-            outcome = self._run(lambda o=outcome, a=entry.answer: self.interp.resume(o, a))
+            outcome, params = self._step(params, lambda o=outcome, a=entry.answer: self.interp.resume(o, a))
         self._check_replay(f, len(journal) + 1, outcome, f.kind, f.payload)
         f.def_unit = (d.unit_hash, d.filename)
         f.suspension = outcome
+        f.params = params
         return outcome
 
     def _check_replay(self, f, step, outcome, kind, payload):
@@ -330,7 +403,7 @@ class FlowRuntime:
             s = self.store.get(flow_id)
             flows.append([flow_id, s.snapshot, list(s.journal)])
         body = msgpack.packb({"version": STORE_VERSION, "flows": flows}, use_bin_type=True)
-        return STORE_MAGIC + STORE_VERSION.to_bytes(2, "big") + body
+        return STORE_MAGIC + STORE_VERSION.to_bytes(2, "big") + zlib.crc32(body).to_bytes(4, "big") + body
 
     def import_store(self, data, max_bytes=MAX_IMPORT_BYTES):
         """Replace this runtime's flows with those in `data` (from export_store).
@@ -342,11 +415,17 @@ class FlowRuntime:
             f = Flow.from_snapshot(stored.snapshot, self.cenv)
             if f.id != flow_id:
                 raise StoreFormatError(f"flow {flow_id!r}: snapshot names another flow ({f.id!r})")
-            for b in stored.journal:
-                journal_entry_from_bytes(b, self.cenv)
+            self._journal_entries(stored)
             if f.status == "suspended" and f.name not in self.defs:
                 h, fn = f.def_unit or ("?", "?")
                 raise CodeNotLoaded(f.id, f.name, h, fn)
+            if f.status == "suspended":  # check the continuation decodes (nothing runs)
+                try:
+                    f.decode_continuation(self.cenv)
+                except codec.MissingUnit:
+                    pass  # its code changed: resume will replay the journal
+                except codec.CodecError as e:
+                    raise StoreFormatError(f"flow {f.id!r}: {e}") from None
         self.store.replace_all(flows)
         return len(flows)
 
@@ -356,14 +435,21 @@ class FlowRuntime:
         data = bytes(data)
         if len(data) > max_bytes:
             raise StoreFormatError(f"flow store too large ({len(data)} bytes; the limit is {max_bytes})")
-        head = len(STORE_MAGIC) + 2
-        if len(data) < head or not data.startswith(STORE_MAGIC):
-            raise StoreFormatError("not a flowscheme flow store (bad header)")
-        version = int.from_bytes(data[len(STORE_MAGIC) : head], "big")
+        m = len(STORE_MAGIC)
+        head = m + 6
+        if not data.startswith(STORE_MAGIC):
+            if data and STORE_MAGIC.startswith(data):
+                raise StoreFormatError(f"flow store is truncated (only {len(data)} bytes)")
+            raise StoreFormatError("not a flowscheme flow store (bad magic)")
+        if len(data) < head:
+            raise StoreFormatError(f"flow store is truncated (a {len(data)}-byte header)")
+        version = int.from_bytes(data[m : m + 2], "big")
         if version != STORE_VERSION:
             raise StoreFormatError(
                 f"flow store format version {version} is not supported (this flowscheme reads version {STORE_VERSION})"
             )
+        if zlib.crc32(data[head:]) != int.from_bytes(data[m + 2 : head], "big"):
+            raise StoreFormatError("flow store is truncated or corrupt (checksum mismatch)")
         try:
             body = msgpack.unpackb(data[head:], raw=False, strict_map_key=True)
         except Exception as e:

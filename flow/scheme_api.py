@@ -103,7 +103,7 @@ def install(rt):
         return list_to_pairs([sym("flow-not-waiting"), r.flow_id, sym(r.status)])
 
     def status(flow_id):
-        return sym(rt._flow(_id(flow_id, "flow/status")).status)
+        return sym(rt._flow(_id(flow_id, "flow/status"), decode_data=False).status)
 
     def result(flow_id):
         f = rt._flow(_id(flow_id, "flow/result"))

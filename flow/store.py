@@ -12,8 +12,12 @@ FileStore is one append-only log, DIR/flows.log: a header, then frames of
 (length, CRC32, msgpack body). Each commit appends one frame and fsyncs before
 returning; concurrent committers in one process share an fsync (group commit).
 Other processes' commits are picked up by `refresh()`, which reads the frames
-appended since we last looked. On open, a torn last frame (a crash mid-write)
-is cut off; a bad frame in the middle is an error, never skipped.
+appended since we last looked. A torn last frame (a crash mid-write: an
+incomplete or unchecksummed frame with no whole frame after it) is cut off with
+a warning, on open or by the next writer; a bad frame followed by good ones is
+a corrupt middle: an error naming its offset, never skipped or cut. A commit
+too large for a frame is refused before anything is written. Flow locks are
+byte-range locks on DIR/flows.lock, shared by all FileStores of a process.
 """
 
 import fcntl
@@ -25,7 +29,7 @@ from contextlib import contextmanager
 
 import msgpack
 
-from .errors import StoreFormatError
+from .errors import StoreFormatError, UnsaveableFlow
 
 MAGIC = b"FSFLOWS\x00"
 VERSION = 1
@@ -33,6 +37,87 @@ HEADER = struct.Struct(">8sH")
 FRAME = struct.Struct(">II")  # body length, crc32 of body
 MAX_FRAME = 64 * 1024 * 1024
 LOCK_BUCKETS = 4096
+
+
+def _frame(rec):
+    body = msgpack.packb(rec, use_bin_type=True)
+    if len(body) > MAX_FRAME:
+        raise UnsaveableFlow(
+            f"flow {rec['id']!r}: a {len(body)}-byte commit is over the store's limit of {MAX_FRAME} bytes"
+        )
+    return FRAME.pack(len(body), zlib.crc32(body)) + body
+
+
+def _full_records(flow_id, stored):
+    """A flow's whole state as log records: the first replaces it, the next ones
+    carry the rest of a journal too long for one frame."""
+    chunk, size, first = [], len(stored.snapshot), True
+    for entry in stored.journal:
+        if chunk and size + len(entry) > MAX_FRAME // 2:
+            yield {"id": flow_id, "op": "put", "full": first, "snapshot": stored.snapshot, "journal": chunk}
+            chunk, size, first = [], len(stored.snapshot), False
+        chunk.append(entry)
+        size += len(entry) + 5
+    yield {"id": flow_id, "op": "put", "full": first, "snapshot": stored.snapshot, "journal": chunk}
+
+
+def _write_all(fd, data, offset):
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        if n <= 0:
+            raise OSError(f"could not write to the flow store (wrote {n} bytes)")
+        view = view[n:]
+        offset += n
+
+
+def _next_frame(data, pos):
+    """The offset of the first complete, checksummed frame at or after pos, if any."""
+    last = len(data) - FRAME.size
+    while pos <= last:
+        length, crc = FRAME.unpack_from(data, pos)
+        end = pos + FRAME.size + length
+        if 0 < length <= MAX_FRAME and end <= len(data) and zlib.crc32(data[pos + FRAME.size : end]) == crc:
+            return pos
+        pos += 1
+    return None
+
+
+class _LockFile:
+    """DIR/flows.lock, shared by every FileStore of this process on DIR: POSIX
+    record locks belong to the process (two FileStores of one process would not
+    exclude each other, and closing either's descriptor would drop both's locks),
+    so one descriptor and one set of thread locks serve them all."""
+
+    _open = {}  # (st_dev, st_ino) -> _LockFile
+    _guard = threading.Lock()
+
+    def __init__(self, key, f):
+        self.key = key
+        self.file = f
+        self.buckets = [threading.RLock() for _ in range(LOCK_BUCKETS)]
+        self.users = 0
+
+    @classmethod
+    def acquire(cls, path):
+        f = open(path, "a+b")
+        st = os.fstat(f.fileno())
+        key = (st.st_dev, st.st_ino)
+        with cls._guard:
+            shared = cls._open.get(key)
+            if shared is None:
+                shared = cls._open[key] = cls(key, f)
+            else:
+                f.close()
+            shared.users += 1
+            return shared
+
+    def release(self):
+        with self._guard:
+            self.users -= 1
+            if self.users == 0:
+                del self._open[self.key]
+                self.file.close()
 
 
 class StoredFlow:
@@ -92,25 +177,32 @@ class FileStore:
         self.path = os.path.join(self.dir, "flows.log")
         self.flows = {}
         self._mutex = threading.RLock()  # guards flows/offset/file handle
-        self._bucket_locks = [threading.RLock() for _ in range(LOCK_BUCKETS)]
-        self._lockfile = open(os.path.join(self.dir, "flows.lock"), "a+b")
+        self._locks = _LockFile.acquire(os.path.join(self.dir, "flows.lock"))
         self._sync = threading.Condition()
         self._written = 0
         self._synced = 0
         self._syncing = False
-        self._open_log()
+        self._fd = None
+        try:
+            self._open_log()
+        except BaseException:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            self._locks.release()
+            raise
 
     # ---------------------------------------------------------------- opening
 
     def _open_log(self):
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        self._fd = fd
-        self._ino = os.fstat(fd).st_ino
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._ino = os.fstat(self._fd).st_ino
+        self.offset = HEADER.size
         with self._file_lock(fcntl.LOCK_EX):
-            size = os.fstat(fd).st_size
+            size = os.fstat(self._fd).st_size
             if size == 0:
-                os.pwrite(fd, HEADER.pack(MAGIC, VERSION), 0)
-                os.fsync(fd)
+                os.pwrite(self._fd, HEADER.pack(MAGIC, VERSION), 0)
+                os.fsync(self._fd)
                 self._fsync_dir()
             self._check_header()
             self.flows = {}
@@ -124,10 +216,10 @@ class FileStore:
         magic, version = HEADER.unpack(head)
         if magic != MAGIC:
             raise StoreFormatError(f"{self.path}: not a flowscheme flow store (bad magic)")
-        if version > VERSION:
+        if version != VERSION:
             raise StoreFormatError(
-                f"{self.path}: store format version {version} is newer than this flowscheme "
-                f"understands (version {VERSION}); upgrade flowscheme"
+                f"{self.path}: store format version {version} is not supported (this flowscheme "
+                f"reads version {VERSION})"
             )
 
     def _fsync_dir(self):
@@ -139,8 +231,23 @@ class FileStore:
 
     @contextmanager
     def _file_lock(self, kind):
-        fcntl.flock(self._fd, kind)
+        """flock the log; if another process replaced it (import, reset, compact)
+        meanwhile, lock the new one and read it from the start."""
+        replaced = False
+        while True:
+            fcntl.flock(self._fd, kind)
+            if os.stat(self.path).st_ino == self._ino:
+                break
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = os.open(self.path, os.O_RDWR)
+            self._ino = os.fstat(self._fd).st_ino
+            self.flows = {}
+            self.offset = HEADER.size
+            replaced = True
         try:
+            if replaced:
+                self._check_header()
             yield
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -149,13 +256,6 @@ class FileStore:
 
     def _catch_up(self, repair=False):
         """Apply frames appended since self.offset (caller holds the file lock)."""
-        if os.stat(self.path).st_ino != self._ino:  # another process compacted/replaced the log
-            os.close(self._fd)
-            self._fd = os.open(self.path, os.O_RDWR)
-            self._ino = os.fstat(self._fd).st_ino
-            self._check_header()
-            self.flows = {}
-            self.offset = HEADER.size
         size = os.fstat(self._fd).st_size
         if size <= self.offset:
             return
@@ -163,26 +263,30 @@ class FileStore:
         pos = 0
         while pos < len(data):
             start = self.offset + pos
+            problem = None
             if len(data) - pos < FRAME.size:
-                self._torn(start, size, repair, "a partial frame header")
+                problem = "a partial frame header"
+            else:
+                length, crc = FRAME.unpack_from(data, pos)
+                end = pos + FRAME.size + length
+                if length == 0 or length > MAX_FRAME:
+                    problem = "a frame with a bad length"
+                elif end > len(data):
+                    problem = "a partial frame"
+                elif zlib.crc32(data[pos + FRAME.size : end]) != crc:
+                    problem = "a frame with a bad checksum"
+            if problem is not None:
+                # an interrupted append leaves one incomplete frame and nothing
+                # after it; a whole frame after the bad one means a corrupt middle
+                after = _next_frame(data, pos + 1)
+                if after is not None:
+                    raise StoreFormatError(
+                        f"{self.path}: corrupt frame at offset {start} ({problem[2:]}; "
+                        f"{len(data) - after} bytes of frames follow it)"
+                    )
+                self._torn(start, size, repair, problem)
                 break
-            length, crc = FRAME.unpack_from(data, pos)
-            end = pos + FRAME.size + length
-            if length > MAX_FRAME:
-                if end >= len(data):
-                    self._torn(start, size, repair, "a frame with a bad length")
-                    break
-                raise StoreFormatError(f"{self.path}: corrupt frame at offset {start} (bad length)")
-            if end > len(data):
-                self._torn(start, size, repair, "a partial frame")
-                break
-            body = data[pos + FRAME.size : end]
-            if zlib.crc32(body) != crc:
-                if end == len(data):
-                    self._torn(start, size, repair, "a frame with a bad checksum")
-                    break
-                raise StoreFormatError(f"{self.path}: corrupt frame at offset {start} (checksum mismatch)")
-            self._apply(body, start)
+            self._apply(data[pos + FRAME.size : end], start)
             pos = end
         self.offset += pos
 
@@ -237,27 +341,30 @@ class FileStore:
     def lock(self, flow_id):
         """Exclusive use of one flow, across threads and processes."""
         bucket = zlib.crc32(flow_id.encode("utf-8", "surrogatepass")) % LOCK_BUCKETS
-        with self._bucket_locks[bucket]:
-            fcntl.lockf(self._lockfile, fcntl.LOCK_EX, 1, bucket)
+        with self._locks.buckets[bucket]:
+            fcntl.lockf(self._locks.file, fcntl.LOCK_EX, 1, bucket)
             try:
                 yield
             finally:
-                fcntl.lockf(self._lockfile, fcntl.LOCK_UN, 1, bucket)
+                fcntl.lockf(self._locks.file, fcntl.LOCK_UN, 1, bucket)
 
     def commit(self, flow_id, snapshot, new_entries=()):
         rec = {"id": flow_id, "op": "put", "snapshot": snapshot, "journal": list(new_entries)}
         self._append([rec])
 
     def _append(self, records):
-        frames = []
-        for rec in records:
-            body = msgpack.packb(rec, use_bin_type=True)
-            frames.append(FRAME.pack(len(body), zlib.crc32(body)) + body)
+        frames = [_frame(rec) for rec in records]
         blob = b"".join(frames)
         with self._mutex, self._file_lock(fcntl.LOCK_EX):
-            self._catch_up()
+            # we hold the log exclusively: an incomplete frame at its end is a
+            # crashed writer's, to cut off before appending after it
+            self._catch_up(repair=True)
             size = os.fstat(self._fd).st_size
-            os.pwrite(self._fd, blob, size)
+            try:
+                _write_all(self._fd, blob, size)
+            except BaseException:
+                os.ftruncate(self._fd, size)  # e.g. a full disk: leave no partial frame behind
+                raise
             pos = size
             for f in frames:
                 self._apply(f[FRAME.size :], pos)
@@ -291,45 +398,50 @@ class FileStore:
 
     def replace_all(self, flows):
         """Atomically replace every flow (write a new log, fsync, rename)."""
+        self._rewrite(lambda: flows)
+
+    def compact(self):
+        """Rewrite the log with only each flow's latest state (same content)."""
+        self._rewrite(lambda: dict(self.flows))  # read under the same lock as the rewrite
+
+    def _rewrite(self, get_flows):
         tmp = self.path + ".tmp"
         with self._mutex, self._file_lock(fcntl.LOCK_EX):
+            self._catch_up(repair=True)
+            flows = get_flows()
+            parts = [HEADER.pack(MAGIC, VERSION)]
+            for flow_id, stored in flows.items():
+                parts.extend(_frame(rec) for rec in _full_records(flow_id, stored))
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
-                parts = [HEADER.pack(MAGIC, VERSION)]
-                for flow_id, stored in flows.items():
-                    body = msgpack.packb(
-                        {"id": flow_id, "op": "put", "full": True, "snapshot": stored.snapshot,
-                         "journal": list(stored.journal)},
-                        use_bin_type=True,
-                    )
-                    parts.append(FRAME.pack(len(body), zlib.crc32(body)) + body)
-                os.write(fd, b"".join(parts))
+                _write_all(fd, b"".join(parts), 0)
                 os.fsync(fd)
-            finally:
+            except BaseException:
                 os.close(fd)
+                os.remove(tmp)
+                raise
+            os.close(fd)
+            new = os.open(tmp, os.O_RDWR)
+            fcntl.flock(new, fcntl.LOCK_EX)  # held until _file_lock's unlock below
             os.rename(tmp, self.path)
             self._fsync_dir()
             old = self._fd
-            self._fd = os.open(self.path, os.O_RDWR)
-            self._ino = os.fstat(self._fd).st_ino
+            self._fd = new
+            self._ino = os.fstat(new).st_ino
             os.close(old)
             self.flows = {}
             self.offset = HEADER.size
             self._catch_up()
 
-    def compact(self):
-        """Rewrite the log with only each flow's latest state (same content)."""
-        with self._mutex, self._file_lock(fcntl.LOCK_EX):
-            self._catch_up()
-            flows = dict(self.flows)
-        self.replace_all(flows)
-
     def size_bytes(self):
         return os.fstat(self._fd).st_size
 
     def close(self):
+        if self._fd is None:
+            return
         try:
             os.close(self._fd)
         except OSError:
             pass
-        self._lockfile.close()
+        self._fd = None
+        self._locks.release()

@@ -1,0 +1,25 @@
+"""Shared helpers for the flow tests: the seed order flow, runtimes, transfers."""
+
+from flow import FlowRuntime
+
+ORDER = (
+    "(defflow order-lifecycle (lambda (oid) (begin (request (quote reserve) oid) "
+    "(request (quote payment) oid) (request (quote fulfil) oid))))"
+)
+
+
+def runtime(*sources, store=None, filename="flows.scm"):
+    """A runtime with each source loaded (all under the same file name)."""
+    rt = FlowRuntime(store=store)
+    for text in sources:
+        rt.load(text, filename)
+    return rt
+
+
+def transfer(rt, *sources, filename="flows.scm"):
+    """Export rt's flows and import them into a fresh runtime with the same code."""
+    fresh = runtime(*sources, filename=filename)
+    fresh.import_store(rt.export_store())
+    return fresh
+
+
