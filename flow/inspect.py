@@ -1,0 +1,433 @@
+"""A flow made readable: the rows of a flow listing, and one flow described —
+where it stopped (file:line:col of the request), its local variables by name,
+its journal. Shared by the REPL's ,flows / ,show and the `flowscheme flows` command.
+
+Everything here only reads: a flow's continuation is decoded (never run) to find
+the code node it stopped in; the compile-time scopes of that code name the slots
+of the environment frames it holds.
+"""
+
+import weakref
+
+from interp.analyzer import Alias
+from interp.machine import UNASSIGNED
+from interp.nodes import App, Const, GlobalRef, Lambda, Let, Letrec, Node
+from interp.printer import write_string
+from interp.values import list_to_pairs
+
+from . import codec
+from .errors import FlowError
+
+MAX_TEXT = 120  # characters of a value shown in text output
+
+
+def clip(text, limit=MAX_TEXT):
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def request_text(kind, payload):
+    """`(payment "o-1")`: a pending request as Scheme text."""
+    return write_string(list_to_pairs([kind, payload]))
+
+
+def _safe_flow(rt, flow_id):
+    """rt.flow(flow_id), with data that needs unloaded code reported as a FlowError."""
+    try:
+        return rt.flow(flow_id)
+    except codec.MissingUnit as e:
+        raise FlowError(f"flow {flow_id!r} holds data made by code that is not loaded ({e})") from None
+
+
+def flow_rows(rt):
+    """One dict per flow: id, name, status, step, waiting_on (Scheme text or None)."""
+    rows = []
+    for flow_id in sorted(rt.ids()):
+        try:
+            f = rt.flow(flow_id)
+        except codec.MissingUnit:
+            rows.append({"id": flow_id, "name": "?", "status": "?", "step": None,
+                         "waiting_on": None, "note": "its data needs code that is not loaded"})
+            continue
+        rows.append({
+            "id": f.id,
+            "name": f.name,
+            "status": f.status,
+            "step": f.step,
+            "waiting_on": request_text(f.kind, f.payload) if f.status == "suspended" else None,
+        })
+    return rows
+
+
+def format_table(rows, columns):
+    """A plain text table: columns is [(key, heading)]; None shows as '-'."""
+    cells = [[h for _, h in columns]]
+    for r in rows:
+        cells.append([clip("-" if r.get(k) is None else str(r.get(k)), 60) for k, _ in columns])
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(columns))).rstrip() for c in cells]
+    return "\n".join(lines)
+
+
+def flows_table(rows):
+    if not rows:
+        return "no flows"
+    return format_table(rows, [("id", "ID"), ("name", "NAME"), ("status", "STATUS"), ("waiting_on", "WAITING ON")])
+
+
+# ---------------------------------------------------------------------- code structure
+
+
+def _children(node):
+    out = []
+
+    def collect(v):
+        if isinstance(v, Node):
+            out.append(v)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                collect(x)
+
+    for cls in type(node).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if name in ("unit", "code", "codes", "compiled", "info", "scope", "scopes"):
+                continue
+            collect(getattr(node, name, None))
+    return out
+
+
+_SCOPES = weakref.WeakKeyDictionary()  # code unit -> {node: the scope its code runs in}
+
+
+def _scope_map(unit):
+    m = _SCOPES.get(unit)
+    if m is not None and len(m) >= len(unit.nodes):
+        return m
+    m = {}
+    children = {n: _children(n) for n in unit.nodes}
+    inner = {c for cs in children.values() for c in cs}
+
+    def walk(root, scope):
+        stack = [(root, scope)]
+        while stack:
+            n, s = stack.pop()
+            if n in m:
+                continue
+            m[n] = s
+            if type(n) is Lambda:
+                stack.extend((c, n.scope) for c in children.get(n) or _children(n))
+            elif type(n) is Let:
+                stack.extend((c, s) for c in n.inits)
+                stack.append((n.body, n.scope))
+            elif type(n) is Letrec:
+                stack.extend((c, n.scope) for c in children.get(n) or _children(n))
+            else:
+                stack.extend((c, s) for c in children.get(n) or _children(n))
+
+    for n in unit.nodes:
+        if n not in inner:
+            walk(n, None)
+    _SCOPES[unit] = m
+    return m
+
+
+def _pending_child(frame):
+    """The sub-expression a frame's node was waiting on when the flow stopped."""
+    node, data = frame.node, frame.data
+    try:
+        if type(node) is App:
+            return ([node.fn] + list(node.args))[len(data)]
+        if type(node) is Let:
+            return node.inits[len(data)]
+        if type(node) is Letrec:
+            return node.inits[data]
+        t = type(node).__name__
+        if t == "Seq":
+            return node.body[data]
+        if t in ("Or", "And"):
+            return node.exprs[data]
+        if t == "If" or t == "CondArrow":
+            return node.test
+        if t == "Case":
+            return node.key
+        if hasattr(node, "expr"):
+            return node.expr
+    except (IndexError, TypeError, AttributeError):
+        pass
+    return None
+
+
+def _is_request(node, kind=None):
+    if type(node) is not App or type(node.fn) is not GlobalRef:
+        return False
+    if node.fn.cell.name.name != "request":
+        return False
+    if kind is None:
+        return True
+    return bool(node.args) and type(node.args[0]) is Const and node.args[0].value is kind
+
+
+def _subtree(node):
+    seen, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        seen.append(n)
+        stack.extend(_children(n))
+    return seen
+
+
+def _request_site(frames, kind, def_unit):
+    """(node where it stopped, the innermost frame in flow code or None)."""
+    code = [fr for fr in frames if isinstance(fr.node, Node)]
+    if code:
+        fr = code[0]
+        p = _pending_child(fr)
+        if p is not None and _is_request(p):
+            return p, fr
+        within = [n for n in _subtree(p) if _is_request(n, kind)] if p is not None else []
+        if len(within) == 1:
+            return within[0], fr
+        unit_sites = [n for n in fr.node.unit.nodes if _is_request(n, kind)]
+        if len(unit_sites) == 1:
+            return unit_sites[0], fr
+        return (p or fr.node), fr
+    # no frame in flow code: the request was a tail call of the flow's procedure
+    if def_unit is not None:
+        sites = [n for n in def_unit.nodes if _is_request(n, kind)]
+        if len(sites) == 1:
+            return sites[0], None
+    return None, None
+
+
+def _own_body(lam):
+    """The nodes of a lambda's body that belong to it (not to lambdas nested in it)."""
+    seen, stack = set(), [lam.body]
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if type(n) is not Lambda:
+            stack.extend(_children(n))
+    return seen
+
+
+def _locals(frame):
+    """[(name, value)] visible where frame stopped, innermost scope first."""
+    scope = _scope_map(frame.node.unit).get(frame.node)
+    env = frame.env
+    out, seen = [], set()
+    while scope is not None and type(env) is list:
+        names = sorted(
+            ((b[1], ident) for ident, b in scope.bindings.items() if b[0] == "var" and type(ident) is not Alias),
+            key=lambda t: t[0],
+        )
+        for slot, ident in names:
+            name = ident.name
+            if name in seen or slot >= len(env):
+                continue
+            seen.add(name)
+            v = env[slot]
+            if v is UNASSIGNED:
+                continue
+            out.append((name, v))
+        parent = scope.parent_slot()
+        env = env[parent] if parent < len(env) else None
+        scope = scope.parent
+    return out
+
+
+def _frames(k):
+    out = []
+    while k is not None and len(out) < 10000:
+        out.append(k)
+        k = k.next
+    return out
+
+
+def _is_repl_unit(filename):
+    return not filename or filename.startswith("<")
+
+
+def code_hint(filename, flow_name):
+    if _is_repl_unit(filename):
+        return f"its defflow was typed at a REPL ({filename or '<string>'}); evaluate the defflow of {flow_name} again"
+    return f"load {filename} (,load in the REPL, --load on the command line)"
+
+
+def describe(rt, flow_id):
+    """Everything worth knowing about one flow, as plain data (JSON-ready)."""
+    f = _safe_flow(rt, flow_id)
+    info = {
+        "id": f.id,
+        "name": f.name,
+        "status": f.status,
+        "step": f.step,
+        "args": [write_string(a) for a in f.args],
+        "waiting_on": None,
+        "request_key": None,
+        "code": None,
+        "where": None,
+        "in": None,
+        "locals": [],
+        "locals_in": None,
+        "called_from": [],
+        "journal": [],
+        "result": None,
+        "error": None,
+        "note": None,
+    }
+    if f.def_unit:
+        h, fn = f.def_unit
+        d = rt.defs.get(f.name)
+        info["code"] = {
+            "unit": h,
+            "file": fn,
+            "loaded": rt.interp.units.get(h) is not None,
+            "defflow_loaded": d is not None,
+            "changed": d is not None and d.unit_hash != h,
+        }
+    try:
+        for i, e in enumerate(rt.journal(f.id)):
+            info["journal"].append({
+                "step": i + 1,
+                "key": e.key,
+                "request": request_text(e.kind, e.payload),
+                "answer": write_string(e.answer),
+            })
+    except (codec.MissingUnit, FlowError) as e:
+        info["note"] = f"journal unreadable: {e}"
+    if f.status == "done":
+        info["result"] = write_string(f.result)
+    elif f.status == "failed":
+        info["error"] = f.error
+    if f.status != "suspended":
+        return info
+    info["waiting_on"] = request_text(f.kind, f.payload)
+    info["request_key"] = f.key
+    missing = [(h, fn) for h, fn in f.k_units if rt.interp.units.get(h) is None]
+    if f.name not in rt.defs:
+        missing = missing or [f.def_unit or ("?", "<unknown>")]
+    changed = info["code"] and info["code"]["changed"]
+    if changed:
+        d = rt.defs[f.name]
+        info["note"] = (
+            f"the defflow of {f.name} changed since this flow stopped (now unit {d.unit_hash[:12]} from "
+            f"{d.filename}): resuming replays its journal on the new code, and where it stopped in the old "
+            f"code cannot be shown"
+        )
+        return info
+    if missing:
+        h, fn = missing[0]
+        info["note"] = (
+            f"code not loaded: {code_hint(fn, f.name)} to see where it stopped and its "
+            f"local variables, and to resume it"
+        )
+        return info
+    try:
+        susp = f.decode_continuation(rt.cenv)
+    except codec.MissingUnit as e:
+        info["note"] = f"code not loaded ({e})"
+        return info
+    except codec.CodecError as e:
+        info["note"] = f"continuation unreadable: {e}"
+        return info
+    frames = _frames(susp.k)
+    d = rt.defs.get(f.name)
+    def_unit = rt.interp.units.get(f.def_unit[0]) if f.def_unit else None
+    flow_lambda = d.proc.lam.node if d is not None and not (info["code"] or {}).get("changed") else None
+    site, frame = _request_site(frames, f.kind, def_unit)
+
+    def owner_of(node):
+        if node.owner == "anonymous procedure" and flow_lambda is not None and node in _own_body(flow_lambda):
+            return f"flow {f.name}"
+        return node.owner
+
+    if site is not None and site.pos is not None:
+        info["where"] = str(site.pos)
+        info["in"] = owner_of(site)
+    if frame is not None:
+        info["locals"] = [{"name": n, "value": write_string(v)} for n, v in _locals(frame)]
+        via = _pending_child(frame) or frame.node
+        if via is not site and via.pos is not None:
+            info["locals_in"] = {"in": owner_of(via), "at": str(via.pos)}
+    called = []
+    for fr in frames[1:] if frame is not None else frames:
+        node = fr.node
+        if isinstance(node, Node) and node.is_call and node.pos is not None:
+            entry = {"in": owner_of(node), "at": str(node.pos)}
+            if called and called[-1]["in"] == entry["in"] and called[-1]["at"] == entry["at"]:
+                called[-1]["times"] += 1
+            else:
+                called.append(dict(entry, times=1))
+    info["called_from"] = called
+    if frame is None and flow_lambda is not None and site is not None and site in _own_body(flow_lambda):
+        # a request in tail position: the flow's frame is gone, but its arguments are known
+        lam = flow_lambda
+        names = sorted(((b[1], i) for i, b in lam.scope.bindings.items() if b[0] == "var"), key=lambda t: t[0])
+        info["locals"] = [
+            {"name": getattr(ident, "name", str(ident)), "value": write_string(a)}
+            for (slot, ident), a in zip(names[: lam.nreq], f.args)
+        ]
+    return info
+
+
+def format_description(info):
+    """The text `,show ID` and `flowscheme flows show ID` print."""
+    lines = [f"flow {info['id']} ({info['name']}): {info['status']}, step {info['step']}"]
+    if info["args"]:
+        lines.append(f"  started with: {clip(' '.join(info['args']))}")
+    if info["code"]:
+        c = info["code"]
+        state = "loaded" if c["loaded"] else "not loaded"
+        lines.append(f"  code: {c['file']} (unit {c['unit'][:12]}, {state})")
+    if info["waiting_on"]:
+        lines.append(f"  waits on: {clip(info['waiting_on'])}   key {info['request_key']}")
+    if info["where"]:
+        lines.append(f"  stopped at: {info['where']} in {info['in']}")
+    if info["locals"]:
+        li = info["locals_in"]
+        lines.append(f"  locals (of {li['in']}, stopped in the call at {li['at']}):" if li else "  locals:")
+        width = max(len(v["name"]) for v in info["locals"])
+        for v in info["locals"]:
+            lines.append(f"    {v['name'].ljust(width)} = {clip(v['value'])}")
+    elif info["status"] == "suspended" and info["where"]:
+        lines.append("  locals: (none)")
+    for c in info["called_from"][:5]:
+        times = f" (x{c['times']})" if c["times"] > 1 else ""
+        lines.append(f"  called from: {c['in']} at {c['at']}{times}")
+    if len(info["called_from"]) > 5:
+        lines.append(f"  ... {len(info['called_from']) - 5} more callers")
+    if info["result"] is not None:
+        lines.append(f"  result: {clip(info['result'])}")
+    if info["error"]:
+        e = info["error"]
+        where = f"{e.get('position')}: " if e.get("position") else ""
+        lines.append(f"  error: {where}{e.get('message')}")
+        for name, pos in (e.get("backtrace") or [])[:5]:
+            lines.append(f"    {name}" + (f" at {pos}" if pos else ""))
+    if info["journal"]:
+        lines.append("  journal:")
+        for j in info["journal"]:
+            lines.append(f"    {j['step']:>3}  {j['request']} -> {clip(j['answer'], 60)}   key {j['key']}")
+    else:
+        lines.append("  journal: (empty)")
+    if info["note"]:
+        lines.append(f"  note: {info['note']}")
+    return "\n".join(lines)
+
+
+def outcome_text(f):
+    """One line for a flow after a transition: `flow o-1 waits on (payment "o-1")`."""
+    if f.status == "suspended":
+        return f"flow {f.id} waits on {clip(request_text(f.kind, f.payload))}"
+    if f.status == "done":
+        return f"flow {f.id} done: {clip(write_string(f.result))}"
+    if f.status == "failed":
+        e = f.error or {}
+        where = f"{e.get('position')}: " if e.get("position") else ""
+        return f"flow {f.id} failed: {where}{e.get('message')}"
+    return f"flow {f.id} is {f.status}"
+
+
+__all__ = ["flow_rows", "flows_table", "describe", "format_description", "outcome_text",
+           "request_text", "format_table", "clip"]
