@@ -428,11 +428,13 @@ def ledger_show(ctx, order_id, data, as_json):
 def ledger_verify(ctx, data, as_json):
     """Re-read the whole ledger: every frame's checksum, and every order's records
     in the order created -> reserved -> paid -> fulfilled. Exit 1 on any problem."""
-    lg = open_ledger(ctx, data)
-    try:
-        report = guarded(ctx, lg.verify)
-    finally:
-        lg.close()
+    from .ledger import verify_file
+
+    require_data(ctx, data)
+    path = os.path.join(data, LEDGER_FILE)
+    if not os.path.exists(path):
+        raise click.ClickException(f"no ledger at {path}")
+    report = guarded(ctx, lambda: verify_file(path))
     if as_json:
         echo_json({"path": report.path, "records": report.records, "ok": report.ok,
                    "problems": [{"offset": p.offset, "message": p.message} for p in report.problems]})

@@ -601,32 +601,7 @@ class Ledger:
         with self._io:
             self._check_usable()
             with self._flock(fcntl.LOCK_SH):
-                size = os.fstat(self._fd).st_size
-                checker = _Checker()
-                try:
-                    if not self._check_file_header():
-                        raise LedgerError(f"{self.path}: the ledger header is missing")
-                except LedgerError as exc:
-                    return VerifyReport(self.path, 0, (VerifyProblem(0, str(exc)),))
-                reader = _FrameReader(self._fd, size)
-                pos = FILE_HEADER_SIZE
-                while pos < size:
-                    frame = reader.frame_at(pos)
-                    if isinstance(frame, _Damage):
-                        following = reader.next_sound_frame(pos + 1)
-                        if following is None:
-                            checker.problem(pos, f"{frame.reason}: {size - pos} unreadable bytes at the end "
-                                                 f"(an interrupted write; truncated on the next open or append)")
-                            break
-                        checker.problem(pos, f"{frame.reason}: {following - pos} bytes skipped to the "
-                                             f"next sound frame at offset {following}")
-                        checker.lost_frames = True
-                        pos = following
-                        continue
-                    body, nxt = frame
-                    checker.check(pos, body)
-                    pos = nxt
-        return VerifyReport(self.path, checker.records, tuple(checker.problems))
+                return _verify_fd(self.path, self._fd, self._check_file_header)
 
     # ----------------------------------------------------------------- housekeeping
 
@@ -671,6 +646,49 @@ class Ledger:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def verify_file(path: str | os.PathLike) -> VerifyReport:
+    """Verify a ledger file without opening it as a Ledger (read-only, nothing repaired):
+    works on a ledger too damaged to open, reporting every problem with its offset."""
+    path = os.fspath(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        probe = Ledger.__new__(Ledger)
+        probe.path, probe._fd = path, fd
+        return _verify_fd(path, fd, probe._check_file_header)
+    finally:
+        os.close(fd)
+
+
+def _verify_fd(path: str, fd: int, check_header) -> VerifyReport:
+    size = os.fstat(fd).st_size
+    checker = _Checker()
+    try:
+        if not check_header():
+            raise LedgerError(f"{path}: the ledger header is missing")
+    except LedgerError as exc:
+        return VerifyReport(path, 0, (VerifyProblem(0, str(exc)),))
+    reader = _FrameReader(fd, size)
+    pos = FILE_HEADER_SIZE
+    while pos < size:
+        frame = reader.frame_at(pos)
+        if isinstance(frame, _Damage):
+            following = reader.next_sound_frame(pos + 1)
+            if following is None:
+                checker.problem(pos, f"{frame.reason}: {size - pos} unreadable bytes at the end "
+                                     f"(an interrupted write; truncated on the next open or append)")
+                break
+            checker.problem(pos, f"{frame.reason}: {following - pos} bytes skipped to the "
+                                 f"next sound frame at offset {following}")
+            checker.lost_frames = True
+            pos = following
+            continue
+        body, nxt = frame
+        checker.check(pos, body)
+        pos = nxt
+    return VerifyReport(path, checker.records, tuple(checker.problems))
 
 
 def _validate(order, kind, key, amount, details, time) -> dict[str, Any]:
