@@ -19,7 +19,7 @@ import os
 import time
 from typing import NamedTuple
 
-from flow import FlowRuntime, NotWaiting, Suspended
+from flow import Done, Failed, FlowRuntime, NotWaiting, Suspended
 from flow.errors import FlowNotFound
 
 from .ledger import Ledger
@@ -27,6 +27,7 @@ from .pricing import Pricing, PricingError, load_rules, scheme_path, scheme_sour
 
 FLOW = "order-lifecycle"
 STATUS_OF_KIND = {"reserve": "reserving", "payment": "awaiting-payment", "fulfil": "fulfilling"}
+MAX_AMOUNT = 2**63 - 1  # the ledger stores amounts as signed 64-bit integers
 LEDGER_KIND = {"reserve": "reserved", "payment": "paid", "fulfil": "fulfilled"}
 
 
@@ -47,15 +48,21 @@ class Shop:
         self.data_dir = os.fspath(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
         self.ledger = Ledger(os.path.join(self.data_dir, "ledger.log"))
-        self.flows = FlowRuntime(store=os.path.join(self.data_dir, "flows"))
-        load_rules(self.flows.interp)
-        self.flows.load(scheme_source("order.scm"), filename=scheme_path("order.scm"))
-        self.pricing = Pricing(self.flows.interp)
-        if recover:
-            self.recover()
+        self.flows = None
+        try:
+            self.flows = FlowRuntime(store=os.path.join(self.data_dir, "flows"))
+            load_rules(self.flows.interp)
+            self.flows.load(scheme_source("order.scm"), filename=scheme_path("order.scm"))
+            self.pricing = Pricing(self.flows.interp)
+            if recover:
+                self.recover()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self):
-        self.flows.close()
+        if self.flows is not None:
+            self.flows.close()
         self.ledger.close()
 
     def __enter__(self):
@@ -93,18 +100,19 @@ class Shop:
         created = self.ledger.get(f"{order_id}:created")
         if created is None:
             q = self.quote(cart)
-            details = {"cart": [[sku, qty] for sku, qty in cart],
+            if q.total > MAX_AMOUNT:
+                raise OrderError(f"order {order_id}: total {q.total} is more than the ledger can record ({MAX_AMOUNT})")
+            details = {"cart": [[line.sku, line.qty] for line in q.lines],
                        "lines": [list(line) for line in q.lines]}
             self.ledger.append(order_id, "created", f"{order_id}:created", amount=q.total, details=details)
-        self.flows.start(FLOW, order_id, flow_id=order_id)
-        self._drive(order_id)
-        return self.status(order_id)
+        state = self.flows.start(FLOW, order_id, flow_id=order_id)
+        return _status_of(self._drive(order_id, state))
 
     def settle(self, order_id, payment_ref, amount):
         """The payment webhook: "settled", or "already-settled" (nothing recorded)."""
         order_id = _check_id(order_id)
         if not isinstance(payment_ref, str) or not payment_ref:
-            raise OrderError("payment reference must be a non-empty string")
+            raise OrderError(f"payment reference must be a non-empty string, got {payment_ref!r}")
         if type(amount) is not int:
             raise OrderError(f"amount must be an integer number of minor units, got {amount!r}")
         created = self.ledger.get(f"{order_id}:created")
@@ -114,16 +122,22 @@ class Shop:
             raise OrderError(
                 f"order {order_id}: payment of {amount} does not match the quoted total {created.amount}"
             )
-        if self._state(order_id) is None:  # created, but a crash stopped begin before the flow started
-            self.flows.start(FLOW, order_id, flow_id=order_id)
-        state = self._drive(order_id)  # finish any step a crash left half-done
-        if not (isinstance(state, Suspended) and state.kind == "payment"):
+        state = self._state(order_id)
+        if state is None:  # created, but a crash stopped begin before the flow started
+            state = self.flows.start(FLOW, order_id, flow_id=order_id)
+        state = self._drive(order_id, state)  # finish any step a crash left half-done
+        if isinstance(state, Done):
             return "already-settled"
+        if not (isinstance(state, Suspended) and state.kind == "payment"):
+            raise OrderError(f"order {order_id} is {_status_of(state)}: it takes no payment (nothing recorded)")
         self.ledger.append(order_id, "paid", state.key, amount=amount,
                            details={"payment_ref": payment_ref})
         result = self.flows.resume(order_id, "paid", kind="payment")
-        self._drive(order_id)
-        return "already-settled" if isinstance(result, NotWaiting) else "settled"
+        if isinstance(result, NotWaiting):  # another delivery of this webhook got there first
+            self._drive(order_id, self._state(order_id))
+            return "already-settled"
+        self._drive(order_id, result)
+        return "settled"
 
     def _state(self, order_id):
         try:
@@ -131,9 +145,9 @@ class Shop:
         except FlowNotFound:
             return None
 
-    def _drive(self, order_id):
-        """Service the synchronous requests (reserve, fulfil) the flow waits on."""
-        state = self._state(order_id)
+    def _drive(self, order_id, state):
+        """Service the synchronous requests (reserve, fulfil) the flow waits on,
+        starting from `state` (the flow's latest known result); the final state."""
         while isinstance(state, Suspended) and state.kind in ("reserve", "fulfil"):
             self.ledger.append(order_id, LEDGER_KIND[state.kind], state.key, details={})
             state = self.flows.resume(order_id, LEDGER_KIND[state.kind], kind=state.kind)
@@ -143,17 +157,21 @@ class Shop:
 
     def recover(self):
         """Finish whatever a crash left half-done: created orders whose flow never
-        started, and flows waiting on a synchronous step. Returns how many moved."""
+        started, flows waiting on a synchronous step, and payments recorded in the
+        ledger whose flow was not yet resumed. Returns how many orders moved."""
         moved = 0
         known = set(self.flows.ids())
         for order_id in self.ledger.orders():
             if order_id not in known:
-                self.flows.start(FLOW, order_id, flow_id=order_id)
-                self._drive(order_id)
+                self._drive(order_id, self.flows.start(FLOW, order_id, flow_id=order_id))
                 moved += 1
         for s in self.flows.pending():
             if s.kind in ("reserve", "fulfil"):
-                self._drive(s.flow_id)
+                self._drive(s.flow_id, s)
+                moved += 1
+            elif s.kind == "payment" and self.ledger.has_key(s.key):
+                result = self.flows.resume(s.flow_id, "paid", kind="payment")
+                self._drive(s.flow_id, self._state(s.flow_id) if isinstance(result, NotWaiting) else result)
                 moved += 1
         return moved
 
@@ -161,15 +179,13 @@ class Shop:
 
     def status(self, order_id):
         """created, reserving, awaiting-payment, fulfilling, fulfilled, cancelled or failed."""
+        order_id = _check_id(order_id)
         state = self._state(order_id)
         if state is None:
             if self.ledger.get(f"{order_id}:created") is not None:
                 return "created"
             raise OrderError(f"unknown order: {order_id}")
-        if isinstance(state, Suspended):
-            return STATUS_OF_KIND.get(state.kind, f"waiting-{state.kind}")
-        status = self.flows.status(order_id)
-        return "fulfilled" if status == "done" else status
+        return _status_of(state)
 
     def orders(self):
         out = []
@@ -179,9 +195,26 @@ class Shop:
         return out
 
 
+def _status_of(state):
+    """The order status a flow result stands for."""
+    if isinstance(state, Suspended):
+        return STATUS_OF_KIND.get(state.kind, f"waiting-{state.kind}")
+    if isinstance(state, Done):
+        return "fulfilled"
+    if isinstance(state, Failed):
+        return "failed"
+    if isinstance(state, NotWaiting):
+        return state.status
+    return "created"
+
+
 def _check_id(order_id):
-    if not isinstance(order_id, str) or not order_id or len(order_id) > 200:
-        raise OrderError(f"order id must be a non-empty string, got {order_id!r}")
+    if type(order_id) is not str or not order_id or len(order_id) > 200:
+        raise OrderError(f"order id must be a non-empty string of at most 200 characters, got {order_id!r}")
+    try:
+        order_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise OrderError(f"order id must be valid Unicode text, got {order_id!r}") from None
     return order_id
 
 
