@@ -165,13 +165,13 @@ class Shop:
             if order_id not in known:
                 self._drive(order_id, self.flows.start(FLOW, order_id, flow_id=order_id))
                 moved += 1
-        for s in self.flows.pending():
-            if s.kind in ("reserve", "fulfil"):
-                self._drive(s.flow_id, s)
+        for flow_id, kind, key in self.flows.waiting():
+            if kind in ("reserve", "fulfil"):
+                self._drive(flow_id, self._state(flow_id))
                 moved += 1
-            elif s.kind == "payment" and self.ledger.has_key(s.key):
-                result = self.flows.resume(s.flow_id, "paid", kind="payment")
-                self._drive(s.flow_id, self._state(s.flow_id) if isinstance(result, NotWaiting) else result)
+            elif kind == "payment" and self.ledger.has_key(key):
+                result = self.flows.resume(flow_id, "paid", kind="payment")
+                self._drive(flow_id, self._state(flow_id) if isinstance(result, NotWaiting) else result)
                 moved += 1
         return moved
 

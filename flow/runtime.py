@@ -176,6 +176,16 @@ class FlowRuntime:
         self.store.refresh()
         return self.store.ids()
 
+    def waiting(self):
+        """[(flow_id, kind, key)] of every suspended flow — read from the snapshots'
+        metadata only, so it is cheap on a large store and needs no code loaded."""
+        out = []
+        for flow_id in self.ids():
+            f = self._flow(flow_id, refresh=False, decode_data=False)
+            if f.status == "suspended":
+                out.append((f.id, f.kind.name, f.key))
+        return out
+
     def pending(self):
         """Every flow waiting on the host: [Suspended]."""
         out = []
@@ -296,14 +306,20 @@ class FlowRuntime:
         return outcome, (changed if type(outcome) is Suspension else ())
 
     def _global_parameters(self):
+        """The parameter objects bound to globals (rescanned when globals are added)."""
+        cells = self.interp.genv.cells
+        cached = getattr(self, "_params_cache", None)
+        if cached is not None and cached[0] == len(cells):
+            return cached[1]
         out = []
-        for cell in self.interp.genv.cells.values():
+        for cell in cells.values():
             try:
                 v = cell.value
             except AttributeError:
                 continue
             if type(v) is Parameter:
                 out.append(v)
+        self._params_cache = (len(cells), out)
         return out
 
     def _apply_outcome(self, f, outcome, params=()):
