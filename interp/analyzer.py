@@ -228,6 +228,14 @@ class Analyzer:
         self.top = x
         return self.analyze(x, None, False, "<toplevel>", pos)
 
+    def compile_toplevel(self, x):
+        """The compiled code of top-level form x (analysed, then compiled)."""
+        try:
+            return self.analyze_toplevel(x).compile()
+        except RecursionError:
+            pos = getattr(x, "pos", None) if type(x) is Pair else None
+            raise SchemeSyntaxError("expression nested too deeply", pos) from None
+
     def analyze(self, x, scope, tail, owner, pos):
         t = type(x)
         if t is Symbol or t is Alias:

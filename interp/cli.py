@@ -42,18 +42,43 @@ def report_error(e, debug=False):
 
 def run_guarded(ctx, fn):
     """Run fn(), turning Scheme errors and (exit) into exit statuses."""
-    from .primitives.io import SchemeExit
+    from .primitives.io import OutputClosed, SchemeExit
 
     debug = ctx.find_root().params.get("debug", False)
     try:
         return fn()
     except SchemeExit as e:
-        sys.stdout.flush()
+        _flush()
         ctx.exit(e.code)
     except SchemeError as e:
-        sys.stdout.flush()
+        _flush()
         report_error(e, debug)
         ctx.exit(1)
+    except KeyboardInterrupt:
+        _flush()
+        click.echo("interrupted", err=True)
+        ctx.exit(130)
+    except (BrokenPipeError, OutputClosed):  # `flowscheme run prog.scm | head`: the reader left
+        _quiet_stdout()
+        ctx.exit(141)
+
+
+def _flush():
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _quiet_stdout()
+
+
+def _quiet_stdout():
+    """Point stdout at /dev/null so the interpreter's exit does not fail flushing it."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,7 +107,7 @@ def run(ctx, file, args):
     sys.argv = [file, *args]
     it = Interpreter()
     run_guarded(ctx, lambda: it.eval_file(file))
-    sys.stdout.flush()
+    _flush()
 
 
 @main.command("eval")
@@ -97,10 +122,10 @@ def eval_(ctx, expr):
 
     it = Interpreter()
     value = run_guarded(ctx, lambda: it.eval(expr, filename="<eval>"))
-    sys.stdout.flush()
     text = format_value(value)
     if text:
-        click.echo(text)
+        run_guarded(ctx, lambda: click.echo(text))
+    _flush()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -321,3 +321,11 @@ def arity_accepts(f, n):
     if isinstance(f, Primitive):
         return f.arity_ok(n)
     return True
+
+
+@primitive("features")
+def features():
+    from .libraries import FEATURES
+    from .values import sym
+
+    return list_to_pairs([sym(f) for f in FEATURES])

@@ -13,7 +13,6 @@ as you like, with a value.
 
 import os
 import sys
-from importlib import resources
 
 from . import control  # noqa: F401  (registers the control primitives)
 from .analyzer import Analyzer, GlobalEnv
@@ -22,7 +21,6 @@ from .machine import (
     Capture,
     Closure,
     D,
-    Lambda as LambdaInfo,
     Parameter,
     Suspension,
     TailCall,
@@ -31,7 +29,9 @@ from .machine import (
 )
 from .nodes import CodeUnit
 from .primitives import Primitive, load_all
-from .primitives.io import CURRENT, OutputPort, SchemeExit
+from .program import Program
+from .sources import read_source
+from .primitives.io import CURRENT, OutputPort, SchemeExit, stdin_port
 from .values import UNSPECIFIED, MultipleValues, sym
 
 _PRELUDE = None
@@ -40,7 +40,9 @@ _PRELUDE = None
 def _prelude_text():
     global _PRELUDE
     if _PRELUDE is None:
-        _PRELUDE = resources.files("interp").joinpath("prelude.scm").read_text(encoding="utf-8")
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "prelude.scm")
+        with open(path, encoding="utf-8") as f:
+            _PRELUDE = f.read()
     return _PRELUDE
 
 
@@ -61,14 +63,23 @@ class Interpreter:
         self.output = Parameter(OutputPort(self.stdout), None)
         self.genv.define("current-output-port", self.output)
         self.genv.define("current-error-port", Parameter(OutputPort(sys.stderr), None))
+        self.input = Parameter(stdin_port(), None)
+        self.genv.define("current-input-port", self.input)
         self.define_tail("eval", self._eval_primitive)
-        self.define("load", self._load_primitive)
+        self.define_tail("load", self._load_primitive)
         for name in ("interaction-environment", "system-global-environment"):
             self.define(name, lambda: sym("interaction-environment"))
         self.define("scheme-report-environment", lambda version=5: sym("interaction-environment"))
         self.define("environment", lambda *specs: sym("interaction-environment"))
-        self.eval(_prelude_text(), filename="<prelude>")
+        self._load_prelude()
         control.install_raise(self.genv.lookup("raise"))
+
+    def _load_prelude(self):
+        from .datum_cache import read_cached
+
+        text = _prelude_text()
+        program = self.program(text, "<prelude>", read_cached(text, "<prelude>"))
+        self._run_program(program, may_suspend=False)
 
     # -------------------------------------------------------------- host API
 
@@ -92,44 +103,42 @@ class Interpreter:
         return self._run(lambda: TailCall(proc, list(args)))
 
     def eval(self, text, filename=None):
-        """Evaluate every form of `text`; return the last value."""
-        result = UNSPECIFIED
-        for code in self.compile(text, filename):
-            result = self._run(lambda code=code: code(None))
-        return result
+        """Evaluate every form of `text` in one run; return the last value."""
+        program = self.program(text, filename)
+        return self._run_program(program, may_suspend=False)
 
     def eval_file(self, path):
         """Evaluate a file (the code unit is named by its path)."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as e:
-            raise scheme_error(f"cannot read {path}: {e.strerror}", kind="file") from None
-        except UnicodeDecodeError as e:
-            raise scheme_error(f"cannot read {path}: not UTF-8 text ({e.reason})", kind="file") from None
-        return self.eval(text, filename=path)
+        return self.eval(read_source(path), filename=path)
+
+    def program(self, text, filename=None, datums=None):
+        """The Program for text: read now, analysed form by form as it runs."""
+        return Program(self.genv, self.units, text, filename, datums)
 
     def compile(self, text, filename=None):
         """Yield the compiled top-level forms of text one by one (each analysed
-        only after the previous ran, so its macros are in force)."""
-        from .reader import read_all
-
-        datums = read_all(text, filename)
-        unit = CodeUnit(text, filename)
-        analyzer = Analyzer(self.genv, unit)
+        only when the previous one has been, so its macros are in force)."""
+        program = self.program(text, filename)
         try:
-            for d in datums:
-                yield analyzer.analyze_toplevel(d).compile()
+            for i in range(len(program.datums)):
+                yield program.code(i)
         finally:
-            self.units[unit.hash] = unit
+            program.register()
+
+    def _run_program(self, program, may_suspend):
+        try:
+            return self._run(lambda: program.run_from(0, UNSPECIFIED), may_suspend=may_suspend)
+        finally:
+            program.register()
 
     # -------------------------------------------------------------- running
 
     def _run(self, action, k=None, winders=None, handlers=None, may_suspend=False):
         from .values import NIL
 
-        saved = CURRENT.param
+        saved = CURRENT.param, CURRENT.input
         CURRENT.param = self.output
+        CURRENT.input = self.input
         try:
             return run(
                 action,
@@ -139,16 +148,12 @@ class Interpreter:
                 may_suspend,
             )
         finally:
-            CURRENT.param = saved
+            CURRENT.param, CURRENT.input = saved
 
     def run_suspendable(self, text, filename=None):
-        """Evaluate text; return its value, or a Suspension if a suspender stopped it."""
-        result = UNSPECIFIED
-        for code in self.compile(text, filename):
-            result = self._run(lambda code=code: code(None), may_suspend=True)
-            if type(result) is Suspension:
-                return result
-        return result
+        """Evaluate text; return its value, or a Suspension if a suspender stopped it
+        (resuming it runs the rest of the text too)."""
+        return self._run_program(self.program(text, filename), may_suspend=True)
 
     def call_suspendable(self, proc, args):
         """Call a Scheme procedure; its value, or a Suspension."""
@@ -181,22 +186,28 @@ class Interpreter:
     # -------------------------------------------------------------- primitives needing the interpreter
 
     def _eval_primitive(self, expr, env=None):
-        from .analyzer import Analyzer
+        """(eval expr [env]): analyse expr at top level and run it right here, so a
+        continuation captured inside it is the caller's continuation too."""
         from .printer import write_string
 
         unit = CodeUnit(write_string(expr), "<eval>")
-        code = Analyzer(self.genv, unit).analyze_toplevel(expr).compile()
-        self.units[unit.hash] = unit
-        info = LambdaInfo(0, False, 0, lambda env: code(None), "eval", None)
-        return TailCall(Closure(info, None), [])
+        try:
+            code = Analyzer(self.genv, unit).compile_toplevel(expr)
+        finally:
+            self.units[unit.hash] = unit
+        return code(None)
 
     def _load_primitive(self, path, env=None):
+        """(load path): run the file's forms here, in the caller's run."""
         if type(path) is not str:
             from .errors import type_error
 
             raise type_error("load", "a string", path)
-        self.eval_file(path)
-        return UNSPECIFIED
+        program = self.program(read_source(path), path)
+        try:
+            return program.run_from(0, UNSPECIFIED)
+        finally:
+            program.register()
 
 
 def format_value(value):

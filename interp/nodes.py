@@ -24,9 +24,12 @@ from .machine import (
     python_error,
     raise_scheme_error,
     arity_error,
+    convert_exception,
     internal,
     tail_apply,
+    unbound_error,
 )
+from . import machine as _machine
 from .primitives import Primitive
 from .values import NIL, UNSPECIFIED, eqv
 from .errors import scheme_error
@@ -174,10 +177,6 @@ class Cell:
 
     def __repr__(self):
         return f"<cell {self.name}>"
-
-
-def unbound_error(name, pos):
-    return SchemeError(scheme_error(f"unbound variable: {name}").payload, pos)
 
 
 class GlobalRef(Node):
@@ -370,9 +369,17 @@ class Lambda(Node):
 
     def _compile(self):
         nslots = self.scope.size() - self.nreq - (1 if self.rest else 0)
-        info = self.info = LambdaInfo(
-            self.nreq, self.rest, nslots, self.body.compile(), self.name, self
-        )
+        body = self.body
+        if body.code is not None:
+            compiled = body.code
+        else:
+            # the body is compiled when the procedure is first called (most of the
+            # prelude's procedures never are, and start-up is part of the product)
+            def compiled(env):
+                code = info.body = body.compile()
+                return code(env)
+
+        info = self.info = LambdaInfo(self.nreq, self.rest, nslots, compiled, self.name, self)
 
         def run(env):
             return Closure(info, env)
@@ -718,25 +725,16 @@ class App(Node):
         return self.apply(vals[0], vals[1:], True)
 
 
-def convert_exception(e, f, nargs):
-    """A Python exception from a call, as a SchemeError."""
-    if isinstance(e, TypeError) and isinstance(f, Primitive) and not f.arity_ok(nargs):
-        return arity_error(f, nargs)
-    if isinstance(f, Primitive):
-        return python_error(f, e)
-    if isinstance(e, RecursionError):
-        return scheme_error("nesting too deep")
-    return scheme_error(f"internal error: {type(e).__name__}: {e}")
-
-
 def _make_app_builder(n, tail, global_fn):
     """Generate the closure builder for an application with n arguments."""
     xs = [f"x{i}" for i in range(n)]
     params = ", ".join(["node", "cell" if global_fn else "cf"] + [f"c{i}" for i in range(n)])
+    fname = f"_build_app_{n}_{'tail' if tail else 'call'}_{'global' if global_fn else 'expr'}"
     lines = [
-        f"def build({params}):",
+        f"def {fname}({params}):",
         "    tnode = None if internal(node.pos) else node",
         "    def run(env):",
+        "        global _depth",
         "        step = 0",
         "        try:",
     ]
@@ -759,7 +757,23 @@ def _make_app_builder(n, tail, global_fn):
     if tail:
         lines.append(f"            return TailCall(f, [{arglist}], tnode)")
     else:
-        lines.append(f"            return call(f, [{arglist}])")
+        # a closure with exactly n parameters is entered right here (one Python
+        # frame less per Scheme call than going through call()); when it raises,
+        # _depth stays counted: the driver resets it when the exception gets there
+        lines += [
+            "            if type(f) is Closure:",
+            "                lam = f.lam",
+            f"                if lam.fast == {n}:",
+            "                    if _depth > MAX_DEPTH:",
+            f"                        raise spill(f, [{arglist}])",
+            "                    _depth += 1",
+            f"                    r = lam.body([{arglist}{', ' if n else ''}f.env])",
+            "                    _depth -= 1",
+            "                    if type(r) is TailCall:",
+            "                        return call(r.f, r.args, r.node)",
+            "                    return r",
+            f"            return call(f, [{arglist}])",
+        ]
     lines.append("        except Capture as cap:")
     lines.append(f"            if step <= {n}:")
     saved = ["()", "(f,)"] + [f"(f, {', '.join(xs[:k])},)" for k in range(1, n)]
@@ -779,20 +793,10 @@ def _make_app_builder(n, tail, global_fn):
         f"            return raise_scheme_error(convert_exception(e, f, {n}), node.pos, node.owner)"
     )
     lines.append("    return run")
-    namespace = dict(
-        Primitive=Primitive,
-        TailCall=TailCall,
-        call=call,
-        Capture=Capture,
-        Frame=Frame,
-        SchemeError=SchemeError,
-        raise_scheme_error=raise_scheme_error,
-        convert_exception=convert_exception,
-        unbound_error=unbound_error,
-        internal=internal,
-    )
+    # the code runs in the machine's globals (it counts machine._depth)
+    namespace = _machine.__dict__
     exec("\n".join(lines), namespace)
-    return namespace["build"]
+    return namespace.pop(fname)
 
 
 _APP_BUILDERS = {

@@ -77,20 +77,28 @@
       (%make-parameter value #f)
       (%make-parameter ((car converter) value) (car converter))))
 
-(define (%parameterize-1 p v thunk)
-  (let* ((conv (%parameter-converter p))
-         (new (if conv (conv v) v))
-         (old #f))
+;; (parameterize ((p v) ...) body ...): every p and v is evaluated first, then
+;; the converted values are installed together for the dynamic extent of body.
+(define (%parameterize params vals thunk)
+  (let ((news (map (lambda (p v)
+                     (let ((conv (%parameter-converter p)))
+                       (if conv (conv v) v)))
+                   params vals))
+        (olds #f))
     (dynamic-wind
-      (lambda () (set! old (%parameter-value p)) (%parameter-set! p new))
+      (lambda ()
+        (set! olds (map %parameter-value params))
+        (for-each %parameter-set! params news))
       thunk
-      (lambda () (set! new (%parameter-value p)) (%parameter-set! p old)))))
+      (lambda ()
+        (set! news (map %parameter-value params))
+        (for-each %parameter-set! params olds)))))
 
 (define-syntax parameterize
   (syntax-rules ()
     ((_ () body ...) (let () body ...))
-    ((_ ((p v) rest ...) body ...)
-     (%parameterize-1 p v (lambda () (parameterize (rest ...) body ...))))))
+    ((_ ((p v) ...) body ...)
+     (%parameterize (list p ...) (list v ...) (lambda () body ...)))))
 
 ;;; ------------------------------------------------------------ syntax
 

@@ -122,8 +122,7 @@ class Macro:
                 tail = self._expand(rest, binds, renames, pos)
                 return list_to_pairs(results, tail)
             out = Pair(self._expand(t.car, binds, renames, pos), self._expand(t.cdr, binds, renames, pos))
-            if hasattr(t, "pos"):
-                out.pos = t.pos
+            out.pos = pos  # what the template builds is located at the macro's use
             return out
         if type(t) is Vector:
             return Vector(_to_py(self._expand(list_to_pairs(list(t)), binds, renames, pos)))

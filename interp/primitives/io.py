@@ -10,6 +10,11 @@ from ..values import EOF_OBJECT, UNSPECIFIED, Char, char
 from . import primitive
 
 
+class OutputClosed(BaseException):
+    """The reader of an output port went away (a broken pipe): the program stops,
+    as a command line tool writing into `| head` does."""
+
+
 class OutputPort:
     type_name = "output-port"
 
@@ -17,7 +22,10 @@ class OutputPort:
         self.stream = stream
 
     def write(self, s):
-        self.stream.write(s)
+        try:
+            self.stream.write(s)
+        except BrokenPipeError:
+            raise OutputClosed() from None
 
     def close(self):
         pass
