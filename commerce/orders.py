@@ -130,14 +130,16 @@ class Shop:
             return "already-settled"
         if not (isinstance(state, Suspended) and state.kind == "payment"):
             raise OrderError(f"order {order_id} is {_status_of(state)}: it takes no payment (nothing recorded)")
-        self.ledger.append(order_id, "paid", state.key, amount=amount,
-                           details={"payment_ref": payment_ref})
+        # Whoever records the payment settles the order: the ledger key makes that
+        # exactly one delivery, even when another process (a concurrent delivery, or
+        # a Shop's recover()) is the one that moves the flow on.
+        _, recorded = self.ledger.append(order_id, "paid", state.key, amount=amount,
+                                         details={"payment_ref": payment_ref})
         result = self.flows.resume(order_id, "paid", kind="payment")
-        if isinstance(result, NotWaiting):  # another delivery of this webhook got there first
-            self._drive(order_id, self._state(order_id))
-            return "already-settled"
+        if isinstance(result, NotWaiting):  # the flow was moved on elsewhere
+            result = self._state(order_id)
         self._drive(order_id, result)
-        return "settled"
+        return "settled" if recorded else "already-settled"
 
     def _state(self, order_id):
         try:
