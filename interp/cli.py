@@ -2,7 +2,9 @@
 command groups through the `flowscheme.commands` entry points (loaded lazily, so
 `flowscheme eval 1` starts fast and interp never imports flow or commerce).
 
-Exit status: 0 success, 1 a Scheme (or flow) error, 2 a usage error.
+Exit status: 0 success, 1 a Scheme (or flow) error, 2 a usage error, the
+program's own status after (exit n), 130 on Ctrl-C, 141 when stdout's reader
+went away (`flowscheme run prog.scm | head`).
 """
 
 import sys

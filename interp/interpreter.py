@@ -120,7 +120,7 @@ class Interpreter:
         only when the previous one has been, so its macros are in force)."""
         program = self.program(text, filename)
         try:
-            for i in range(len(program.datums)):
+            for i in range(program.count):
                 yield program.code(i)
         finally:
             program.register()

@@ -294,10 +294,10 @@ def call(f, args, node=None):
         while True:
             if type(f) is Closure:
                 lam = f.lam
-                if lam.nslots or lam.rest or len(args) != lam.nreq:
-                    args = make_frame(f, args)
-                else:
+                if lam.fast == len(args):
                     args.append(f.env)
+                else:
+                    args = make_frame(f, args)
                 r = lam.body(args)
             elif type(f) is Primitive:
                 return call_primitive(f, args)

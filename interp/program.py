@@ -17,7 +17,6 @@ from .analyzer import Analyzer
 from .errors import scheme_error
 from .machine import Capture, Frame, RESUMERS, TailCall, call, resumer
 from .nodes import CodeUnit
-from .values import UNSPECIFIED
 
 PROGRAMS = weakref.WeakValueDictionary()  # key -> Program
 _serial = itertools.count(1)
