@@ -9,7 +9,7 @@ two-argument forms; the three-argument forms (custom equality) belong to the eva
 from operator import attrgetter
 
 from ..errors import scheme_error, type_error
-from ..values import NIL, UNSPECIFIED, Char, Pair, equal, eqv, list_to_pairs
+from ..values import NIL, UNSPECIFIED, Char, Pair, equal, eqv, is_list, list_to_pairs
 from . import primitive
 from .numbers import add2, check_index, check_length, check_number, mul2, written
 from .predicates import eq
@@ -139,23 +139,7 @@ def is_null(x):
     return x is NIL
 
 
-@primitive("list?")
-def is_list(x):
-    slow = x
-    while True:
-        if x is NIL:
-            return True
-        if type(x) is not Pair:
-            return False
-        x = x.cdr
-        if x is NIL:
-            return True
-        if type(x) is not Pair:
-            return False
-        x = x.cdr
-        slow = slow.cdr
-        if x is slow:
-            return False
+primitive("list?")(is_list)  # values.is_list: proper and finite (cycles detected)
 
 
 # ---------------------------------------------------------------- construction
