@@ -73,6 +73,7 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 #: Generous bound on a body's bytes besides order, key and details (field names, seq, amount, time).
 _FIXED_FIELDS_SIZE = 128
 _READ_CHUNK = 1 << 20
+_NO_STOP = 1 << 62
 
 
 # --------------------------------------------------------------------------- errors
@@ -174,9 +175,32 @@ def encode_frame(body: dict[str, Any] | bytes, version: int = FORMAT_VERSION) ->
     write what `append` would refuse.
     """
     if not isinstance(body, (bytes, bytearray)):
-        body = msgpack.packb(body, use_bin_type=True)
+        body = _packb(body)
     head = struct.pack(">4sHHII", FRAME_MAGIC, version, 0, len(body), zlib.crc32(body))
     return head + struct.pack(">I", zlib.crc32(head)) + bytes(body)
+
+
+_local = threading.local()  # one reusable msgpack Packer per thread
+
+
+def _packb(body: Any) -> bytes:
+    packer = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True)
+    return packer.pack(body)
+
+
+class _Process:
+    """This process's id, kept current across fork without a getpid() per call."""
+
+    pid = os.getpid()
+
+    @classmethod
+    def forked(cls) -> None:
+        cls.pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_Process.forked)
 
 
 def _unpack(body) -> Any:
@@ -310,12 +334,16 @@ class Ledger:
         self._by_order: dict[str, list[int]] = {}
         self._count = 0
         self._last_seq = 0
-        self._end = FILE_HEADER_SIZE  # everything before this offset is indexed
-        self._io = threading.Lock()  # one thread at a time touches the fd / the index
+        self._end = FILE_HEADER_SIZE  # everything before this offset is indexed (and durable)
+        # where the file ends as far as we know: _end plus our own frames being fsync'd
+        self._tail = FILE_HEADER_SIZE
+        # one thread at a time takes the file lock, catches up or commits; the index
+        # only ever holds durable records, so reading it needs no lock (see get)
+        self._io = threading.Lock()
         self._queue: list[_Request] = []  # appends waiting to be group-committed
         self._queue_lock = threading.Lock()
         self._warnings: list[str] = []
-        self._pid = os.getpid()
+        self._pid = _Process.pid
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             with self._io:
@@ -396,7 +424,7 @@ class Ledger:
                 return self._handle_damage(reader, frame, size, repair)
             body, nxt = frame
             self._index(pos, body)
-            pos = self._end = nxt
+            pos = self._end = self._tail = nxt
         return None
 
     def _handle_damage(self, reader: _FrameReader, damage: _Damage, size: int, repair: bool) -> _Damage | None:
@@ -447,6 +475,8 @@ class Ledger:
     def _refresh(self) -> None:
         """Catch up with other processes' commits (shared lock: never reads an unsynced write)."""
         self._check_usable()
+        if os.fstat(self._fd).st_size == self._end:
+            return  # nothing appended since we looked (frames are only ever appended)
         with self._flock(fcntl.LOCK_SH):
             self._catch_up(repair=False)
 
@@ -469,10 +499,9 @@ class Ledger:
         """
         details = _validate(order, kind, key, amount, details, time)
         self._check_usable()
-        with self._io:  # a key we have indexed is committed: answer without the file lock
-            offset = self._by_key.get(key)
-            if offset is not None:
-                return self._read_record(offset), False
+        offset = self._by_key.get(key)  # a key we have indexed is committed: answer at once
+        if offset is not None:
+            return self._read_record(offset), False
         request = _Request(order, kind, key, amount, details, None if time is None else float(time))
         with self._queue_lock:
             self._queue.append(request)
@@ -529,8 +558,10 @@ class Ledger:
         if frames:
             try:
                 _pwrite_all(self._fd, b"".join(frames), start)
+                self._tail = end  # our own bytes: readers need not catch up with them
                 os.fsync(self._fd)
             except BaseException as exc:
+                self._tail = start
                 _truncate_quietly(self._fd, start)
                 for request in batch:
                     request.result = None
@@ -547,16 +578,25 @@ class Ledger:
     # ----------------------------------------------------------------- reading
 
     def has_key(self, key: str) -> bool:
-        with self._io:
-            self._refresh()
-            return key in self._by_key
+        return self._offset_of(key) is not None
 
     def get(self, key: str) -> LedgerRecord | None:
         """The record committed under `key`, or None."""
-        with self._io:
-            self._refresh()
-            offset = self._by_key.get(key)
-            return None if offset is None else self._read_record(offset)
+        offset = self._offset_of(key)
+        return None if offset is None else self._read_record(offset)
+
+    def _offset_of(self, key: str) -> int | None:
+        """Where the committed record under `key` is. Does not wait for a commit of
+        this process in flight (its fsync): the index holds durable records only,
+        and a file no longer than what we indexed plus our own unsynced frames
+        holds nothing from other processes to catch up with."""
+        self._check_usable()
+        offset = self._by_key.get(key)
+        if offset is None and os.fstat(self._fd).st_size != self._tail:
+            with self._io:
+                self._refresh()
+                offset = self._by_key.get(key)
+        return offset
 
     def records(self, order: str | None = None) -> list[LedgerRecord]:
         """All records in ledger order, or only those of `order`."""
@@ -584,7 +624,9 @@ class Ledger:
             pos = nxt
 
     def _read_record(self, offset: int) -> LedgerRecord:
-        reader = _FrameReader(self._fd, self._end, chunk=4096)  # one frame, usually one pread
+        # the offset came from the index: a committed frame, checked against its own
+        # length and checksums (no stop at _end: a reader may race the index update)
+        reader = _FrameReader(self._fd, _NO_STOP, chunk=4096)  # one frame, usually one pread
         frame = reader.frame_at(offset)
         if isinstance(frame, _Damage):
             raise LedgerCorruptError(self.path, offset, f"{frame.reason} (damaged after it was opened)")
@@ -616,7 +658,7 @@ class Ledger:
     def _check_usable(self) -> None:
         if self._fd is None:
             raise LedgerError(f"{self.path}: ledger is closed")
-        if os.getpid() != self._pid:
+        if _Process.pid != self._pid:
             # flock belongs to the open file, which a forked child shares with its
             # parent: the two would not exclude each other.
             raise LedgerError(
@@ -718,7 +760,7 @@ def _validate(order, kind, key, amount, details, time) -> dict[str, Any]:
     if not isinstance(details, dict):
         raise LedgerInputError(f"details must be a dict or None, got {_describe(details)}")
     try:
-        packed = msgpack.packb(details, use_bin_type=True)
+        packed = _packb(details)
         normal = _unpack(packed)
     except Exception as exc:
         raise LedgerInputError(

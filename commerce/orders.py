@@ -7,12 +7,15 @@
     shop.settle("o-1", "pay-77", 2100)        # "already-settled": a replayed webhook records nothing
 
 The flow (schemes/order.scm) carries only the order id; the driver here services
-its requests: reserve and fulfil synchronously, payment when the webhook comes.
-Every effect is a ledger record whose idempotency key is the flow's request key
-(order id + step), so a crash at any point followed by a retry records each
-effect exactly once: the ledger append is idempotent, the flow resume answers
-only a flow still waiting on that kind, and whatever a crash left half-done is
-finished the next time the order is touched (or by `recover()`).
+its requests: reserve and fulfil on the spot (FlowRuntime's `serve` handlers, so
+the flow is committed once per call, when it waits for payment or is done), and
+payment when the webhook comes. Every effect is a ledger record whose
+idempotency key is the flow's request key (order id + step), so a crash at any
+point followed by a retry records each effect exactly once: the ledger append
+is idempotent (a flow re-run from its last commit asks again under the same
+key), the flow resume answers only a flow still waiting on that kind, and
+whatever a crash left half-done is finished the next time the order is touched
+(or by `recover()`).
 """
 
 import os
@@ -105,7 +108,7 @@ class Shop:
             details = {"cart": [[line.sku, line.qty] for line in q.lines],
                        "lines": [list(line) for line in q.lines]}
             self.ledger.append(order_id, "created", f"{order_id}:created", amount=q.total, details=details)
-        state = self.flows.start(FLOW, order_id, flow_id=order_id)
+        state = self.flows.start(FLOW, order_id, flow_id=order_id, serve=self._serve(order_id))
         return _status_of(self._drive(order_id, state))
 
     def settle(self, order_id, payment_ref, amount):
@@ -122,24 +125,36 @@ class Shop:
             raise OrderError(
                 f"order {order_id}: payment of {amount} does not match the quoted total {created.amount}"
             )
-        state = self._state(order_id)
-        if state is None:  # created, but a crash stopped begin before the flow started
-            state = self.flows.start(FLOW, order_id, flow_id=order_id)
-        state = self._drive(order_id, state)  # finish any step a crash left half-done
-        if isinstance(state, Done):
+        flow = self._meta(order_id)
+        if flow is None or (flow.status == "suspended" and flow.kind.name != "payment"):
+            # a crash stopped begin before the flow started, or left a step half-done
+            state = self._state(order_id)
+            if state is None:
+                state = self.flows.start(FLOW, order_id, flow_id=order_id, serve=self._serve(order_id))
+            self._drive(order_id, state)
+            flow = self._meta(order_id)
+        if flow.status == "done":
             return "already-settled"
-        if not (isinstance(state, Suspended) and state.kind == "payment"):
-            raise OrderError(f"order {order_id} is {_status_of(state)}: it takes no payment (nothing recorded)")
+        if not (flow.status == "suspended" and flow.kind.name == "payment"):
+            raise OrderError(f"order {order_id} is {_status_of(self._state(order_id))}: "
+                             f"it takes no payment (nothing recorded)")
         # Whoever records the payment settles the order: the ledger key makes that
         # exactly one delivery, even when another process (a concurrent delivery, or
         # a Shop's recover()) is the one that moves the flow on.
-        _, recorded = self.ledger.append(order_id, "paid", state.key, amount=amount,
+        _, recorded = self.ledger.append(order_id, "paid", flow.key, amount=amount,
                                          details={"payment_ref": payment_ref})
-        result = self.flows.resume(order_id, "paid", kind="payment")
+        result = self.flows.resume(order_id, "paid", kind="payment", serve=self._serve(order_id))
         if isinstance(result, NotWaiting):  # the flow was moved on elsewhere
             result = self._state(order_id)
         self._drive(order_id, result)
         return "settled" if recorded else "already-settled"
+
+    def _meta(self, order_id):
+        """The flow's metadata only (status, kind, key), or None: no decoding."""
+        try:
+            return self.flows.flow(order_id, data=False)
+        except FlowNotFound:
+            return None
 
     def _state(self, order_id):
         try:
@@ -147,12 +162,23 @@ class Shop:
         except FlowNotFound:
             return None
 
+    def _serve(self, order_id):
+        """The handlers for the requests serviced on the spot: each appends its
+        ledger record under the request's key (idempotent) and answers."""
+        def service(request):
+            self.ledger.append(order_id, LEDGER_KIND[request.kind], request.key, details={})
+            return LEDGER_KIND[request.kind]
+
+        return {"reserve": service, "fulfil": service}
+
     def _drive(self, order_id, state):
-        """Service the synchronous requests (reserve, fulfil) the flow waits on,
-        starting from `state` (the flow's latest known result); the final state."""
-        while isinstance(state, Suspended) and state.kind in ("reserve", "fulfil"):
-            self.ledger.append(order_id, LEDGER_KIND[state.kind], state.key, details={})
-            state = self.flows.resume(order_id, LEDGER_KIND[state.kind], kind=state.kind)
+        """Finish a synchronous step (reserve, fulfil) the flow was left waiting on
+        (by a crash, or a handler that failed), from `state` (its latest known
+        result); the final state."""
+        serve = self._serve(order_id)
+        while isinstance(state, Suspended) and state.kind in serve:
+            answer = serve[state.kind](state)
+            state = self.flows.resume(order_id, answer, kind=state.kind, serve=serve)
             if isinstance(state, NotWaiting):  # someone else moved it on
                 state = self._state(order_id)
         return state
@@ -165,14 +191,15 @@ class Shop:
         known = set(self.flows.ids())
         for order_id in self.ledger.orders():
             if order_id not in known:
-                self._drive(order_id, self.flows.start(FLOW, order_id, flow_id=order_id))
+                self._drive(order_id, self.flows.start(FLOW, order_id, flow_id=order_id,
+                                                       serve=self._serve(order_id)))
                 moved += 1
         for flow_id, kind, key in self.flows.waiting():
             if kind in ("reserve", "fulfil"):
                 self._drive(flow_id, self._state(flow_id))
                 moved += 1
             elif kind == "payment" and self.ledger.has_key(key):
-                result = self.flows.resume(flow_id, "paid", kind="payment")
+                result = self.flows.resume(flow_id, "paid", kind="payment", serve=self._serve(flow_id))
                 self._drive(flow_id, self._state(flow_id) if isinstance(result, NotWaiting) else result)
                 moved += 1
         return moved

@@ -61,9 +61,19 @@ EXT_REF, EXT_SYM, EXT_CHAR, EXT_CONST, EXT_BIGINT, EXT_FRACTION, EXT_PRIM, EXT_G
  T_RECORD, T_RTD, T_RECPROC, T_HASHTABLE, T_MULTI, T_ERROR) = range(1, 17)
 
 _CONSTS = [NIL, UNSPECIFIED, EOF_OBJECT, DEFAULT, UNASSIGNED]
-_CONST_CODE = {id(c): i for i, c in enumerate(_CONSTS)}
 _REF = struct.Struct(">I")
 _INT64 = (-(2**63), 2**64 - 1)
+
+# ExtType values are made once and reused: building one costs a Python-level __new__
+_CONST_EXT = {id(c): msgpack.ExtType(EXT_CONST, bytes([i])) for i, c in enumerate(_CONSTS)}
+_REF_EXT = [msgpack.ExtType(EXT_REF, _REF.pack(i)) for i in range(4096)]
+_SYM_EXT = {}  # interned Symbol -> its ExtType
+
+
+def ext_tuple(code, data):
+    """msgpack ext_hook for decoding: an ext value as a plain (code, data) tuple
+    (flow data holds no other tuples: msgpack arrays decode to lists)."""
+    return (code, data)
 
 
 class Env:
@@ -159,14 +169,17 @@ def encode(root, env):
                 return x
             return msgpack.ExtType(EXT_BIGINT, _int_bytes(x))
         if t is Symbol:
-            if x is not sym(x.name):
-                raise CodecError(f"cannot save an uninterned symbol ({x.name})")
-            return msgpack.ExtType(EXT_SYM, x.name.encode("utf-8", "surrogatepass"))
+            e = _SYM_EXT.get(x)
+            if e is None:
+                if x is not sym(x.name):
+                    raise CodecError(f"cannot save an uninterned symbol ({x.name})")
+                e = _SYM_EXT[x] = msgpack.ExtType(EXT_SYM, x.name.encode("utf-8", "surrogatepass"))
+            return e
         if t is Char:
             return msgpack.ExtType(EXT_CHAR, chr(x.code).encode("utf-8", "surrogatepass"))
-        code = _CONST_CODE.get(id(x))
-        if code is not None:
-            return msgpack.ExtType(EXT_CONST, bytes([code]))
+        e = _CONST_EXT.get(id(x))
+        if e is not None:
+            return e
         if t is Fraction:  # numerator and denominator as signed big-endian bytes
             num = _int_bytes(x.numerator)
             return msgpack.ExtType(EXT_FRACTION, _REF.pack(len(num)) + num + _int_bytes(x.denominator))
@@ -184,7 +197,7 @@ def encode(root, env):
             objects.append(None)
             keep.append(x)
             todo.append((i, x))
-        return msgpack.ExtType(EXT_REF, _REF.pack(i))
+        return _REF_EXT[i] if i < 4096 else msgpack.ExtType(EXT_REF, _REF.pack(i))
 
     encoded_root = ref(root)
     while todo:
@@ -357,8 +370,8 @@ def _decode(units, objects, root, env):
         t = type(x)
         if x is None or t is bool or t is int or t is float or t is str:
             return x
-        if t is msgpack.ExtType:
-            code, data = x.code, x.data
+        if t is tuple:  # an ext value (see ext_tuple)
+            code, data = x
             if code == EXT_REF:
                 (j,) = _REF.unpack(data)
                 if j >= n:

@@ -17,6 +17,7 @@ import msgpack
 from interp.values import Symbol, sym
 
 from . import codec
+from .packing import packb
 from .errors import CodeNotLoaded, StoreFormatError
 
 
@@ -37,10 +38,7 @@ class DataNeedsCode(CodeNotLoaded, codec.MissingUnit):
 SNAPSHOT_VERSION = 2
 # Scheme strings are Python strs and may hold lone surrogates ("\xD800;"): keep them.
 UNPACK_LIMITS = dict(raw=False, strict_map_key=True, unicode_errors="surrogatepass")
-
-
-def packb(x):
-    return msgpack.packb(x, use_bin_type=True, unicode_errors="surrogatepass")
+UNPACK_GRAPH = dict(UNPACK_LIMITS, ext_hook=codec.ext_tuple)
 
 
 def pack_graph(root, cenv):
@@ -50,7 +48,7 @@ def pack_graph(root, cenv):
 
 def unpack_graph(blob, cenv):
     try:
-        units, objects, root = msgpack.unpackb(blob, **UNPACK_LIMITS)
+        units, objects, root = msgpack.unpackb(blob, **UNPACK_GRAPH)
     except Exception as e:
         raise codec.CodecError(f"malformed flow data ({e})") from None
     return codec.decode(units, objects, root, cenv)
@@ -59,7 +57,7 @@ def unpack_graph(blob, cenv):
 def graph_units(blob):
     """[(hash, file)] of the code units an encoded graph refers to."""
     try:
-        units = msgpack.unpackb(blob, **UNPACK_LIMITS)[0]
+        units = msgpack.unpackb(blob, **UNPACK_GRAPH)[0]
         return [(u[0], u[1]) for u in units]
     except Exception as e:
         raise codec.CodecError(f"malformed flow data ({e})") from None

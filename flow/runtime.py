@@ -152,9 +152,10 @@ class FlowRuntime:
         """The state of a flow as a result object (Suspended, Done, Failed, ...)."""
         return self._result(self._flow(flow_id))
 
-    def flow(self, flow_id):
-        """The Flow record itself (for inspection: step, args, error, ...)."""
-        return self._flow(flow_id)
+    def flow(self, flow_id, data=True):
+        """The Flow record itself (for inspection: step, args, error, ...); with
+        data=False only its metadata (status, step, kind, key: no decoding)."""
+        return self._flow(flow_id, decode_data=data)
 
     def journal(self, flow_id):
         """The answered requests of a flow, oldest first: [JournalEntry]."""
@@ -207,13 +208,14 @@ class FlowRuntime:
 
     # -------------------------------------------------------------- transitions
 
-    def start(self, name, *args, flow_id=None):
-        """Start flow `name` with args; an existing flow_id returns that flow's state."""
+    def start(self, name, *args, flow_id=None, serve=None):
+        """Start flow `name` with args; an existing flow_id returns that flow's state.
+        serve: {kind: handler} answers those requests in place (see _advance)."""
         scheme_args = [to_scheme(a) for a in args]
-        f = self._start(name, scheme_args, flow_id)
+        f = self._start(name, scheme_args, flow_id, serve)
         return self._result(f)
 
-    def _start(self, name, scheme_args, flow_id):
+    def _start(self, name, scheme_args, flow_id, serve=None):
         d = self.defs.get(name)
         if d is None:
             raise UnknownFlow(f"no flow named {name!r} (defflow it first)")
@@ -227,27 +229,29 @@ class FlowRuntime:
                 return self._flow(flow_id, refresh=False)
             f = Flow(flow_id, name, scheme_args)
             f.def_unit = (d.unit_hash, d.filename)
+            entries = []
             self._running.add(flow_id)
             try:
                 outcome, params = self._step((), lambda: self.interp.call_suspendable(d.proc, scheme_args))
+                self._advance(f, outcome, params, entries, serve)
             finally:
                 self._running.discard(flow_id)
-            self._apply_outcome(f, outcome, params)
-            self._commit(f, [])
+            self._commit(f, entries)
             return f
 
     def _not_running(self, flow_id):
         if flow_id in self._running:
             raise FlowError(f"flow {flow_id!r} is running: a flow cannot start or resume itself")
 
-    def resume(self, flow_id, value, kind=None):
-        """Answer the request flow_id waits on; with kind=..., only if it waits on that kind."""
-        return self._result_or(self._resume(str(flow_id), to_scheme(value), kind))
+    def resume(self, flow_id, value, kind=None, serve=None):
+        """Answer the request flow_id waits on; with kind=..., only if it waits on that kind.
+        serve: {kind: handler} answers the requests that follow in place (see _advance)."""
+        return self._result_or(self._resume(str(flow_id), to_scheme(value), kind, serve))
 
     def _result_or(self, x):
         return x if isinstance(x, NotWaiting) else self._result(x)
 
-    def _resume(self, flow_id, answer, kind=None):
+    def _resume(self, flow_id, answer, kind=None, serve=None):
         with self.store.lock(flow_id):
             self._not_running(flow_id)
             f = self._flow(flow_id)
@@ -258,13 +262,40 @@ class FlowRuntime:
             self._running.add(flow_id)
             try:
                 susp = self._continuation(f)
-                entry = JournalEntry(f.kind, f.payload, f.key, answer)
+                entries = [self._entry(f, answer)]
                 outcome, params = self._step(f.params, lambda: self.interp.resume(susp, answer))
+                self._advance(f, outcome, params, entries, serve)
             finally:
                 self._running.discard(flow_id)
-            self._apply_outcome(f, outcome, params)
-            self._commit(f, [journal_entry_bytes(entry, self.cenv)])
+            self._commit(f, entries)
             return f
+
+    def _entry(self, f, answer):
+        """The journal entry (bytes) for answering the request f waits on."""
+        return journal_entry_bytes(JournalEntry(f.kind, f.payload, f.key, answer), self.cenv)
+
+    def _advance(self, f, outcome, params, entries, serve):
+        """Apply a step's outcome to f; then, while f waits on a kind in `serve`,
+        answer it with serve[kind](Suspended) and run on — all before the one commit
+        the caller makes (each answer goes into `entries`, the journal).
+
+        This is for requests the host services on the spot (a ledger append, a
+        call to a stock service): their suspensions are never committed, so after
+        a crash the flow runs again from its last commit and asks again under the
+        same key — a handler must be idempotent by the request's key. When a
+        handler raises, the flow is committed waiting on that request (the work
+        before it is kept) and the exception propagates."""
+        self._apply_outcome(f, outcome, params)
+        while serve and f.status == "suspended" and f.kind.name in serve:
+            try:
+                answer = to_scheme(serve[f.kind.name](self._result(f)))
+            except BaseException:
+                self._commit(f, entries)
+                raise
+            entries.append(self._entry(f, answer))
+            susp = f.suspension
+            outcome, params = self._step(f.params, lambda: self.interp.resume(susp, answer))
+            self._apply_outcome(f, outcome, params)
 
     def cancel(self, flow_id):
         """Cancel a suspended flow (a no-op on a finished one); returns its status."""

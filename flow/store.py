@@ -30,6 +30,7 @@ from contextlib import contextmanager
 import msgpack
 
 from .errors import StoreFormatError, UnsaveableFlow
+from .packing import packb
 
 MAGIC = b"FSFLOWS\x00"
 VERSION = 1
@@ -40,7 +41,7 @@ LOCK_BUCKETS = 4096
 
 
 def _frame(rec):
-    body = msgpack.packb(rec, use_bin_type=True)
+    body = packb(rec)
     if len(body) > MAX_FRAME:
         raise UnsaveableFlow(
             f"flow {rec['id']!r}: a {len(body)}-byte commit is over the store's limit of {MAX_FRAME} bytes"
@@ -198,8 +199,7 @@ class FileStore:
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         self._ino = os.fstat(self._fd).st_ino
         self.offset = HEADER.size
-        with self._file_lock(fcntl.LOCK_EX):
-            size = os.fstat(self._fd).st_size
+        with self._file_lock(fcntl.LOCK_EX) as size:
             if size == 0:
                 os.pwrite(self._fd, HEADER.pack(MAGIC, VERSION), 0)
                 os.fsync(self._fd)
@@ -207,7 +207,7 @@ class FileStore:
             self._check_header()
             self.flows = {}
             self.offset = HEADER.size
-            self._catch_up(repair=True)
+            self._catch_up(os.fstat(self._fd).st_size, repair=True)
 
     def _check_header(self):
         head = os.pread(self._fd, HEADER.size, 0)
@@ -229,14 +229,24 @@ class FileStore:
         finally:
             os.close(dfd)
 
+    def _is_current(self, st):
+        """Whether the log we have open (fstat `st`) is still DIR/flows.log: a
+        rewrite (import, reset, compact) renames a new log over it, which leaves
+        ours unlinked (st_nlink 0); only a log with other hard links needs a look
+        at the path."""
+        if st.st_nlink <= 1:
+            return st.st_nlink == 1
+        return os.stat(self.path).st_ino == st.st_ino
+
     @contextmanager
     def _file_lock(self, kind):
-        """flock the log; if another process replaced it (import, reset, compact)
+        """flock the log, yielding its size; if another process replaced it
         meanwhile, lock the new one and read it from the start."""
         replaced = False
         while True:
             fcntl.flock(self._fd, kind)
-            if os.stat(self.path).st_ino == self._ino:
+            st = os.fstat(self._fd)
+            if self._is_current(st):
                 break
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -248,17 +258,18 @@ class FileStore:
         try:
             if replaced:
                 self._check_header()
-            yield
+            yield st.st_size
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     # ---------------------------------------------------------------- reading
 
-    def _catch_up(self, repair=False):
-        """Apply frames appended since self.offset (caller holds the file lock)."""
-        size = os.fstat(self._fd).st_size
+    def _catch_up(self, size, repair=False):
+        """Apply frames appended since self.offset, up to `size` (the log's size:
+        the caller holds the file lock). Returns the log's size after (a repair
+        cuts a torn tail off)."""
         if size <= self.offset:
-            return
+            return size
         data = os.pread(self._fd, size - self.offset, self.offset)
         pos = 0
         while pos < len(data):
@@ -285,10 +296,13 @@ class FileStore:
                         f"{len(data) - after} bytes of frames follow it)"
                     )
                 self._torn(start, size, repair, problem)
+                if repair:
+                    size = start
                 break
             self._apply(data[pos + FRAME.size : end], start)
             pos = end
         self.offset += pos
+        return size
 
     def _torn(self, start, size, repair, what):
         if not repair:
@@ -334,8 +348,16 @@ class FileStore:
             return list(self.flows)
 
     def refresh(self):
-        with self._mutex, self._file_lock(fcntl.LOCK_SH):
-            self._catch_up()
+        try:
+            st = os.fstat(self._fd)
+            if st.st_size == self.offset and self._is_current(st):
+                # nothing appended since we looked, and not replaced (no lock needed:
+                # a commit of ours in progress has grown the file, so it looks properly)
+                return
+        except (OSError, TypeError):  # closed or reopened under us: look properly
+            pass
+        with self._mutex, self._file_lock(fcntl.LOCK_SH) as size:
+            self._catch_up(size)
 
     @contextmanager
     def lock(self, flow_id):
@@ -355,11 +377,10 @@ class FileStore:
     def _append(self, records):
         frames = [_frame(rec) for rec in records]
         blob = b"".join(frames)
-        with self._mutex, self._file_lock(fcntl.LOCK_EX):
+        with self._mutex, self._file_lock(fcntl.LOCK_EX) as size:
             # we hold the log exclusively: an incomplete frame at its end is a
             # crashed writer's, to cut off before appending after it
-            self._catch_up(repair=True)
-            size = os.fstat(self._fd).st_size
+            size = self._catch_up(size, repair=True)
             try:
                 _write_all(self._fd, blob, size)
             except BaseException:
@@ -406,8 +427,8 @@ class FileStore:
 
     def _rewrite(self, get_flows):
         tmp = self.path + ".tmp"
-        with self._mutex, self._file_lock(fcntl.LOCK_EX):
-            self._catch_up(repair=True)
+        with self._mutex, self._file_lock(fcntl.LOCK_EX) as size:
+            self._catch_up(size, repair=True)
             flows = get_flows()
             parts = [HEADER.pack(MAGIC, VERSION)]
             for flow_id, stored in flows.items():
@@ -431,7 +452,7 @@ class FileStore:
             os.close(old)
             self.flows = {}
             self.offset = HEADER.size
-            self._catch_up()
+            self._catch_up(os.fstat(new).st_size)
 
     def size_bytes(self):
         return os.fstat(self._fd).st_size

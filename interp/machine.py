@@ -25,6 +25,8 @@ from .primitives import Primitive
 from .values import NIL, MultipleValues, Pair, UNSPECIFIED, list_to_pairs
 
 MAX_DEPTH = 400  # Scheme non-tail calls on the Python stack before spilling to the heap
+# ... before a driver not yet in its roomy frame (see _make_roomy) spills and moves there
+SHALLOW_DEPTH = 12
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
 # ------------------------------------------------------------------ dynamic state
@@ -280,6 +282,7 @@ UNASSIGNED = Unassigned()
 
 
 _depth = 0  # Scheme calls currently on the Python stack (see MAX_DEPTH)
+_limit = SHALLOW_DEPTH  # the depth that spills now: SHALLOW_DEPTH, or MAX_DEPTH once roomy
 
 
 def call(f, args, node=None):
@@ -287,7 +290,7 @@ def call(f, args, node=None):
 
     node: the code node of the call, when it is a tail call being made for it."""
     global _depth
-    if _depth > MAX_DEPTH:
+    if _depth > _limit:
         raise spill(f, args)
     _depth += 1
     try:
@@ -518,20 +521,21 @@ def run(action, k=None, winders=NIL, handlers=NIL, may_suspend=False):
     """Drive a computation: `action()` computes a value that is delivered to the
     continuation k. Returns the final value, or a Suspension when a host request
     stops it (only when may_suspend)."""
-    global _depth
+    global _depth, _limit
     with LOCK:
-        saved = (D.winders, D.handlers, D.may_suspend, _depth)
+        saved = (D.winders, D.handlers, D.may_suspend, _depth, _limit)
         D.level += 1
         level = D.level
         D.winders = winders
         D.handlers = handlers
         D.may_suspend = may_suspend
         _depth = 0
+        _limit = SHALLOW_DEPTH
         try:
-            return _ROOMY(_drive, action, k, level)
+            return _drive(action, k, level)
         finally:
             D.level -= 1
-            D.winders, D.handlers, D.may_suspend, _depth = saved
+            D.winders, D.handlers, D.may_suspend, _depth, _limit = saved
 
 
 def _roomy(fn, *args):
@@ -547,7 +551,10 @@ def _make_roomy():
     slow, depending only on how deep the host happened to call us). Calling the
     driver through a frame this big makes CPython give the driver a fresh 2 MiB
     chunk, with room for MAX_DEPTH Scheme calls' worth of frames after it. The
-    reserved stack is never touched, so it costs address space, not memory."""
+    reserved stack is never touched, so it costs address space, not memory —
+    but the chunk's mmap/munmap cost ~17 µs a run, a lot for a short one (a flow
+    step), so a driver starts without it and moves into it (spilling its stack
+    into frames) only when its computation first gets SHALLOW_DEPTH calls deep."""
     try:
         code = _roomy.__code__.replace(co_stacksize=140_000)
         return type(_roomy)(code, globals(), "_roomy")
@@ -559,7 +566,7 @@ _ROOMY = _make_roomy()
 
 
 def _drive(action, k, level):
-    global _depth
+    global _depth, _limit
     while True:
         try:
             v = action()
@@ -579,6 +586,9 @@ def _drive(action, k, level):
                 k = K.next
                 first = K
                 action = _resume_action(first)
+                if _limit != MAX_DEPTH:  # deep work: carry on in a roomy frame
+                    _limit = MAX_DEPTH
+                    return _ROOMY(_drive, action, k, level)
             elif c.reason == "callcc":
                 kproc = ContinuationProcedure(K, D.winders, D.handlers, level)
                 action = _call_action(c.payload, [kproc])

@@ -764,7 +764,7 @@ def _make_app_builder(n, tail, global_fn):
             "            if type(f) is Closure:",
             "                lam = f.lam",
             f"                if lam.fast == {n}:",
-            "                    if _depth > MAX_DEPTH:",
+            "                    if _depth > _limit:",
             f"                        raise spill(f, [{arglist}])",
             "                    _depth += 1",
             f"                    r = lam.body([{arglist}{', ' if n else ''}f.env])",
