@@ -312,12 +312,14 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
 
 
 class _Request:
-    __slots__ = ("order", "kind", "key", "amount", "details", "time", "done", "result", "error")
+    __slots__ = ("order", "kind", "key", "amount", "details", "time", "done", "result", "error", "wake")
 
     def __init__(self, order, kind, key, amount, details, time):
         self.order, self.kind, self.key = order, kind, key
         self.amount, self.details, self.time = amount, details, time
         self.done, self.result, self.error = False, None, None
+        self.wake = threading.Lock()  # held until the request is done or leads a commit
+        self.wake.acquire()
 
 
 class Ledger:
@@ -505,12 +507,27 @@ class Ledger:
         request = _Request(order, kind, key, amount, details, None if time is None else float(time))
         with self._queue_lock:
             self._queue.append(request)
-        with self._io:
-            if not request.done:  # nobody committed it for us: lead a group commit
+            leads = self._queue[0] is request
+        if not leads:
+            request.wake.acquire()  # until a leader committed it, or made it the leader
+        repaired = []
+        if not request.done:
+            # group commit: the request at the head of the queue commits every
+            # request queued so far, wakes them, and hands the lead to the next one
+            with self._queue_lock:
+                batch = list(self._queue)
+            try:
+                with self._io:
+                    self._commit(batch)
+                    repaired = self._take_warnings()
+            finally:
                 with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._commit(batch)
-            repaired = self._take_warnings()
+                    del self._queue[: len(batch)]
+                    successor = self._queue[0] if self._queue else None
+                for other in batch[1:]:
+                    other.wake.release()
+                if successor is not None:
+                    successor.wake.release()
         _warn(repaired)
         if request.error is not None:
             raise request.error

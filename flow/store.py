@@ -340,8 +340,9 @@ class FileStore:
     # ---------------------------------------------------------------- interface
 
     def get(self, flow_id):
-        with self._mutex:
-            return self.flows.get(flow_id)
+        # no lock: one dict lookup is atomic, and a commit in progress (which holds
+        # _mutex across its system calls) must not hold up readers of other flows
+        return self.flows.get(flow_id)
 
     def ids(self):
         with self._mutex:
