@@ -97,6 +97,7 @@ class _LockFile:
         self.key = key
         self.file = f
         self.buckets = [threading.RLock() for _ in range(LOCK_BUCKETS)]
+        self.depth = [0] * LOCK_BUCKETS  # holds of each bucket by its owning thread
         self.users = 0
 
     @classmethod
@@ -362,14 +363,22 @@ class FileStore:
 
     @contextmanager
     def lock(self, flow_id):
-        """Exclusive use of one flow, across threads and processes."""
+        """Exclusive use of one flow, across threads and processes. Re-entrant in
+        a thread: only the outermost hold takes and drops the process's record
+        lock (dropping it on an inner exit would let another process in)."""
         bucket = zlib.crc32(flow_id.encode("utf-8", "surrogatepass")) % LOCK_BUCKETS
-        with self._locks.buckets[bucket]:
-            fcntl.lockf(self._locks.file, fcntl.LOCK_EX, 1, bucket)
+        locks = self._locks
+        with locks.buckets[bucket]:
+            outermost = locks.depth[bucket] == 0
+            if outermost:
+                fcntl.lockf(locks.file, fcntl.LOCK_EX, 1, bucket)
+            locks.depth[bucket] += 1
             try:
                 yield
             finally:
-                fcntl.lockf(self._locks.file, fcntl.LOCK_UN, 1, bucket)
+                locks.depth[bucket] -= 1
+                if outermost:
+                    fcntl.lockf(locks.file, fcntl.LOCK_UN, 1, bucket)
 
     def commit(self, flow_id, snapshot, new_entries=()):
         rec = {"id": flow_id, "op": "put", "snapshot": snapshot, "journal": list(new_entries)}
