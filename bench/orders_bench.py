@@ -22,7 +22,8 @@ What is timed
                per order with the order id as workflow id, reserve step, DBOS.recv for
                the payment, fulfil step; the webhook is DBOS.send. SQLite system
                database, synchronous=FULL, in DBOS's default (rollback) journal mode and
-               in WAL mode; the ratio is taken against the faster of the two.
+               in WAL mode; each row's ratio is taken against the faster of the two, and
+               "best of each" divides flowscheme's best run by DBOS's best run.
   ledger       commerce.ledger.Ledger.append with fsync, one thread and many threads.
   suspended    --suspended N orders begun (and left waiting for payment) in one store,
                in a child process: its peak RSS (VmHWM), the store's size on disk, and a
@@ -369,6 +370,13 @@ def report(args, results):
                 continue
             rows.append([text, fmt(ld[label]["appends_per_s"])] + ["-"] * len(journals) + (["-"] if journals else []))
     out = [table(rows)]
+    fs_runs = [(v["orders_per_s"], f"{v['threads']} thread(s)") for k, v in fs.items() if not k.startswith("cold")]
+    db_runs = [(db[j][k]["orders_per_s"], f"{j} journal, {db[j][k]['threads']} thread(s)")
+               for j in journals for k in ("concurrent", "single")]
+    if fs_runs and db_runs:
+        (a, how_a), (b, how_b) = max(fs_runs), max(db_runs)
+        out.append(f"best of each: flowscheme {fmt(a)} orders/s ({how_a}) / DBOS {fmt(b)} orders/s "
+                   f"({how_b}) = {a / b:.1f}x")
     if journals:
         out.append("")
         out.append("DBOS counts: " + "; ".join(

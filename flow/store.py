@@ -122,6 +122,19 @@ class _LockFile:
                 self.file.close()
 
 
+class _Pending:
+    """A commit waiting in FileStore's group-commit queue."""
+
+    __slots__ = ("frames", "done", "error", "wake")
+
+    def __init__(self, frames):
+        self.frames = frames
+        self.done = False
+        self.error = None
+        self.wake = threading.Lock()  # held until the commit is done or leads
+        self.wake.acquire()
+
+
 class StoredFlow:
     __slots__ = ("snapshot", "journal")
 
@@ -180,10 +193,8 @@ class FileStore:
         self.flows = {}
         self._mutex = threading.RLock()  # guards flows/offset/file handle
         self._locks = _LockFile.acquire(os.path.join(self.dir, "flows.lock"))
-        self._sync = threading.Condition()
-        self._written = 0
-        self._synced = 0
-        self._syncing = False
+        self._queue = []  # _Pending commits, the head one leading (see _append)
+        self._queue_lock = threading.Lock()
         self._fd = None
         try:
             self._open_log()
@@ -385,8 +396,38 @@ class FileStore:
         self._append([rec])
 
     def _append(self, records):
-        frames = [_frame(rec) for rec in records]
-        blob = b"".join(frames)
+        """Append records durably. Group commit: concurrent appenders queue up;
+        the one at the head writes every queued frame in one write, fsyncs once,
+        wakes the others and hands the lead to the next in the queue."""
+        pending = _Pending([_frame(rec) for rec in records])
+        with self._queue_lock:
+            self._queue.append(pending)
+            leads = self._queue[0] is pending
+        if not leads:
+            pending.wake.acquire()  # until a leader committed it, or made it the leader
+        if pending.done:
+            if pending.error is not None:
+                raise pending.error
+            return
+        with self._queue_lock:
+            batch = list(self._queue)
+        try:
+            self._write_synced(b"".join(f for p in batch for f in p.frames))
+        except BaseException as e:
+            for p in batch:
+                p.error = e
+            raise
+        finally:
+            with self._queue_lock:
+                del self._queue[: len(batch)]
+                successor = self._queue[0] if self._queue else None
+            for p in batch[1:]:
+                p.done = True
+                p.wake.release()
+            if successor is not None:
+                successor.wake.release()
+
+    def _write_synced(self, blob):
         with self._mutex, self._file_lock(fcntl.LOCK_EX) as size:
             # we hold the log exclusively: an incomplete frame at its end is a
             # crashed writer's, to cut off before appending after it
@@ -396,36 +437,8 @@ class FileStore:
             except BaseException:
                 os.ftruncate(self._fd, size)  # e.g. a full disk: leave no partial frame behind
                 raise
-            pos = size
-            for f in frames:
-                self._apply(f[FRAME.size :], pos)
-                pos += len(f)
-            self.offset = pos
-            mark = self._note_written()
-        self._wait_synced(mark)
-
-    def _note_written(self):
-        with self._sync:
-            self._written += 1
-            return self._written
-
-    def _wait_synced(self, mark):
-        """Group commit: one fsync covers every write made before it started."""
-        with self._sync:
-            while self._synced < mark:
-                if self._syncing:
-                    self._sync.wait()
-                    continue
-                self._syncing = True
-                target = self._written
-                self._sync.release()
-                try:
-                    os.fsync(self._fd)
-                finally:
-                    self._sync.acquire()
-                    self._syncing = False
-                self._synced = max(self._synced, target)
-                self._sync.notify_all()
+            self._catch_up(size + len(blob))  # apply our own frames
+        os.fsync(self._fd)
 
     def replace_all(self, flows):
         """Atomically replace every flow (write a new log, fsync, rename)."""
