@@ -10,8 +10,10 @@ Results: `Suspended(flow_id, kind, payload, key)`, `Done(flow_id, value)`,
 `Failed(flow_id, error)` (the flow's Scheme code raised; the runtime carries on),
 and from `resume` also `NotWaiting(flow_id, status, waiting_on)` when the flow is
 not waiting (on that kind) — nothing changed; this is what makes a replayed
-webhook harmless. Every transition is committed to the store before the call
-returns. Values cross by the mapping in flow.convert.
+webhook harmless. Every call's outcome is committed to the store before it
+returns. `serve={kind: handler}` on start/resume answers those requests inside
+the call (see FlowRuntime._advance): one commit for the whole run, so handlers
+must be idempotent by the request key. Values cross by the mapping in flow.convert.
 """
 
 import threading

@@ -23,3 +23,12 @@ def transfer(rt, *sources, filename="flows.scm"):
     return fresh
 
 
+class Effects:
+    """A host procedure `effect`: records what the flow did (to see replays)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, what):
+        self.seen.append(what.name)
+        return what

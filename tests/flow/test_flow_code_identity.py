@@ -5,6 +5,7 @@ and named errors when the new code diverges or the code is not loaded."""
 import pytest
 
 from flow import CodeNotLoaded, FlowRuntime, NondeterminismError, StoreFormatError
+from flowhelp import Effects
 
 V1 = """
 (defflow order (lambda (oid)
@@ -28,15 +29,6 @@ V2_OTHER_KIND = V1.replace("(request 'payment", "(request 'charge")
 V2_OTHER_PAYLOAD = V1.replace("(request 'payment (list oid r))", "(request 'payment (list oid r 'extra))")
 V2_FINISHES_EARLY = "(defflow order (lambda (oid) (effect 'begin) (request 'reserve oid) 'early))"
 V2_FAILS = "(defflow order (lambda (oid) (effect 'begin) (request 'reserve oid) (car '())))"
-
-
-class Effects:
-    def __init__(self):
-        self.seen = []
-
-    def __call__(self, what):
-        self.seen.append(what.name)
-        return what
 
 
 def make(*sources, filename="order.scm", store=None):

@@ -16,7 +16,7 @@ import pytest
 
 from flow import Done, Failed, FlowError, FlowRuntime, NondeterminismError, NotWaiting, Suspended, to_python
 
-from flowhelp import ORDER, runtime, transfer
+from flowhelp import ORDER, Effects, runtime, transfer
 
 # the order flow, returning every answer so that the served ones can be checked
 ORDER3 = """
@@ -51,17 +51,6 @@ CONVERT = """
           (request 'nothing x) t l))))
 """
 CODE = (ORDER, ORDER3, SUMMER, CONVERT)
-
-
-class Effects:
-    """A host procedure `effect`: records what the flow did (to see replays)."""
-
-    def __init__(self):
-        self.seen = []
-
-    def __call__(self, what):
-        self.seen.append(what.name)
-        return what
 
 
 class Handler:

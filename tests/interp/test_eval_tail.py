@@ -168,3 +168,28 @@ def test_count_one_million():
     start = time.perf_counter()
     assert it.eval("(count 1000000)") == 1000000
     assert time.perf_counter() - start < 300
+
+
+def test_a_shallow_run_stays_off_the_roomy_frame_and_a_deep_one_moves_there(monkeypatch):
+    """A short computation (a flow step) runs without the driver's roomy stack frame
+    (its chunk costs an mmap/munmap a run); one that gets deep spills once into
+    frames, carries on in the roomy frame, and still answers right — also when it
+    captures a continuation and suspends mid-way."""
+    from interp import machine
+
+    entered = []
+    roomy = machine._ROOMY
+
+    def counting(fn, *args):
+        entered.append(1)
+        return roomy(fn, *args)
+
+    monkeypatch.setattr(machine, "_ROOMY", counting)
+    it = interp()
+    it.eval("(define (down n) (if (= n 0) 0 (+ 1 (down (- n 1)))))")
+    assert it.eval("(down 5)") == 5
+    assert entered == []
+    assert it.eval("(down 5000)") == 5000
+    assert entered == [1]
+    assert it.eval("(+ (down 3000) (call/cc (lambda (k) (k (down 10)))))") == 3010
+    assert len(entered) == 2
