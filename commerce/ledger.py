@@ -525,6 +525,9 @@ class Ledger:
                     del self._queue[: len(batch)]
                     successor = self._queue[0] if self._queue else None
                 for other in batch[1:]:
+                    if not other.done:  # the lead was interrupted before it committed
+                        other.error = LedgerError(f"{self.path}: append interrupted, nothing was committed")
+                        other.done = True
                     other.wake.release()
                 if successor is not None:
                     successor.wake.release()

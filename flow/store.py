@@ -10,9 +10,12 @@ A store keeps, per flow id, the latest snapshot (bytes) and the flow's journal
 
 FileStore is one append-only log, DIR/flows.log: a header, then frames of
 (length, CRC32, msgpack body). Each commit appends one frame and fsyncs before
-returning; concurrent committers in one process share an fsync (group commit).
-Other processes' commits are picked up by `refresh()`, which reads the frames
-appended since we last looked. A torn last frame (a crash mid-write: an
+returning; concurrent committers in one process queue up and the head of the
+queue writes and fsyncs them all at once (group commit). Other processes'
+commits are picked up by `refresh()`, which reads the frames appended since we
+last looked (one fstat when there are none; a rewrite — import, reset,
+compaction — appends a "moved" frame to the old log before renaming the new one
+over it, so that shows as well). A torn last frame (a crash mid-write: an
 incomplete or unchecksummed frame with no whole frame after it) is cut off with
 a warning, on open or by the next writer; a bad frame followed by good ones is
 a corrupt middle: an error naming its offset, never skipped or cut. A commit
@@ -241,15 +244,6 @@ class FileStore:
         finally:
             os.close(dfd)
 
-    def _is_current(self, st):
-        """Whether the log we have open (fstat `st`) is still DIR/flows.log: a
-        rewrite (import, reset, compact) renames a new log over it, which leaves
-        ours unlinked (st_nlink 0); only a log with other hard links needs a look
-        at the path."""
-        if st.st_nlink <= 1:
-            return st.st_nlink == 1
-        return os.stat(self.path).st_ino == st.st_ino
-
     @contextmanager
     def _file_lock(self, kind):
         """flock the log, yielding its size; if another process replaced it
@@ -258,7 +252,7 @@ class FileStore:
         while True:
             fcntl.flock(self._fd, kind)
             st = os.fstat(self._fd)
-            if self._is_current(st):
+            if os.stat(self.path).st_ino == st.st_ino:
                 break
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -346,6 +340,8 @@ class FileStore:
                 stored.journal.extend(rec.get("journal", ()))
         elif op == "reset":
             self.flows = {}
+        elif op == "moved":
+            pass  # the log is replaced after this frame (see refresh); a no-op here
         else:
             raise StoreFormatError(f"{self.path}: unknown operation {op!r} at offset {at}")
 
@@ -363,9 +359,10 @@ class FileStore:
     def refresh(self):
         try:
             st = os.fstat(self._fd)
-            if st.st_size == self.offset and self._is_current(st):
-                # nothing appended since we looked, and not replaced (no lock needed:
-                # a commit of ours in progress has grown the file, so it looks properly)
+            if st.st_size == self.offset and st.st_nlink:
+                # nothing appended since we looked (no lock needed: a commit of ours
+                # in progress has grown the file, so it looks properly); a rewrite
+                # appends a "moved" frame to the old log before replacing it
                 return
         except (OSError, TypeError):  # closed or reopened under us: look properly
             pass
@@ -412,7 +409,7 @@ class FileStore:
         with self._queue_lock:
             batch = list(self._queue)
         try:
-            self._write_synced(b"".join(f for p in batch for f in p.frames))
+            self._write_synced([f for p in batch for f in p.frames])
         except BaseException as e:
             for p in batch:
                 p.error = e
@@ -427,17 +424,21 @@ class FileStore:
             if successor is not None:
                 successor.wake.release()
 
-    def _write_synced(self, blob):
+    def _write_synced(self, frames):
         with self._mutex, self._file_lock(fcntl.LOCK_EX) as size:
             # we hold the log exclusively: an incomplete frame at its end is a
             # crashed writer's, to cut off before appending after it
             size = self._catch_up(size, repair=True)
             try:
-                _write_all(self._fd, blob, size)
+                _write_all(self._fd, b"".join(frames), size)
             except BaseException:
                 os.ftruncate(self._fd, size)  # e.g. a full disk: leave no partial frame behind
                 raise
-            self._catch_up(size + len(blob))  # apply our own frames
+            pos = size
+            for f in frames:
+                self._apply(f[FRAME.size :], pos)
+                pos += len(f)
+            self.offset = pos
         os.fsync(self._fd)
 
     def replace_all(self, flows):
@@ -467,6 +468,8 @@ class FileStore:
             os.close(fd)
             new = os.open(tmp, os.O_RDWR)
             fcntl.flock(new, fcntl.LOCK_EX)  # held until _file_lock's unlock below
+            # grow the old log, so that other processes' refresh() looks properly
+            _write_all(self._fd, _frame({"id": "", "op": "moved"}), self.offset)
             os.rename(tmp, self.path)
             self._fsync_dir()
             old = self._fd

@@ -749,3 +749,76 @@ def test_the_ledger_behaves_like_a_first_write_wins_dict(ops):
             assert ledger.orders() == list(dict.fromkeys(order for order, _, _ in model.values()))
             for order in ("o1", "o2", "o3"):
                 assert ledger.records(order) == [r for r in records if r.order == order]
+
+
+def _appends_queued_behind_a_held_fsync(ledger, monkeypatch, waiting, second_fsync):
+    """Start one append whose fsync is held until `waiting` more appends (other
+    threads) have queued behind it; their group commit's fsync is `second_fsync`.
+    Returns (outcomes by thread, fsync calls)."""
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 1:
+            deadline = time.monotonic() + 10
+            while len(ledger._queue) < 1 + waiting and time.monotonic() < deadline:
+                time.sleep(0.001)
+            return real_fsync(fd)
+        if len(calls) == 2:
+            return second_fsync(fd)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    outcomes = {}
+
+    def run(i):
+        try:
+            outcomes[i] = ledger.append(f"o{i}", "created", f"o{i}:created", amount=100 + i)
+        except BaseException as exc:
+            outcomes[i] = exc
+
+    first = threading.Thread(target=run, args=(0,))
+    first.start()
+    while not calls:
+        time.sleep(0.001)
+    others = [threading.Thread(target=run, args=(i,)) for i in range(1, 1 + waiting)]
+    for t in others:
+        t.start()
+    for t in [first] + others:
+        t.join()
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    return outcomes, calls
+
+
+def test_appends_queued_during_a_commit_share_the_next_fsync(path, monkeypatch):
+    """Group commit: appends arriving while one is being fsync'd are written and
+    fsync'd together, each returning only after that fsync."""
+    ledger = open_quietly(path)
+    outcomes, calls = _appends_queued_behind_a_held_fsync(ledger, monkeypatch, 7, os.fsync)
+    assert len(calls) == 2  # one for the first append, one for the seven behind it
+    assert all(outcomes[i][1] is True and outcomes[i][0].amount == 100 + i for i in range(8))
+    assert sorted(r.key for r in ledger.records()) == sorted(f"o{i}:created" for i in range(8))
+    assert ledger.verify().ok
+    ledger.close()
+
+
+def test_a_failed_group_fsync_fails_every_append_in_it_and_records_none(path, monkeypatch):
+    """The fsync shared by a batch fails: every append of the batch raises, none of
+    them is in the ledger (nor on disk), and the ledger takes appends again."""
+    ledger = open_quietly(path)
+
+    def broken(fd):
+        raise OSError(5, "Input/output error")
+
+    outcomes, calls = _appends_queued_behind_a_held_fsync(ledger, monkeypatch, 5, broken)
+    assert outcomes[0][1] is True
+    for i in range(1, 6):
+        assert isinstance(outcomes[i], LedgerError), outcomes[i]
+        assert "nothing was committed" in str(outcomes[i])
+        assert ledger.get(f"o{i}:created") is None
+    assert ledger.append("o9", "created", "o9:created", amount=1)[1] is True
+    ledger.close()
+    with Ledger(path) as again:
+        assert [r.key for r in again.records()] == ["o0:created", "o9:created"]
+        assert again.verify().ok

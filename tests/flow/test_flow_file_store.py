@@ -189,6 +189,59 @@ def test_import_replaces_the_durable_flows_and_other_runtimes_follow(tmp_path):
     c.close()
 
 
+def test_a_replaced_log_with_another_hard_link_is_still_noticed(tmp_path):
+    """A log kept under a second name (a hard link, say a backup) is not unlinked
+    when an import renames the new log over it: the other runtime still notices."""
+    a = runtime(ORDER, store=tmp_path)
+    b = runtime(ORDER, store=tmp_path)
+    a.start("order-lifecycle", 1, flow_id="old")
+    assert b.ids() == ["old"]
+    os.link(tmp_path / "flows.log", tmp_path / "backup.log")
+    src = runtime(ORDER)
+    src.start("order-lifecycle", 2, flow_id="new")
+    a.import_store(src.export_store())
+    assert b.ids() == ["new"] and b.result("new").kind == "reserve"
+    a.close(), b.close()
+
+
+def test_commits_queued_during_an_fsync_share_the_next_one(tmp_path, monkeypatch):
+    """Group commit: flows committed by threads while one commit is being fsync'd
+    are written together and made durable by one more fsync."""
+    import threading
+    import time
+
+    rt = runtime(ORDER, store=tmp_path)
+    store = rt.store
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 1:  # hold the first until seven more commits queue behind it
+            deadline = time.monotonic() + 10
+            while len(store._queue) < 8 and time.monotonic() < deadline:
+                time.sleep(0.001)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    first = threading.Thread(target=store.commit, args=("f0", b"s0", [b"j0"]))
+    first.start()
+    while not calls:
+        time.sleep(0.001)
+    others = [threading.Thread(target=store.commit, args=(f"f{i}", f"s{i}".encode(), [])) for i in range(1, 8)]
+    for t in others:
+        t.start()
+    for t in [first] + others:
+        t.join()
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert len(calls) == 2
+    rt.close()
+    again = runtime(ORDER, store=tmp_path)
+    assert sorted(again.store.ids()) == [f"f{i}" for i in range(8)]
+    assert again.store.get("f3").snapshot == b"s3" and again.store.get("f0").journal == [b"j0"]
+    again.close()
+
+
 def test_compaction_keeps_every_flow(tmp_path):
     populated(tmp_path)
     rt = runtime(ORDER, store=tmp_path)
