@@ -223,17 +223,18 @@ class Analyzer:
 
     # -------------------------------------------------------------- analysis
 
-    def analyze_toplevel(self, x):
-        pos = getattr(x, "pos", None) if type(x) is Pair else None
+    def analyze_toplevel(self, x, pos=None):
+        """Top-level form x; pos: where it was read (a pair knows its own)."""
+        pos = getattr(x, "pos", None) or pos if type(x) is Pair else pos
         self.top = x
         return self.analyze(x, None, False, "<toplevel>", pos)
 
-    def compile_toplevel(self, x):
+    def compile_toplevel(self, x, pos=None):
         """The compiled code of top-level form x (analysed, then compiled)."""
         try:
-            return self.analyze_toplevel(x).compile()
+            return self.analyze_toplevel(x, pos).compile()
         except RecursionError:
-            pos = getattr(x, "pos", None) if type(x) is Pair else None
+            pos = getattr(x, "pos", None) or pos if type(x) is Pair else pos
             raise SchemeSyntaxError("expression nested too deeply", pos) from None
 
     def analyze(self, x, scope, tail, owner, pos):

@@ -26,10 +26,12 @@ class Program:
     """The forms of one text (read at once), analysed lazily, run in order."""
 
     def __init__(self, genv, units, text, filename=None, datums=None):
+        self.positions = None  # where each form was read, when read here
         if datums is None:
             from .reader import read_all
 
-            datums = read_all(text, filename)
+            self.positions = []
+            datums = read_all(text, filename, self.positions)
         self.datums = datums
         self.count = len(datums)
         self.unit = CodeUnit(text, filename)
@@ -45,9 +47,10 @@ class Program:
         """The compiled form i (analysing the forms up to it first)."""
         codes = self.codes
         while len(codes) <= i:
-            codes.append(self.analyzer.compile_toplevel(self.datums[len(codes)]))
+            j = len(codes)
+            codes.append(self.analyzer.compile_toplevel(self.datums[j], self.positions and self.positions[j]))
             if len(codes) == self.count:
-                self.datums = None  # all analysed: the source datums are not needed
+                self.datums = self.positions = None  # all analysed: not needed any more
         return codes[i]
 
     def run_from(self, i, value):

@@ -362,6 +362,10 @@ class _DatumBuilder:
         return s
 
     def start(self, c):
+        positions = getattr(_ctx, "positions", None)
+        if positions is not None:
+            fname = _ctx.filename
+            positions.extend(SourcePos(fname, e[1], e[2]) for e in c[0])
         return [e[0] for e in c[0]]
 
     def skip(self, c):
@@ -675,19 +679,23 @@ def _convert_error(text, e):
 # ---------------------------------------------------------------- public API
 
 
-def read_all(text, filename=None):
-    """Every datum in `text`, as a Python list (SchemeSyntaxError if malformed)."""
+def read_all(text, filename=None, positions=None):
+    """Every datum in `text`, as a Python list (SchemeSyntaxError if malformed).
+    A list passed as `positions` gets each datum's SourcePos (a symbol or number
+    cannot carry one itself, as a pair does)."""
     if not isinstance(text, str):
         raise SchemeSyntaxError(f"cannot read: expected a string, got {type(text).__name__}")
     parser = _get_parser()
     _ctx.filename = filename
     _ctx.labels = None
+    _ctx.positions = positions
     try:
         return parser.parse(text)
     except Exception as e:
         raise _convert_error(text, e) from None
     finally:
         _ctx.labels = None
+        _ctx.positions = None
 
 
 _ATOM_TOKENS = frozenset(("ATOM", "STRING", "CHAR", "BARSYM", "LABEL_REF"))

@@ -169,7 +169,8 @@ def test_eval_output_comes_before_the_value(cli):
         (")", "<eval>:1:1: unexpected )"),
         ("(+ 1", "<eval>:1:1: unclosed ( opened at 1:1"),
         ("(list undefined-thing)", "<eval>:1:7: unbound variable: undefined-thing"),
-        ("undefined-thing", "unbound variable: undefined-thing"),
+        ("undefined-thing", "<eval>:1:1: unbound variable: undefined-thing"),
+        ("1 2   undefined-thing", "<eval>:1:7: unbound variable: undefined-thing"),
     ],
 )
 def test_eval_errors(cli, expr, message):

@@ -320,3 +320,18 @@ def test_edge_cases_raise_scheme_errors_only(src):
         it.eval(src)
     except SchemeError:
         pass
+
+
+@pytest.mark.parametrize("text, where", [
+    ("(define x 1)\nfoo\n", "t.scm:2:1"),        # a bare symbol: it cannot carry a position itself
+    ("(define x 1)\n   42 nope", "t.scm:2:7"),
+    ("#;(skipped) \n  nope", "t.scm:2:3"),       # a datum comment before it does not shift it
+    ("'a\n(list 1 nope)", "t.scm:2:9"),
+])
+def test_an_error_in_a_top_level_atom_names_its_place(text, where):
+    it = interp()
+    with pytest.raises(SchemeError) as info:
+        it.eval(text, "t.scm")
+    assert str(info.value.pos) == where
+    assert info.value.format().startswith(f"{where}: unbound variable: nope"
+                                          if "nope" in text else f"{where}: unbound variable: foo")
