@@ -532,7 +532,8 @@ def run(action, k=None, winders=NIL, handlers=NIL, may_suspend=False):
         _depth = 0
         _limit = SHALLOW_DEPTH
         try:
-            return _drive(action, k, level)
+            # an error leaving for the host leaves the winds back to the caller's
+            return _drive(action, k, level, saved[:2])
         finally:
             D.level -= 1
             D.winders, D.handlers, D.may_suspend, _depth, _limit = saved
@@ -565,7 +566,7 @@ def _make_roomy():
 _ROOMY = _make_roomy()
 
 
-def _drive(action, k, level):
+def _drive(action, k, level, base):
     global _depth, _limit
     while True:
         try:
@@ -588,7 +589,7 @@ def _drive(action, k, level):
                 action = _resume_action(first)
                 if _limit != MAX_DEPTH:  # deep work: carry on in a roomy frame
                     _limit = MAX_DEPTH
-                    return _ROOMY(_drive, action, k, level)
+                    return _ROOMY(_drive, action, k, level, base)
             elif c.reason == "callcc":
                 kproc = ContinuationProcedure(K, D.winders, D.handlers, level)
                 action = _call_action(c.payload, [kproc])
@@ -614,9 +615,36 @@ def _drive(action, k, level):
                 action = _call_action(RAISE[0], [e.payload])
                 continue
             add_continuation_backtrace(e, k)
+            replaced = _leave_winds(base)
+            if replaced is not None:
+                raise replaced from e
             if e is ex:
                 raise
             raise e from ex
+        except BaseException as ex:
+            if type(ex).__name__ == "SchemeExit":  # (exit) runs the `after` thunks it leaves
+                _depth = 0
+                _leave_winds(base)
+            raise
+
+
+def _leave_winds(base):
+    """An error (or exit) is leaving this driver for the host: run the `after`
+    thunks of the dynamic-winds it leaves, innermost first, each outside its own
+    extent. An error in one replaces the escaping one (it is returned) and the
+    unwinding goes on."""
+    winders, handlers = base
+    replaced = None
+    w = D.winders
+    while w is not winders and type(w) is Pair:
+        D.winders = w.cdr
+        after = w.car.after
+        try:
+            run(lambda: call(after, []), None, w.cdr, handlers)
+        except SchemeError as e:
+            replaced = e
+        w = w.cdr
+    return replaced
 
 
 def _as_scheme_error(ex):

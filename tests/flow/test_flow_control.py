@@ -5,7 +5,7 @@ import pytest
 
 from flow import Done, Suspended
 
-from flowhelp import runtime
+from flowhelp import runtime, transfer
 
 
 def drive(code, name, answers, *args, hop=True):
@@ -202,6 +202,20 @@ def test_a_flow_failing_inside_parameterize_leaves_the_parameter_alone():
     rt.start("dies", flow_id="d")
     assert rt.resume("d", 0).error.message.startswith("car:")
     assert rt.eval("(p)").name == "outer"
+
+
+def test_a_flow_failing_inside_dynamic_wind_runs_the_after_thunk_once_resumed():
+    """The wind was entered before the request, on another step (and the flow saved
+    and restored in between): failing after the resume leaves it, so `after` runs."""
+    code = DYNAMIC + """(defflow wound (lambda ()
+      (dynamic-wind (lambda () (note 'before))
+                    (lambda () (request 'a 1) (car '()))
+                    (lambda () (note 'after)))))"""
+    rt = runtime(code)
+    rt.start("wound", flow_id="w")
+    other = transfer(rt, code)
+    assert other.resume("w", 0).error.message.startswith("car:")
+    assert [s.name for s in other.eval("(reverse trail)")] == ["after"]  # `before` ran in rt
 
 
 @pytest.mark.parametrize("hop", [False, True])

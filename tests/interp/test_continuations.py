@@ -342,3 +342,64 @@ def test_closures_refer_to_their_lambda_node():
     assert type(f) is Closure
     assert f.lam.node is not None and f.lam.node.info is f.lam
     assert it.units[f.lam.node.unit.hash] is f.lam.node.unit
+
+
+# --------------------------------------------------------------- errors leaving dynamic-winds
+
+WINDS = """
+(define p (make-parameter 1))
+(define (show . xs) (for-each display xs) (newline))
+(define (nested thunk)
+  (dynamic-wind
+    (lambda () (show "before"))
+    (lambda () (parameterize ((p 2))
+                 (dynamic-wind (lambda () #f) thunk (lambda () (show "inner after, p=" (p))))))
+    (lambda () (show "outer after, p=" (p)))))
+"""
+
+
+def test_an_error_escaping_to_the_host_runs_the_after_thunks_it_leaves():
+    """As in Guile: innermost first, each outside its own extent (the parameterize
+    between them is undone in between), and the interpreter is left as it was."""
+    from interp.errors import SchemeError
+    from interp.machine import D
+    from interp.values import NIL
+
+    it = interp()
+    it.eval(WINDS)
+    with pytest.raises(SchemeError, match="car: expected a pair"):
+        it.eval("(nested (lambda () (car 1)))")
+    assert it.stdout.getvalue() == "before\ninner after, p=2\nouter after, p=1\n"
+    assert ev("(p)", it) == "1" and D.winders is NIL
+
+
+def test_an_error_in_an_after_thunk_replaces_the_escaping_one_and_unwinding_goes_on():
+    from interp.errors import SchemeError
+
+    it = interp()
+    it.eval(WINDS)
+    with pytest.raises(SchemeError, match="vector-ref"):
+        it.eval("""(dynamic-wind (lambda () #f)
+                     (lambda () (nested (lambda () (car 1))))
+                     (lambda () (vector-ref (vector) 0)))""")
+    assert it.stdout.getvalue() == "before\ninner after, p=2\nouter after, p=1\n"
+
+
+def test_exit_runs_the_after_thunks_it_leaves():
+    """R7RS: exit runs all outstanding dynamic-wind after procedures."""
+    from interp.primitives.io import SchemeExit
+
+    it = interp()
+    it.eval(WINDS)
+    with pytest.raises(SchemeExit):
+        it.eval("(nested (lambda () (exit 3)))")
+    assert it.stdout.getvalue() == "before\ninner after, p=2\nouter after, p=1\n"
+
+
+def test_a_handled_error_runs_each_after_thunk_once():
+    """guard catches the error outside both winds: the after thunks run once, on the
+    way out to the guard, not again when the guard's body returns."""
+    it = interp()
+    it.eval(WINDS)
+    assert ev("(guard (e (#t 'caught)) (nested (lambda () (car 1))))", it) == "caught"
+    assert it.stdout.getvalue() == "before\ninner after, p=2\nouter after, p=1\n"
