@@ -14,6 +14,9 @@ What is timed
                order driven by one of --threads threads so the flow store's and the
                ledger's group commits can share fsyncs (every commit is still fsync'd
                before its call returns); also the same on one thread.
+               With --processes P (default 2) the --orders also run split over P
+               processes sharing one data directory (the store's and the ledger's
+               file locks between them), started together: a web server's workers.
                Carts cycle through a few distinct carts (a shop's quotes repeat; the
                Pricing memo serves repeats); the "cold" row prices a distinct cart per
                order through the miniKanren rules.
@@ -23,7 +26,8 @@ What is timed
                the payment, fulfil step; the webhook is DBOS.send. SQLite system
                database, synchronous=FULL, in DBOS's default (rollback) journal mode and
                in WAL mode; each row's ratio is taken against the faster of the two, and
-               "best of each" divides flowscheme's best run by DBOS's best run.
+               "best of each" divides flowscheme's best single-process run by DBOS's
+               best run.
   ledger       commerce.ledger.Ledger.append with fsync, one thread and many threads.
   suspended    --suspended N orders begun (and left waiting for payment) in one store,
                in a child process: its peak RSS (VmHWM), the store's size on disk, and a
@@ -145,6 +149,62 @@ def bench_flowscheme(args, workdir):
         if not report.ok:
             raise SystemExit(f"ledger verify failed after the run:\n{report}")
     return out
+
+
+def processes_worker(data_dir, prefix, n, threads):
+    """Child process: a Shop on the shared data directory; warm up, say "ready",
+    wait for "go" on stdin, run n orders on `threads` threads, report JSON."""
+    from commerce import Shop
+
+    with Shop(data_dir, recover=False) as shop:
+        for cart in CARTS:
+            shop.quote(cart)
+        run_orders(shop, f"warm-{prefix}", 10, 1, lambda i: CARTS[i % len(CARTS)])
+        print("ready", flush=True)
+        sys.stdin.readline()
+        start = time.time()
+        run_orders(shop, prefix, n, threads, lambda i: CARTS[i % len(CARTS)])
+        print(json.dumps({"start": start, "end": time.time()}), flush=True)
+
+
+def bench_processes(args, workdir):
+    """--processes P: the --orders split over P processes (each with --threads / P
+    threads) sharing one data directory, started together."""
+    data_dir = os.path.join(workdir, "fs-processes")
+    from commerce import Shop
+
+    Shop(data_dir).close()  # create it once, before they race
+    per = args.orders // args.processes
+    threads = max(1, args.threads // args.processes)
+    log(f"flowscheme processes: {per * args.processes} orders over {args.processes} processes "
+        f"x {threads} threads ...")
+    me = os.path.abspath(__file__)
+    procs = [subprocess.Popen([sys.executable, me, "--_orders-worker", data_dir, f"p{k}", str(per), str(threads)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for k in range(args.processes)]
+    try:
+        for p in procs:
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError("a worker process failed to start")
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        reports = [json.loads(p.stdout.readline()) for p in procs]
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait(timeout=600)
+    if any(p.returncode != 0 for p in procs):
+        return {"error": "a worker process failed"}
+    seconds = max(r["end"] for r in reports) - min(r["start"] for r in reports)
+    with Shop(data_dir, recover=False) as shop:
+        report = shop.ledger.verify()
+        if not report.ok or report.records != 4 * (per + 10) * args.processes:
+            raise SystemExit(f"ledger check failed after the multi-process run:\n{report}")
+    n = per * args.processes
+    log(f"  {n / seconds:.1f} orders/s")
+    return {"orders": n, "processes": args.processes, "threads": threads, "seconds": seconds,
+            "orders_per_s": n / seconds}
 
 
 def profile_lifecycle(args, workdir):
@@ -358,6 +418,13 @@ def report(args, results):
             v = fs[key]["orders_per_s"] if key in fs else None
             rows.append([text, fmt(v)] + [dbos_cell(j, key) for j in journals]
                         + ([ratio(v, key) if v is not None else "-"] if journals else []))
+    mp = results.get("processes")
+    if mp and "error" not in mp:
+        rows.append([f"  same, {mp['processes']} processes x {mp['threads']} threads, one data dir",
+                     fmt(mp["orders_per_s"])] + ["-"] * len(journals) + (["-"] if journals else []))
+    elif mp:
+        rows.append(["  same, several processes", "FAILED: " + mp["error"]]
+                    + ["-"] * len(journals) + (["-"] if journals else []))
     if fs:
         for label, text in (("cold-concurrent", f"  same, every cart priced cold, {args.threads} threads"),
                             ("cold-single", "  same, every cart priced cold, 1 thread")):
@@ -424,6 +491,9 @@ def main():
     ap.add_argument("--cold-orders", type=int, default=200,
                     help="flowscheme orders with a distinct cart each, on --threads threads (200; a quarter on one)")
     ap.add_argument("--threads", type=int, default=32, help="threads delivering orders (32)")
+    ap.add_argument("--processes", type=int, default=2,
+                    help="also run --orders split over this many processes on one data directory, "
+                         "--threads shared among them (2; 1: skip)")
     ap.add_argument("--appends", type=int, default=4000, help="ledger appends on --threads threads (4000; a quarter on one)")
     ap.add_argument("--dbos-orders", type=int, default=200, help="DBOS orders on --threads threads (200)")
     ap.add_argument("--dbos-single-orders", type=int, default=50, help="DBOS orders on one thread (50)")
@@ -438,7 +508,11 @@ def main():
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("--_suspended-worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--_reopen-worker", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--_orders-worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args._orders_worker:
+        d, prefix, n, threads = args._orders_worker
+        return processes_worker(d, prefix, int(n), int(threads))
 
     if args._suspended_worker:
         return suspended_worker(int(args._suspended_worker[0]), args._suspended_worker[1], args.threads)
@@ -450,6 +524,8 @@ def main():
     results = {}
     try:
         results["flowscheme"] = bench_flowscheme(args, workdir)
+        if args.processes > 1:
+            results["processes"] = bench_processes(args, workdir)
         results["ledger"] = bench_ledger(args, workdir)
         if not args.no_dbos:
             results["dbos"] = bench_dbos(args, workdir)
