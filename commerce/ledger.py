@@ -74,6 +74,8 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _FIXED_FIELDS_SIZE = 128
 _READ_CHUNK = 1 << 20
 _NO_STOP = 1 << 62
+#: How many of the latest records this process appended are kept in memory for get().
+_RECENT_BODIES = 4096
 
 
 # --------------------------------------------------------------------------- errors
@@ -326,7 +328,8 @@ class Ledger:
     """An append-only, idempotent, multi-process-safe ledger file.
 
     Keeps an index (key -> frame offset, order -> frame offsets) in memory;
-    records themselves are read back from the file (and re-checksummed) on demand.
+    records themselves are read back from the file (and re-checksummed) on demand,
+    except the latest few thousand this process appended, whose bodies it keeps.
     Reads first catch up with what other processes have committed.
     """
 
@@ -342,6 +345,7 @@ class Ledger:
         # one thread at a time takes the file lock, catches up or commits; the index
         # only ever holds durable records, so reading it needs no lock (see get)
         self._io = threading.Lock()
+        self._recent: dict[int, bytes] = {}  # offset -> body of our latest appends
         self._queue: list[_Request] = []  # appends waiting to be group-committed
         self._queue_lock = threading.Lock()
         self._warnings: list[str] = []
@@ -552,6 +556,7 @@ class Ledger:
     def _write_batch(self, batch: list[_Request]) -> None:
         start = end = self._end
         frames: list[bytes] = []
+        bodies: list[tuple[int, bytes]] = []
         new: dict[str, LedgerRecord] = {}
         now = _time.time()
         for request in batch:
@@ -572,6 +577,7 @@ class Ledger:
                 "details": request.details,
             }
             frames.append(encode_frame(fields))
+            bodies.append((end, frames[-1][FRAME_HEADER_SIZE:]))
             new[request.key] = _record(end, fields)
             end += len(frames[-1])
             request.result = (new[request.key], True)
@@ -586,6 +592,11 @@ class Ledger:
                 for request in batch:
                     request.result = None
                 raise LedgerError(f"{self.path}: append failed, nothing was committed: {exc}") from exc
+            recent = self._recent
+            for offset, body in bodies:
+                recent[offset] = body
+            while len(recent) > _RECENT_BODIES:
+                del recent[next(iter(recent))]
             for record in new.values():
                 self._by_key[record.key] = record.offset
                 self._by_order.setdefault(record.order, []).append(record.offset)
@@ -644,6 +655,9 @@ class Ledger:
             pos = nxt
 
     def _read_record(self, offset: int) -> LedgerRecord:
+        body = self._recent.get(offset)
+        if body is not None:  # one we wrote lately: what we fsync'd, no need to read it back
+            return _record(offset, _unpack(body))
         # the offset came from the index: a committed frame, checked against its own
         # length and checksums (no stop at _end: a reader may race the index update)
         reader = _FrameReader(self._fd, _NO_STOP, chunk=4096)  # one frame, usually one pread

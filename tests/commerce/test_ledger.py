@@ -822,3 +822,23 @@ def test_a_failed_group_fsync_fails_every_append_in_it_and_records_none(path, mo
     with Ledger(path) as again:
         assert [r.key for r in again.records()] == ["o0:created", "o9:created"]
         assert again.verify().ok
+
+
+def test_records_read_from_memory_and_from_the_file_agree(path, monkeypatch):
+    """get() serves the latest appends from memory and older ones from the file:
+    both give the same, fresh (unshared) records, and a new Ledger agrees."""
+    import commerce.ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "_RECENT_BODIES", 3)
+    with open_quietly(path) as ledger:
+        for i in range(10):
+            ledger.append(f"o{i}", "created", f"o{i}:created", amount=i, details={"cart": [["tea", i]]})
+        assert len(ledger._recent) == 3
+        first, last = ledger.get("o0:created"), ledger.get("o9:created")
+        assert (first.amount, first.details, last.amount, last.details) == (0, {"cart": [["tea", 0]]},
+                                                                          9, {"cart": [["tea", 9]]})
+        last.details["cart"].append("changed by a caller")
+        assert ledger.get("o9:created").details == {"cart": [["tea", 9]]}
+        mine = [ledger.get(f"o{i}:created") for i in range(10)]
+    with Ledger(path) as again:
+        assert [again.get(f"o{i}:created") for i in range(10)] == mine
