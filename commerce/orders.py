@@ -32,6 +32,7 @@ FLOW = "order-lifecycle"
 STATUS_OF_KIND = {"reserve": "reserving", "payment": "awaiting-payment", "fulfil": "fulfilling"}
 MAX_AMOUNT = 2**63 - 1  # the ledger stores amounts as signed 64-bit integers
 LEDGER_KIND = {"reserve": "reserved", "payment": "paid", "fulfil": "fulfilled"}
+SERVED = ("reserve", "fulfil")  # the requests serviced on the spot, inside the flow's step
 
 
 class OrderError(ValueError):
@@ -108,8 +109,7 @@ class Shop:
             details = {"cart": [[line.sku, line.qty] for line in q.lines],
                        "lines": [list(line) for line in q.lines]}
             self.ledger.append(order_id, "created", f"{order_id}:created", amount=q.total, details=details)
-        state = self.flows.start(FLOW, order_id, flow_id=order_id, serve=self._serve(order_id))
-        return _status_of(self._drive(order_id, state))
+        return _status_of(self._start(order_id))
 
     def settle(self, order_id, payment_ref, amount):
         """The payment webhook: "settled", or "already-settled" (nothing recorded)."""
@@ -130,8 +130,9 @@ class Shop:
             # a crash stopped begin before the flow started, or left a step half-done
             state = self._state(order_id)
             if state is None:
-                state = self.flows.start(FLOW, order_id, flow_id=order_id, serve=self._serve(order_id))
-            self._drive(order_id, state)
+                self._start(order_id)
+            else:
+                self._drive(order_id, state)
             flow = self._meta(order_id)
         if flow.status == "done":
             return "already-settled"
@@ -143,10 +144,7 @@ class Shop:
         # a Shop's recover()) is the one that moves the flow on.
         _, recorded = self.ledger.append(order_id, "paid", flow.key, amount=amount,
                                          details={"payment_ref": payment_ref})
-        result = self.flows.resume(order_id, "paid", kind="payment", serve=self._serve(order_id))
-        if isinstance(result, NotWaiting):  # the flow was moved on elsewhere
-            result = self._state(order_id)
-        self._drive(order_id, result)
+        self._drive(order_id, self.flows.resume(order_id, "paid", kind="payment", serve=self._serve(order_id)))
         return "settled" if recorded else "already-settled"
 
     def _meta(self, order_id):
@@ -169,19 +167,25 @@ class Shop:
             self.ledger.append(order_id, LEDGER_KIND[request.kind], request.key, details={})
             return LEDGER_KIND[request.kind]
 
-        return {"reserve": service, "fulfil": service}
+        return dict.fromkeys(SERVED, service)
+
+    def _start(self, order_id):
+        """Start the order's flow (reserving on the spot); its state after."""
+        return self._drive(order_id, self.flows.start(FLOW, order_id, flow_id=order_id,
+                                                      serve=self._serve(order_id)))
 
     def _drive(self, order_id, state):
         """Finish a synchronous step (reserve, fulfil) the flow was left waiting on
         (by a crash, or a handler that failed), from `state` (its latest known
-        result); the final state."""
+        result, or NotWaiting when someone else moved it on); the final state."""
         serve = self._serve(order_id)
-        while isinstance(state, Suspended) and state.kind in serve:
+        while True:
+            if isinstance(state, NotWaiting):  # moved on elsewhere: look again
+                state = self._state(order_id)
+            if not (isinstance(state, Suspended) and state.kind in serve):
+                return state
             answer = serve[state.kind](state)
             state = self.flows.resume(order_id, answer, kind=state.kind, serve=serve)
-            if isinstance(state, NotWaiting):  # someone else moved it on
-                state = self._state(order_id)
-        return state
 
     def recover(self):
         """Finish whatever a crash left half-done: created orders whose flow never
@@ -191,16 +195,14 @@ class Shop:
         known = set(self.flows.ids())
         for order_id in self.ledger.orders():
             if order_id not in known:
-                self._drive(order_id, self.flows.start(FLOW, order_id, flow_id=order_id,
-                                                       serve=self._serve(order_id)))
+                self._start(order_id)
                 moved += 1
         for flow_id, kind, key in self.flows.waiting():
-            if kind in ("reserve", "fulfil"):
+            if kind in SERVED:
                 self._drive(flow_id, self._state(flow_id))
                 moved += 1
             elif kind == "payment" and self.ledger.has_key(key):
-                result = self.flows.resume(flow_id, "paid", kind="payment", serve=self._serve(flow_id))
-                self._drive(flow_id, self._state(flow_id) if isinstance(result, NotWaiting) else result)
+                self._drive(flow_id, self.flows.resume(flow_id, "paid", kind="payment", serve=self._serve(flow_id)))
                 moved += 1
         return moved
 

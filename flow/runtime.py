@@ -283,18 +283,19 @@ class FlowRuntime:
                 return NotWaiting(flow_id, f.status, f.kind.name)
             self._running.add(flow_id)
             try:
-                susp = self._continuation(f)
-                entries = [self._entry(f, answer)]
-                outcome, params = self._step(f.params, lambda: self.interp.resume(susp, answer))
+                entries = []
+                outcome, params = self._answer(f, self._continuation(f), answer, entries)
                 self._advance(f, outcome, params, entries, serve)
             finally:
                 self._running.discard(flow_id)
             self._commit(f, entries)
             return f
 
-    def _entry(self, f, answer):
-        """The journal entry (bytes) for answering the request f waits on."""
-        return journal_entry_bytes(JournalEntry(f.kind, f.payload, f.key, answer), self.cenv)
+    def _answer(self, f, susp, answer, entries):
+        """Answer the request f waits on (its journal entry goes into `entries`) and
+        run the flow on from suspension susp -> (outcome, params)."""
+        entries.append(journal_entry_bytes(JournalEntry(f.kind, f.payload, f.key, answer), self.cenv))
+        return self._step(f.params, lambda: self.interp.resume(susp, answer))
 
     def _advance(self, f, outcome, params, entries, serve):
         """Apply a step's outcome to f; then, while f waits on a kind in `serve`,
@@ -314,9 +315,7 @@ class FlowRuntime:
             except BaseException:
                 self._commit(f, entries)
                 raise
-            entries.append(self._entry(f, answer))
-            susp = f.suspension
-            outcome, params = self._step(f.params, lambda: self.interp.resume(susp, answer))
+            outcome, params = self._answer(f, f.suspension, answer, entries)
             self._apply_outcome(f, outcome, params)
 
     def cancel(self, flow_id):

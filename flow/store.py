@@ -212,17 +212,17 @@ class FileStore:
 
     def _open_log(self):
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        self._ino = os.fstat(self._fd).st_ino
         self.offset = HEADER.size
         with self._file_lock(fcntl.LOCK_EX) as size:
             if size == 0:
                 os.pwrite(self._fd, HEADER.pack(MAGIC, VERSION), 0)
                 os.fsync(self._fd)
                 self._fsync_dir()
+                size = HEADER.size
             self._check_header()
             self.flows = {}
             self.offset = HEADER.size
-            self._catch_up(os.fstat(self._fd).st_size, repair=True)
+            self._catch_up(size, repair=True)
 
     def _check_header(self):
         head = os.pread(self._fd, HEADER.size, 0)
@@ -257,7 +257,6 @@ class FileStore:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = os.open(self.path, os.O_RDWR)
-            self._ino = os.fstat(self._fd).st_ino
             self.flows = {}
             self.offset = HEADER.size
             replaced = True
@@ -457,9 +456,10 @@ class FileStore:
             parts = [HEADER.pack(MAGIC, VERSION)]
             for flow_id, stored in flows.items():
                 parts.extend(_frame(rec) for rec in _full_records(flow_id, stored))
+            blob = b"".join(parts)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
-                _write_all(fd, b"".join(parts), 0)
+                _write_all(fd, blob, 0)
                 os.fsync(fd)
             except BaseException:
                 os.close(fd)
@@ -474,11 +474,10 @@ class FileStore:
             self._fsync_dir()
             old = self._fd
             self._fd = new
-            self._ino = os.fstat(new).st_ino
             os.close(old)
             self.flows = {}
             self.offset = HEADER.size
-            self._catch_up(os.fstat(new).st_size)
+            self._catch_up(len(blob))
 
     def size_bytes(self):
         return os.fstat(self._fd).st_size
