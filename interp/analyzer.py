@@ -183,6 +183,12 @@ S_DEFINE_VALUES = sym("define-values")
 S_DEFINE_RECORD_TYPE = sym("define-record-type")
 
 
+def _form_pos(x, pos):
+    """Where top-level form x stands: a pair's own position, else `pos` (where it
+    was read; a symbol or number cannot carry one)."""
+    return (getattr(x, "pos", None) or pos) if type(x) is Pair else pos
+
+
 class Analyzer:
     """Analyses the forms of one code unit in a global environment."""
 
@@ -225,17 +231,15 @@ class Analyzer:
 
     def analyze_toplevel(self, x, pos=None):
         """Top-level form x; pos: where it was read (a pair knows its own)."""
-        pos = getattr(x, "pos", None) or pos if type(x) is Pair else pos
         self.top = x
-        return self.analyze(x, None, False, "<toplevel>", pos)
+        return self.analyze(x, None, False, "<toplevel>", _form_pos(x, pos))
 
     def compile_toplevel(self, x, pos=None):
         """The compiled code of top-level form x (analysed, then compiled)."""
         try:
             return self.analyze_toplevel(x, pos).compile()
         except RecursionError:
-            pos = getattr(x, "pos", None) or pos if type(x) is Pair else pos
-            raise SchemeSyntaxError("expression nested too deeply", pos) from None
+            raise SchemeSyntaxError("expression nested too deeply", _form_pos(x, pos)) from None
 
     def analyze(self, x, scope, tail, owner, pos):
         t = type(x)

@@ -22,6 +22,7 @@ import threading
 
 from .errors import ErrorObject, SchemeError, scheme_error
 from .primitives import Primitive
+from .primitives.io import SchemeExit
 from .values import NIL, MultipleValues, Pair, UNSPECIFIED, list_to_pairs
 
 MAX_DEPTH = 400  # Scheme non-tail calls on the Python stack before spilling to the heap
@@ -621,10 +622,9 @@ def _drive(action, k, level, base):
             if e is ex:
                 raise
             raise e from ex
-        except BaseException as ex:
-            if type(ex).__name__ == "SchemeExit":  # (exit) runs the `after` thunks it leaves
-                _depth = 0
-                _leave_winds(base)
+        except SchemeExit:  # (exit) runs the `after` thunks it leaves
+            _depth = 0
+            _leave_winds(base)
             raise
 
 
