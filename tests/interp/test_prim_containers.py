@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from interp.errors import SchemeError
-from interp.primitives import PRIMITIVES, load_all
+from interp.primitives import PRIMITIVES
 from interp.primitives.hashtables import HashTable
 from interp.values import (
     NIL,
@@ -18,29 +18,10 @@ from interp.values import (
     char,
     equal,
     list_to_pairs,
-    pairs_to_list,
     sym,
 )
 
-load_all()
-
-
-def p(name, *args):
-    return PRIMITIVES[name].fn(*args)
-
-
-def err(name, *args):
-    with pytest.raises(SchemeError) as info:
-        p(name, *args)
-    return info.value.message
-
-
-def L(*xs):
-    return list_to_pairs(list(xs))
-
-
-def py(x):
-    return pairs_to_list(x)
+from primhelp import L, err, p, py
 
 
 # ---------------------------------------------------------------- vectors

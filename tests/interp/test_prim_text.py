@@ -1,30 +1,8 @@
 """Character, string and symbol primitives, called directly (no evaluator)."""
 
-import pytest
+from interp.values import NIL, Symbol, Vector, char, sym
 
-from interp.errors import SchemeError
-from interp.primitives import PRIMITIVES, load_all
-from interp.values import NIL, Symbol, Vector, char, list_to_pairs, pairs_to_list, sym
-
-load_all()
-
-
-def p(name, *args):
-    return PRIMITIVES[name].fn(*args)
-
-
-def err(name, *args):
-    with pytest.raises(SchemeError) as info:
-        p(name, *args)
-    return info.value.message
-
-
-def L(*xs):
-    return list_to_pairs(list(xs))
-
-
-def py(x):
-    return pairs_to_list(x)
+from primhelp import L, err, p, py
 
 
 def C(s):

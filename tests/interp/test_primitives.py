@@ -7,24 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interp.errors import SchemeError
-from interp.primitives import PRIMITIVES, load_all
+from interp.primitives import PRIMITIVES
 from interp.values import NIL, MultipleValues, Pair, Vector, char, list_to_pairs, sym
 
-load_all()
+from primhelp import L, err, p
 
 INF = math.inf
 NAN = math.nan
-
-
-def p(name, *args):
-    return PRIMITIVES[name].fn(*args)
-
-
-def err(name, *args):
-    with pytest.raises(SchemeError) as info:
-        p(name, *args)
-    return info.value.message
 
 
 def same(a, b):
@@ -34,10 +23,6 @@ def same(a, b):
     if type(a) is not type(b) or a != b:
         return False
     return type(a) is not float or math.copysign(1, a) == math.copysign(1, b)
-
-
-def L(*xs):
-    return list_to_pairs(list(xs))
 
 
 # ---------------------------------------------------------------- arithmetic
