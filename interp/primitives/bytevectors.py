@@ -3,7 +3,7 @@
 from ..errors import scheme_error, type_error
 from ..values import UNSPECIFIED
 from . import primitive
-from .numbers import check_index, check_length, check_range
+from .numbers import check_index_in, check_length, check_range, copy_into
 
 
 def check_bytevector(name, b):
@@ -16,14 +16,6 @@ def check_byte(name, x):
     if type(x) is int and 0 <= x <= 255:
         return x
     raise type_error(name, "a byte (an exact integer from 0 to 255)", x)
-
-
-def _index(name, b, k):
-    if type(k) is not int or k < 0:
-        raise type_error(name, "an exact non-negative integer", k)
-    if k >= len(b):
-        raise scheme_error(f"{name}: index {k} out of range for bytevector of length {len(b)}")
-    return k
 
 
 @primitive("bytevector?")
@@ -50,13 +42,13 @@ def bytevector_length(b):
 @primitive("bytevector-u8-ref")
 def bytevector_u8_ref(b, k):
     check_bytevector("bytevector-u8-ref", b)
-    return b[_index("bytevector-u8-ref", b, k)]
+    return b[check_index_in("bytevector-u8-ref", k, len(b), "bytevector")]
 
 
 @primitive("bytevector-u8-set!")
 def bytevector_u8_set(b, k, x):
     check_bytevector("bytevector-u8-set!", b)
-    b[_index("bytevector-u8-set!", b, k)] = check_byte("bytevector-u8-set!", x)
+    b[check_index_in("bytevector-u8-set!", k, len(b), "bytevector")] = check_byte("bytevector-u8-set!", x)
     return UNSPECIFIED
 
 
@@ -70,17 +62,7 @@ def bytevector_copy(b, start=None, end=None):
 @primitive("bytevector-copy!")
 def bytevector_copy_into(to, at, source, start=None, end=None):
     """(bytevector-copy! to at from [start end]): overlapping ranges copy correctly."""
-    check_bytevector("bytevector-copy!", to)
-    check_index("bytevector-copy!", at)
-    check_bytevector("bytevector-copy!", source)
-    start, end = check_range("bytevector-copy!", len(source), start, end)
-    if at > len(to) or len(to) - at < end - start:
-        raise scheme_error(
-            f"bytevector-copy!: {end - start} bytes do not fit at index {at} "
-            f"in a bytevector of length {len(to)}"
-        )
-    to[at : at + end - start] = source[start:end]
-    return UNSPECIFIED
+    return copy_into("bytevector-copy!", check_bytevector, to, at, source, start, end, "bytes", "bytevector")
 
 
 @primitive("bytevector-append")

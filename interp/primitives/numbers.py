@@ -11,7 +11,7 @@ import math
 from fractions import Fraction
 
 from ..errors import scheme_error, type_error
-from ..values import MultipleValues
+from ..values import UNSPECIFIED, MultipleValues
 from . import primitive
 
 _NO = object()  # "argument not supplied" (never a Scheme value)
@@ -48,6 +48,14 @@ def check_index(name, k):
     raise type_error(name, "an exact non-negative integer", k)
 
 
+def check_index_in(name, k, length, kind):
+    """k as an index into a `kind` (vector, string, ...) of `length` elements."""
+    check_index(name, k)
+    if k >= length:
+        raise scheme_error(f"{name}: index {k} out of range for {kind} of length {length}")
+    return k
+
+
 MAX_LENGTH = 1 << 30  # the largest string/vector/list a make-... primitive will allocate
 
 
@@ -58,6 +66,20 @@ def check_length(name, k):
     if k > MAX_LENGTH:
         raise scheme_error(f"{name}: length {k} is too large")
     return k
+
+
+def copy_into(name, check, to, at, source, start, end, items, kind):
+    """(name to at from [start end]) for a mutable sequence (vector, bytevector):
+    `check` validates to and from; overlapping ranges copy correctly. The error
+    for a range that does not fit speaks of `items` in a `kind`."""
+    check(name, to)
+    check_index(name, at)
+    check(name, source)
+    start, end = check_range(name, len(source), start, end)
+    if at > len(to) or len(to) - at < end - start:
+        raise scheme_error(f"{name}: {end - start} {items} do not fit at index {at} in a {kind} of length {len(to)}")
+    to[at : at + end - start] = source[start:end]
+    return UNSPECIFIED
 
 
 def check_range(name, length, start, end):

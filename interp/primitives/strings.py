@@ -7,12 +7,12 @@ call back into Scheme belong to the evaluator. Trimming follows MIT naming:
 guile's SRFI 13 `string-trim` trims only the left.
 """
 
-from ..errors import scheme_error, type_error
+from ..errors import type_error
 from ..values import NIL, Char, Pair, Vector, char
 from . import primitive
 from .chars import is_whitespace
 from .lists import list_items
-from .numbers import check_length, check_range
+from .numbers import check_index_in, check_length, check_range
 
 
 def check_string(name, s):
@@ -65,11 +65,7 @@ def string_length(s):
 def string_ref(s, k):
     if type(s) is not str:
         raise type_error("string-ref", "a string", s)
-    if type(k) is not int or k < 0:
-        raise type_error("string-ref", "an exact non-negative integer", k)
-    if k >= len(s):
-        raise scheme_error(f"string-ref: index {k} out of range for string of length {len(s)}")
-    return char(s[k])
+    return char(s[check_index_in("string-ref", k, len(s), "string")])
 
 
 @primitive("substring")

@@ -4,21 +4,13 @@ from ..errors import scheme_error, type_error
 from ..values import NIL, UNSPECIFIED, Pair, Vector
 from . import primitive
 from .lists import list_items
-from .numbers import check_index, check_length, check_range
+from .numbers import check_index_in, check_length, check_range, copy_into
 
 
 def check_vector(name, v):
     if type(v) is not Vector:
         raise type_error(name, "a vector", v)
     return v
-
-
-def _index(name, v, k):
-    if type(k) is not int or k < 0:
-        raise type_error(name, "an exact non-negative integer", k)
-    if k >= len(v):
-        raise scheme_error(f"{name}: index {k} out of range for vector of length {len(v)}")
-    return k
 
 
 @primitive("vector?")
@@ -50,7 +42,7 @@ def vector_ref(v, k):
         raise type_error("vector-ref", "a vector", v)
     if type(k) is int and 0 <= k < len(v):
         return v[k]
-    return v[_index("vector-ref", v, k)]
+    return v[check_index_in("vector-ref", k, len(v), "vector")]
 
 
 @primitive("vector-set!")
@@ -60,7 +52,7 @@ def vector_set(v, k, x):
     if type(k) is int and 0 <= k < len(v):
         v[k] = x
         return UNSPECIFIED
-    v[_index("vector-set!", v, k)] = x
+    v[check_index_in("vector-set!", k, len(v), "vector")] = x
     return UNSPECIFIED
 
 
@@ -104,17 +96,7 @@ def subvector(v, start, end):
 @primitive("vector-copy!")
 def vector_copy_into(to, at, source, start=None, end=None):
     """(vector-copy! to at from [start end]): overlapping ranges copy correctly."""
-    check_vector("vector-copy!", to)
-    check_index("vector-copy!", at)
-    check_vector("vector-copy!", source)
-    start, end = check_range("vector-copy!", len(source), start, end)
-    if at > len(to) or len(to) - at < end - start:
-        raise scheme_error(
-            f"vector-copy!: {end - start} elements do not fit at index {at} "
-            f"in a vector of length {len(to)}"
-        )
-    to[at : at + end - start] = source[start:end]
-    return UNSPECIFIED
+    return copy_into("vector-copy!", check_vector, to, at, source, start, end, "elements", "vector")
 
 
 @primitive("vector-append")
