@@ -408,26 +408,25 @@ def truncate_div(a, b):
     return MultipleValues([_result(q, inexact), _result(r, inexact)])
 
 
-@primitive("gcd")
-def gcd(*args):
+def _of_integers(name, fn, args):
+    """fn over integer operands (inexact integers too: then so is the result)."""
     ints = []
     inexact = False
     for x in args:
-        n, f = _integer_operand("gcd", x)
+        n, f = _integer_operand(name, x)
         ints.append(n)
         inexact = inexact or f
-    return _result(math.gcd(*ints), inexact)
+    return _result(fn(*ints), inexact)
+
+
+@primitive("gcd")
+def gcd(*args):
+    return _of_integers("gcd", math.gcd, args)
 
 
 @primitive("lcm")
 def lcm(*args):
-    ints = []
-    inexact = False
-    for x in args:
-        n, f = _integer_operand("lcm", x)
-        ints.append(n)
-        inexact = inexact or f
-    return _result(math.lcm(*ints), inexact)
+    return _of_integers("lcm", math.lcm, args)
 
 
 @primitive("exact-integer-sqrt")
@@ -441,28 +440,24 @@ def exact_integer_sqrt(n):
 # ---------------------------------------------------------------- rationals & rounding
 
 
+def _rational_part(name, x):
+    """x's numerator or denominator (name), in lowest terms; inexact for a float."""
+    t = type(x)
+    if t is int or t is Fraction:
+        return getattr(x, name)
+    if t is float and math.isfinite(x):
+        return float(getattr(Fraction(x), name))
+    raise type_error(name, "a rational number", x)
+
+
 @primitive("numerator")
 def numerator(x):
-    t = type(x)
-    if t is int:
-        return x
-    if t is Fraction:
-        return x.numerator
-    if t is float and math.isfinite(x):
-        return float(Fraction(x).numerator)
-    raise type_error("numerator", "a rational number", x)
+    return _rational_part("numerator", x)
 
 
 @primitive("denominator")
 def denominator(x):
-    t = type(x)
-    if t is int:
-        return 1
-    if t is Fraction:
-        return x.denominator
-    if t is float and math.isfinite(x):
-        return float(Fraction(x).denominator)
-    raise type_error("denominator", "a rational number", x)
+    return _rational_part("denominator", x)
 
 
 def _rounder(name, int_fn, keep_sign):
