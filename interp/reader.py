@@ -202,6 +202,20 @@ def _unescape_match(m):
     return r
 
 
+def _chain(items, tail, lpar):
+    """The list of items ((datum, line, col) each) ending in tail, as read at lpar:
+    the first pair gets the `(`'s position, each later pair its own element's."""
+    fname = _ctx.filename
+    result = tail
+    for i in range(len(items) - 1, 0, -1):
+        e = items[i]
+        result = Pair(e[0], result)
+        result.pos = SourcePos(fname, e[1], e[2])
+    result = Pair(items[0][0], result)
+    result.pos = SourcePos(fname, lpar.line, lpar.column)
+    return (result, lpar.line, lpar.column)
+
+
 def _offset_pos(tok, offset):
     """(line, col) of character `offset` inside token `tok`."""
     text = tok.value
@@ -376,15 +390,7 @@ class _DatumBuilder:
         items = c[1]
         if not items:
             return (NIL, lpar.line, lpar.column)
-        fname = _ctx.filename
-        result = NIL
-        for i in range(len(items) - 1, 0, -1):
-            e = items[i]
-            result = Pair(e[0], result)
-            result.pos = SourcePos(fname, e[1], e[2])
-        result = Pair(items[0][0], result)
-        result.pos = SourcePos(fname, lpar.line, lpar.column)
-        return (result, lpar.line, lpar.column)
+        return _chain(items, NIL, lpar)
 
     def dotted(self, c):
         lpar, items, dot, after, rpar = c
@@ -395,15 +401,7 @@ class _DatumBuilder:
         if len(after) > 1:
             e = after[1]
             raise _error("more than one datum after . in a dotted list", e[1], e[2])
-        fname = _ctx.filename
-        result = after[0][0]
-        for i in range(len(items) - 1, 0, -1):
-            e = items[i]
-            result = Pair(e[0], result)
-            result.pos = SourcePos(fname, e[1], e[2])
-        result = Pair(items[0][0], result)
-        result.pos = SourcePos(fname, lpar.line, lpar.column)
-        return (result, lpar.line, lpar.column)
+        return _chain(items, after[0][0], lpar)
 
     def vector(self, c):
         return (Vector([e[0] for e in c[1]]), c[0].line, c[0].column)
