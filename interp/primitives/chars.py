@@ -4,6 +4,7 @@ Case mapping is Unicode simple case mapping: when Python's full mapping of a cha
 is more than one character (`#\ß` upcases to "SS"), the character is left unchanged.
 """
 
+import operator
 import unicodedata
 
 from ..errors import scheme_error, type_error
@@ -78,13 +79,20 @@ def char_foldcase(c):
     return char(foldcase(chr(c.code)))
 
 
-def _comparison(name, op, key):
+#: The comparison suffixes of char=? char<? ... and string=? string<? ...
+COMPARISONS = (("=?", operator.eq), ("<?", operator.lt), (">?", operator.gt),
+               ("<=?", operator.le), (">=?", operator.ge))
+
+
+def comparison(name, op, key, kind, what):
+    """(name a b c ...): every argument a `kind` (else a type error naming `what`),
+    and op holds between each one's key (key None: the argument) and the next's."""
     def compare(a, b, *rest):
         args = (a, b) + rest
-        for c in args:
-            if type(c) is not Char:
-                raise type_error(name, "a char", c)
-        keys = [key(c) for c in args]
+        for x in args:
+            if type(x) is not kind:
+                raise type_error(name, what, x)
+        keys = [key(x) for x in args] if key else args
         for i in range(len(keys) - 1):
             if not op(keys[i], keys[i + 1]):
                 return False
@@ -102,15 +110,9 @@ def _folded_code(c):
     return ord(foldcase(chr(c.code)))
 
 
-for _suffix, _op in (
-    ("=?", lambda x, y: x == y),
-    ("<?", lambda x, y: x < y),
-    (">?", lambda x, y: x > y),
-    ("<=?", lambda x, y: x <= y),
-    (">=?", lambda x, y: x >= y),
-):
-    primitive(f"char{_suffix}")(_comparison(f"char{_suffix}", _op, _code))
-    primitive(f"char-ci{_suffix}")(_comparison(f"char-ci{_suffix}", _op, _folded_code))
+for _suffix, _op in COMPARISONS:
+    primitive(f"char{_suffix}")(comparison(f"char{_suffix}", _op, _code, Char, "a char"))
+    primitive(f"char-ci{_suffix}")(comparison(f"char-ci{_suffix}", _op, _folded_code, Char, "a char"))
 
 
 @primitive("char-alphabetic?")

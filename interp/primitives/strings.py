@@ -10,7 +10,7 @@ guile's SRFI 13 `string-trim` trims only the left.
 from ..errors import type_error
 from ..values import NIL, Char, Pair, Vector, char
 from . import primitive
-from .chars import is_whitespace
+from .chars import COMPARISONS, comparison, is_whitespace
 from .lists import list_items
 from .numbers import check_index_in, check_length, check_range
 
@@ -131,31 +131,9 @@ def vector_to_string(v, start=None, end=None):
 # ---------------------------------------------------------------- comparison & case
 
 
-def _comparison(name, op, key):
-    def compare(a, b, *rest):
-        args = (a, b) + rest
-        for s in args:
-            if type(s) is not str:
-                raise type_error(name, "a string", s)
-        keys = [key(s) for s in args] if key else args
-        for i in range(len(keys) - 1):
-            if not op(keys[i], keys[i + 1]):
-                return False
-        return True
-
-    compare.__name__ = name
-    return compare
-
-
-for _suffix, _op in (
-    ("=?", lambda x, y: x == y),
-    ("<?", lambda x, y: x < y),
-    (">?", lambda x, y: x > y),
-    ("<=?", lambda x, y: x <= y),
-    (">=?", lambda x, y: x >= y),
-):
-    primitive(f"string{_suffix}")(_comparison(f"string{_suffix}", _op, None))
-    primitive(f"string-ci{_suffix}")(_comparison(f"string-ci{_suffix}", _op, str.casefold))
+for _suffix, _op in COMPARISONS:
+    primitive(f"string{_suffix}")(comparison(f"string{_suffix}", _op, None, str, "a string"))
+    primitive(f"string-ci{_suffix}")(comparison(f"string-ci{_suffix}", _op, str.casefold, str, "a string"))
 
 
 @primitive("string-upcase")
