@@ -52,3 +52,26 @@ class NondeterminismError(FlowError):
 
 class UnsaveableFlow(FlowError):
     """A flow holds a value that cannot be saved (e.g. an open port)."""
+
+
+class StoreWriteError(FlowError):
+    """A durable store's write or fsync failed. Unless its message says otherwise,
+    nothing of that call was committed (the store, in memory and on disk, is as it
+    was before it) and the call can be retried. Names the store file (.path) and
+    the operating system's error (.os_error)."""
+
+    def __init__(self, path, os_error, doing="writing a commit", message=None):
+        super().__init__(
+            message
+            or f"{path}: {doing} failed, nothing was committed ({os_error}); the store is as it "
+            f"was before, and the call can be retried"
+        )
+        self.path = path
+        self.os_error = os_error
+        self.doing = doing
+
+
+class StorePathError(FlowError):
+    """A store location that cannot be used safely: a file where the store's
+    directory should be, or a symbolic link (or anything but a regular file)
+    where one of its files should be."""

@@ -5,7 +5,7 @@ A store keeps, per flow id, the latest snapshot (bytes) and the flow's journal
 
     get(flow_id) -> StoredFlow | None     ids() -> list      refresh()
     lock(flow_id)   (exclusive, across threads and processes)
-    commit(flow_id, snapshot, new_journal_entries)   durable when it returns
+    commit(flow_id, snapshot, new_journal_entries)   durable when it returns (else it raises, nothing done)
     replace_all({flow_id: StoredFlow})   (import, reset)
 
 FileStore is one append-only log, DIR/flows.log: a header, then frames of
@@ -21,10 +21,25 @@ a warning, on open or by the next writer; a bad frame followed by good ones is
 a corrupt middle: an error naming its offset, never skipped or cut. A commit
 too large for a frame is refused before anything is written. Flow locks are
 byte-range locks on DIR/flows.lock, shared by all FileStores of a process.
+
+Durable or nothing: a batch is written and fsync'd under the log's exclusive
+lock and only then applied to memory. When the write or the fsync fails (a full
+disk, an I/O error) the log is cut back to where the batch began — the kernel
+may have dropped the pages a failed fsync did not write, so nothing after that
+point is trusted — and every commit of the batch raises StoreWriteError; memory
+never saw the batch, so a retry writes it again. Files: directories the store
+creates are 0700 and its files 0600 (whatever the umask); flows.log and
+flows.lock are opened without following a symbolic link (one there is refused,
+StorePathError); a rewrite writes a new temporary file with an unpredictable
+name, created exclusively, and renames it over the log.
 """
 
+import errno
 import fcntl
 import os
+import re
+import secrets
+import stat
 import struct
 import threading
 import zlib
@@ -32,7 +47,7 @@ from contextlib import contextmanager
 
 import msgpack
 
-from .errors import StoreFormatError, UnsaveableFlow
+from .errors import FlowError, StoreFormatError, StorePathError, StoreWriteError, UnsaveableFlow
 from .packing import packb
 
 MAGIC = b"FSFLOWS\x00"
@@ -40,7 +55,10 @@ VERSION = 1
 HEADER = struct.Struct(">8sH")
 FRAME = struct.Struct(">II")  # body length, crc32 of body
 MAX_FRAME = 64 * 1024 * 1024
-LOCK_BUCKETS = 4096
+DIR_MODE = 0o700  # directories the store creates
+FILE_MODE = 0o600  # files the store creates
+_OPEN = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
+_TEMP_NAME = re.compile(r"flows\.log\.[0-9a-f]{16}\.tmp\Z")  # see FileStore._temp_file
 
 
 def _frame(rec):
@@ -87,6 +105,75 @@ def _next_frame(data, pos):
     return None
 
 
+def _make_dir(path):
+    """Make sure directory `path` exists, creating it (and missing parents) with
+    mode 0700 whatever the umask; an existing directory is used as it is."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        parent = os.path.dirname(os.path.abspath(path))
+        if parent != os.path.abspath(path):
+            _make_dir(parent)
+        try:
+            os.mkdir(path, DIR_MODE)
+        except FileExistsError:  # made meanwhile (by another process, say), or a dangling link
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                raise StorePathError(f"{path} is a symbolic link to nothing, not a directory") from None
+        else:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.fchmod(fd, DIR_MODE)  # mkdir's mode is cut by the umask
+            finally:
+                os.close(fd)
+            return
+    if not stat.S_ISDIR(st.st_mode):
+        raise StorePathError(f"{path} is a file, not a directory (a flow store is a directory)")
+
+
+def _open_data_file(path, create=True):
+    """A read-write descriptor of the regular file `path`, never through a symbolic
+    link; created with mode 0600 (whatever the umask) when missing and `create`."""
+    while True:
+        try:
+            if not create:
+                fd = os.open(path, _OPEN)
+                break
+            try:
+                fd = os.open(path, _OPEN | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            except FileExistsError:
+                try:
+                    fd = os.open(path, _OPEN)
+                except FileNotFoundError:
+                    continue  # removed in between: create it after all
+                break
+            try:
+                os.fchmod(fd, FILE_MODE)  # O_CREAT's mode is cut by the umask
+            except BaseException:
+                os.close(fd)
+                raise
+            break
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise StorePathError(
+                    f"{path} is a symbolic link: refusing to follow it (a flow store's files "
+                    f"must be regular files in its directory)"
+                ) from None
+            if e.errno == errno.EISDIR:
+                raise StorePathError(f"{path} is a directory, not a flow store file") from None
+            raise
+    try:
+        mode = os.fstat(fd).st_mode
+    except BaseException:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise StorePathError(f"{path} is not a regular file (a flow store's files must be)")
+    return fd
+
+
 class _LockFile:
     """DIR/flows.lock, shared by every FileStore of this process on DIR: POSIX
     record locks belong to the process (two FileStores of one process would not
@@ -96,24 +183,32 @@ class _LockFile:
     _open = {}  # (st_dev, st_ino) -> _LockFile
     _guard = threading.Lock()
 
-    def __init__(self, key, f):
+    def __init__(self, key, fd):
         self.key = key
-        self.file = f
-        self.buckets = [threading.RLock() for _ in range(LOCK_BUCKETS)]
-        self.depth = [0] * LOCK_BUCKETS  # holds of each bucket by its owning thread
+        self.fd = fd
+        self.spare = []  # more descriptors of the file, closed only with fd (see acquire)
+        self.threads = FlowLocks()  # one per flow: a long step blocks no other flow
         self.users = 0
 
     @classmethod
     def acquire(cls, path):
-        f = open(path, "a+b")
-        st = os.fstat(f.fileno())
-        key = (st.st_dev, st.st_ino)
         with cls._guard:
-            shared = cls._open.get(key)
+            # closing any descriptor of the file would drop every record lock this
+            # process holds on it: find an open one without opening the file again
+            try:
+                st = os.lstat(path)
+                shared = cls._open.get((st.st_dev, st.st_ino)) if stat.S_ISREG(st.st_mode) else None
+            except FileNotFoundError:
+                shared = None
             if shared is None:
-                shared = cls._open[key] = cls(key, f)
-            else:
-                f.close()
+                fd = _open_data_file(path)
+                st = os.fstat(fd)
+                key = (st.st_dev, st.st_ino)
+                shared = cls._open.get(key)
+                if shared is None:
+                    shared = cls._open[key] = cls(key, fd)
+                else:  # replaced by the same file between the lstat and the open
+                    shared.spare.append(fd)
             shared.users += 1
             return shared
 
@@ -122,7 +217,8 @@ class _LockFile:
             self.users -= 1
             if self.users == 0:
                 del self._open[self.key]
-                self.file.close()
+                for fd in [self.fd, *self.spare]:
+                    os.close(fd)
 
 
 class _Pending:
@@ -146,6 +242,40 @@ class StoredFlow:
         self.journal = journal if journal is not None else []
 
 
+def lock_byte(flow_id):
+    """The byte of flows.lock whose record lock stands for flow_id across processes."""
+    return zlib.crc32(flow_id.encode("utf-8", "surrogatepass"))
+
+
+class FlowLocks:
+    """One re-entrant lock per flow id, made while it is held or waited for."""
+
+    def __init__(self):
+        self._locks = {}  # flow id -> [RLock, users, depth]
+        self._mutex = threading.Lock()
+
+    @contextmanager
+    def hold(self, flow_id):
+        """Hold flow_id's lock; yields how many holds this thread now has (1: outermost)."""
+        with self._mutex:
+            entry = self._locks.get(flow_id)
+            if entry is None:
+                entry = self._locks[flow_id] = [threading.RLock(), 0, 0]
+            entry[1] += 1
+        try:
+            with entry[0]:
+                entry[2] += 1
+                try:
+                    yield entry[2]
+                finally:
+                    entry[2] -= 1
+        finally:
+            with self._mutex:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._locks[flow_id]
+
+
 class MemoryStore:
     """Flows in memory only (FlowRuntime(store=None))."""
 
@@ -153,7 +283,7 @@ class MemoryStore:
 
     def __init__(self):
         self.flows = {}
-        self._locks = [threading.RLock() for _ in range(64)]
+        self._locks = FlowLocks()
 
     def get(self, flow_id):
         return self.flows.get(flow_id)
@@ -164,10 +294,8 @@ class MemoryStore:
     def refresh(self):
         pass
 
-    @contextmanager
     def lock(self, flow_id):
-        with self._locks[hash(flow_id) % len(self._locks)]:
-            yield
+        return self._locks.hold(flow_id)
 
     def commit(self, flow_id, snapshot, new_entries=()):
         stored = self.flows.get(flow_id)
@@ -190,18 +318,25 @@ class FileStore:
     durable = True
 
     def __init__(self, directory):
-        self.dir = os.fspath(directory)
-        os.makedirs(self.dir, exist_ok=True)
+        self.dir = os.fsdecode(os.fspath(directory))
+        if not self.dir:
+            raise StorePathError("a flow store needs a directory path, not an empty one")
+        _make_dir(self.dir)
         self.path = os.path.join(self.dir, "flows.log")
         self.flows = {}
+        self.offset = HEADER.size
         self._mutex = threading.RLock()  # guards flows/offset/file handle
-        self._locks = _LockFile.acquire(os.path.join(self.dir, "flows.lock"))
         self._queue = []  # _Pending commits, the head one leading (see _append)
         self._queue_lock = threading.Lock()
         self._fd = None
+        self._cut_to = None  # (start, size): a failed write's bytes still to cut off (_cut_back)
+        self._in_flight = None  # the log's size with our frames written, while they are fsync'd
+        self._closed = False
+        self._locks = _LockFile.acquire(os.path.join(self.dir, "flows.lock"))
         try:
             self._open_log()
         except BaseException:
+            self._closed = True
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
@@ -211,18 +346,26 @@ class FileStore:
     # ---------------------------------------------------------------- opening
 
     def _open_log(self):
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd = _open_data_file(self.path)
         self.offset = HEADER.size
         with self._file_lock(fcntl.LOCK_EX) as size:
             if size == 0:
-                os.pwrite(self._fd, HEADER.pack(MAGIC, VERSION), 0)
-                os.fsync(self._fd)
-                self._fsync_dir()
+                self._write_header()
                 size = HEADER.size
             self._check_header()
             self.flows = {}
             self.offset = HEADER.size
             self._catch_up(size, repair=True)
+            self._remove_stale_temp_files()
+
+    def _write_header(self):
+        try:
+            _write_all(self._fd, HEADER.pack(MAGIC, VERSION), 0)
+            os.fsync(self._fd)
+            self._fsync_dir()
+        except OSError as e:
+            _truncate_quietly(self._fd, 0)  # an empty log is a new store; a partial header is not
+            raise StoreWriteError(self.path, e, "creating the store") from e
 
     def _check_header(self):
         head = os.pread(self._fd, HEADER.size, 0)
@@ -237,8 +380,19 @@ class FileStore:
                 f"reads version {VERSION})"
             )
 
+    def _remove_stale_temp_files(self):
+        """Remove what rewrites killed half way left behind. Call holding the log
+        exclusively: a rewrite in progress holds it, so none is."""
+        try:
+            names = os.listdir(self.dir)
+        except OSError:
+            return
+        for name in names:
+            if _TEMP_NAME.match(name):
+                _remove_quietly(os.path.join(self.dir, name))  # a symbolic link itself, never its target
+
     def _fsync_dir(self):
-        dfd = os.open(self.dir, os.O_RDONLY)
+        dfd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             os.fsync(dfd)
         finally:
@@ -247,16 +401,30 @@ class FileStore:
     @contextmanager
     def _file_lock(self, kind):
         """flock the log, yielding its size; if another process replaced it
-        meanwhile, lock the new one and read it from the start."""
+        meanwhile, lock the new one and read it from the start. First cuts off
+        what a failed write of ours left, if cutting it failed then (_cut_back)."""
+        if self._cut_to is not None:
+            kind = fcntl.LOCK_EX
         replaced = False
         while True:
             fcntl.flock(self._fd, kind)
-            st = os.fstat(self._fd)
-            if os.stat(self.path).st_ino == st.st_ino:
+            try:
+                if self._cut_to is not None:
+                    self._retry_cut()
+                st = os.fstat(self._fd)
+                try:
+                    now = os.lstat(self.path)
+                except FileNotFoundError:
+                    raise StorePathError(f"{self.path} was removed while the store was open") from None
+            except BaseException:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                raise
+            if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
                 break
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+            new = _open_data_file(self.path, create=False)  # never through a symbolic link
             os.close(self._fd)
-            self._fd = os.open(self.path, os.O_RDWR)
+            self._fd = new
             self.flows = {}
             self.offset = HEADER.size
             replaced = True
@@ -315,13 +483,16 @@ class FileStore:
             return
         import warnings
 
+        try:
+            os.ftruncate(self._fd, start)
+            os.fsync(self._fd)
+        except OSError as e:
+            raise StoreWriteError(self.path, e, f"cutting off an interrupted write at offset {start}") from e
         warnings.warn(
             f"{self.path}: dropped {size - start} bytes of {what} at offset {start} "
             f"(an interrupted write)",
             stacklevel=3,
         )
-        os.ftruncate(self._fd, start)
-        os.fsync(self._fd)
 
     def _apply(self, body, at):
         try:
@@ -358,10 +529,12 @@ class FileStore:
     def refresh(self):
         try:
             st = os.fstat(self._fd)
-            if st.st_size == self.offset and st.st_nlink:
-                # nothing appended since we looked (no lock needed: a commit of ours
-                # in progress has grown the file, so it looks properly); a rewrite
-                # appends a "moved" frame to the old log before replacing it
+            if st.st_size in (self.offset, self._in_flight) and st.st_nlink and self._cut_to is None:
+                # nothing appended since we looked, but for a commit of ours being
+                # fsync'd (it holds the log exclusively, so nobody else appends; it
+                # is not committed yet, so not to be seen; and not waiting for it lets
+                # this thread's own commit join the next group). No lock needed. A
+                # rewrite appends a "moved" frame to the old log before replacing it
                 return
         except (OSError, TypeError):  # closed or reopened under us: look properly
             pass
@@ -373,19 +546,17 @@ class FileStore:
         """Exclusive use of one flow, across threads and processes. Re-entrant in
         a thread: only the outermost hold takes and drops the process's record
         lock (dropping it on an inner exit would let another process in)."""
-        bucket = zlib.crc32(flow_id.encode("utf-8", "surrogatepass")) % LOCK_BUCKETS
+        byte = lock_byte(flow_id)
         locks = self._locks
-        with locks.buckets[bucket]:
-            outermost = locks.depth[bucket] == 0
+        with locks.threads.hold(flow_id) as depth:
+            outermost = depth == 1
             if outermost:
-                fcntl.lockf(locks.file, fcntl.LOCK_EX, 1, bucket)
-            locks.depth[bucket] += 1
+                fcntl.lockf(locks.fd, fcntl.LOCK_EX, 1, byte)
             try:
                 yield
             finally:
-                locks.depth[bucket] -= 1
                 if outermost:
-                    fcntl.lockf(locks.file, fcntl.LOCK_UN, 1, bucket)
+                    fcntl.lockf(locks.fd, fcntl.LOCK_UN, 1, byte)
 
     def commit(self, flow_id, snapshot, new_entries=()):
         rec = {"id": flow_id, "op": "put", "snapshot": snapshot, "journal": list(new_entries)}
@@ -394,7 +565,8 @@ class FileStore:
     def _append(self, records):
         """Append records durably. Group commit: concurrent appenders queue up;
         the one at the head writes every queued frame in one write, fsyncs once,
-        wakes the others and hands the lead to the next in the queue."""
+        wakes the others and hands the lead to the next in the queue. When that
+        write or fsync fails, every commit of the batch raises StoreWriteError."""
         pending = _Pending([_frame(rec) for rec in records])
         with self._queue_lock:
             self._queue.append(pending)
@@ -409,9 +581,21 @@ class FileStore:
             batch = list(self._queue)
         try:
             self._write_synced([f for p in batch for f in p.frames])
-        except BaseException as e:
-            for p in batch:
+        except StoreWriteError as e:
+            for p in batch[1:]:  # each its own error (raised in its own thread)
+                p.error = StoreWriteError(e.path, e.os_error, e.doing, str(e))
+                p.error.__cause__ = e.__cause__
+            raise
+        except Exception as e:  # e.g. a corrupt middle found catching up: the store's state
+            for p in batch[1:]:
                 p.error = e
+            raise
+        except BaseException as e:  # interrupted in the leading thread
+            for p in batch[1:]:
+                p.error = FlowError(
+                    f"{self.path}: the group commit this commit was part of was interrupted "
+                    f"({type(e).__name__}); the store shows whether it was committed"
+                )
             raise
         finally:
             with self._queue_lock:
@@ -424,32 +608,100 @@ class FileStore:
                 successor.wake.release()
 
     def _write_synced(self, frames):
+        """Write frames at the log's end and fsync them, holding the log exclusively
+        (no other process reads them before they are durable, nor writes after
+        them before they are), then apply them to memory. A failed write or fsync
+        cuts the log back and applies nothing."""
         with self._mutex, self._file_lock(fcntl.LOCK_EX) as size:
             # we hold the log exclusively: an incomplete frame at its end is a
             # crashed writer's, to cut off before appending after it
             size = self._catch_up(size, repair=True)
+            data = b"".join(frames)
             try:
-                _write_all(self._fd, b"".join(frames), size)
-            except BaseException:
-                os.ftruncate(self._fd, size)  # e.g. a full disk: leave no partial frame behind
+                _write_all(self._fd, data, size)
+                self._in_flight = size + len(data)  # (see refresh)
+                os.fsync(self._fd)
+            except BaseException as e:
+                # e.g. a full disk, or an I/O error: after a failed fsync the kernel
+                # may have dropped the unwritten pages, so what the log holds past
+                # `size` is not to be trusted; a retry writes it all again
+                self._in_flight = None
+                self._cut_back(size, size + len(data))
+                if isinstance(e, OSError):
+                    raise StoreWriteError(self.path, e) from e
                 raise
-            pos = size
-            for f in frames:
-                self._apply(f[FRAME.size :], pos)
-                pos += len(f)
-            self.offset = pos
-        os.fsync(self._fd)
+            try:
+                pos = size
+                for f in frames:
+                    self._apply(f[FRAME.size :], pos)
+                    pos += len(f)
+                self.offset = pos
+            finally:
+                self._in_flight = None
+
+    def _cut_back(self, start, end):
+        """Cut the log back to `start` after a failed write (which may have left up
+        to `end`). If even the cut fails, it is tried again before the log is
+        next read or written (_file_lock)."""
+        try:
+            os.ftruncate(self._fd, start)
+        except OSError:
+            try:
+                end = os.fstat(self._fd).st_size
+            except OSError:
+                pass
+            self._cut_to = (start, end)
+            return
+        self._cut_to = None
+        try:
+            os.fsync(self._fd)
+        except OSError:
+            pass  # the cut is what every reader sees; the next commit's fsync makes it durable
+
+    def _retry_cut(self):
+        """The cut a failed write still owes (the log held exclusively)."""
+        start, end = self._cut_to
+        try:
+            size = os.fstat(self._fd).st_size
+            if size == end:
+                os.ftruncate(self._fd, start)
+            # else another process wrote (or cut) after those bytes meanwhile: they
+            # are its to judge now, and cutting would lose its commits
+        except OSError as e:
+            raise StoreWriteError(self.path, e, "cutting back a failed commit") from e
+        self._cut_to = None
+        try:
+            os.fsync(self._fd)
+        except OSError:
+            pass
 
     def replace_all(self, flows):
         """Atomically replace every flow (write a new log, fsync, rename)."""
-        self._rewrite(lambda: flows)
+        self._rewrite(lambda: flows, "replacing every flow")
 
     def compact(self):
         """Rewrite the log with only each flow's latest state (same content)."""
-        self._rewrite(lambda: dict(self.flows))  # read under the same lock as the rewrite
+        self._rewrite(lambda: dict(self.flows), "compacting the log")  # read under the rewrite's lock
 
-    def _rewrite(self, get_flows):
-        tmp = self.path + ".tmp"
+    def _temp_file(self):
+        """A new file for a rewrite, in the store's directory: an unpredictable name,
+        created exclusively (never an existing file, never through a link), 0600."""
+        for _ in range(100):
+            tmp = os.path.join(self.dir, f"flows.log.{secrets.token_hex(8)}.tmp")
+            try:
+                fd = os.open(tmp, _OPEN | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            except FileExistsError:
+                continue
+            try:
+                os.fchmod(fd, FILE_MODE)
+            except BaseException:
+                os.close(fd)
+                _remove_quietly(tmp)
+                raise
+            return fd, tmp
+        raise FileExistsError(errno.EEXIST, "no unused temporary file name", self.dir)
+
+    def _rewrite(self, get_flows, doing):
         with self._mutex, self._file_lock(fcntl.LOCK_EX) as size:
             self._catch_up(size, repair=True)
             flows = get_flows()
@@ -457,37 +709,67 @@ class FileStore:
             for flow_id, stored in flows.items():
                 parts.extend(_frame(rec) for rec in _full_records(flow_id, stored))
             blob = b"".join(parts)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
-                _write_all(fd, blob, 0)
-                os.fsync(fd)
-            except BaseException:
-                os.close(fd)
-                os.remove(tmp)
+                new, tmp = self._temp_file()
+            except OSError as e:
+                raise StoreWriteError(self.path, e, doing) from e
+            moved_at = None
+            try:
+                _write_all(new, blob, 0)
+                os.fsync(new)
+                fcntl.flock(new, fcntl.LOCK_EX)  # held until _file_lock's unlock below
+                # grow the old log, so that other processes' refresh() looks properly
+                moved_at = self.offset
+                _write_all(self._fd, _frame({"id": "", "op": "moved"}), moved_at)
+                os.rename(tmp, self.path)  # replaces the name itself, whatever it is
+            except BaseException as e:
+                os.close(new)
+                _remove_quietly(tmp)
+                if moved_at is not None:
+                    _truncate_quietly(self._fd, moved_at)
+                if isinstance(e, OSError):
+                    raise StoreWriteError(self.path, e, doing) from e
                 raise
-            os.close(fd)
-            new = os.open(tmp, os.O_RDWR)
-            fcntl.flock(new, fcntl.LOCK_EX)  # held until _file_lock's unlock below
-            # grow the old log, so that other processes' refresh() looks properly
-            _write_all(self._fd, _frame({"id": "", "op": "moved"}), self.offset)
-            os.rename(tmp, self.path)
-            self._fsync_dir()
             old = self._fd
             self._fd = new
             os.close(old)
             self.flows = {}
             self.offset = HEADER.size
             self._catch_up(len(blob))
+            try:
+                self._fsync_dir()
+            except OSError as e:
+                raise StoreWriteError(
+                    self.path, e, doing,
+                    f"{self.path}: {doing}: the new log is in place, but syncing its directory "
+                    f"failed ({e}), so a crash may yet bring back the old one",
+                ) from e
 
     def size_bytes(self):
         return os.fstat(self._fd).st_size
 
     def close(self):
-        if self._fd is None:
+        if self._closed:
             return
+        self._closed = True
         try:
             os.close(self._fd)
-        except OSError:
+        except (OSError, TypeError):
             pass
         self._fd = None
         self._locks.release()
+
+
+def _truncate_quietly(fd, size):
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        pass
+
+
+def _remove_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -438,10 +438,10 @@ def test_a_handler_may_drive_another_flow(make):
 def test_a_flow_stays_locked_against_other_processes_after_a_refused_reentry(tmp_path):
     """After a handler's refused resume of its own flow, the flow is still locked against other
     processes."""
-    from flow.store import LOCK_BUCKETS
+    from flow.store import lock_byte
 
     rt = runtime(ORDER, store=tmp_path)
-    bucket = zlib.crc32(b"o") % LOCK_BUCKETS
+    bucket = lock_byte("o")
     probe = textwrap.dedent(f"""
         import fcntl
         f = open({os.path.join(str(tmp_path), "flows.lock")!r}, "a+b")
