@@ -1,6 +1,12 @@
 """The order commands of `flowscheme`: `order` (catalog, quote, carts, begin,
-settle, status, list), `ledger` (show, verify) and `demo`, the guided tour of the
-order lifecycle. Loaded lazily through the `flowscheme.commands` entry points.
+settle, status, list, recover), `ledger` (show, verify, repair) and `demo`, the
+guided tour of the order lifecycle. Loaded lazily through the `flowscheme.commands`
+entry points.
+
+Reading commands (order list, order status, ledger show, ledger verify) never run
+a flow; `order recover` is the one that finishes what a crash left half-done.
+A torn ledger tail cut off on opening is announced on stderr ("warning: LEDGER
+REPAIRED ...") from `Ledger.repaired`.
 
 Amounts on the command line and in JSON are integers in minor units (cents);
 text output shows them as 21.00.
@@ -63,12 +69,29 @@ def parse_cart(ctx, items):
 
 @contextlib.contextmanager
 def warnings_to_stderr():
-    """Ledger repairs (a torn tail truncated) are reported as one plain line."""
+    """Warnings (a flow store's torn tail cut, ...) are reported as one plain line
+    each. Ledger repairs are not: announce_repairs shows them, from Ledger.repaired."""
+    from .ledger import LedgerWarning
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
     for w in caught:
-        click.echo(f"warning: {w.message}", err=True)
+        if not issubclass(w.category, LedgerWarning):
+            click.echo(f"warning: {w.message}", err=True)
+
+
+def announce_repairs(ledger, data, start=0):
+    """Print, prominently on stderr, every repair the ledger made from index `start` on
+    (a torn tail cut off); returns how many it has made in all."""
+    repairs = ledger.repaired[start:]
+    for repair in repairs:
+        click.echo(f"warning: LEDGER REPAIRED: {repair}", err=True)
+    if repairs:
+        click.echo(f"warning:   nothing committed was lost (an interrupted write is never acknowledged); "
+                   f"`flowscheme ledger verify --data {data}` cross-checks the orders against their flows",
+                   err=True)
+    return len(ledger.repaired)
 
 
 def guarded(ctx, fn):
@@ -106,12 +129,21 @@ def require_data(ctx, data):
         fail(ctx, f"no order data at {data} ({why}); `flowscheme order begin ... --data {data}` starts one")
 
 
-def open_shop(ctx, data, create=False):
+@contextlib.contextmanager
+def shop_session(ctx, data, create=False):
+    """An open Shop (nothing runs on opening) whose ledger repairs are announced;
+    closed afterwards."""
     from .orders import Shop
 
     if not create:
         require_data(ctx, data)
-    return guarded(ctx, lambda: Shop(data))
+    shop = guarded(ctx, lambda: Shop(data))
+    seen = announce_repairs(shop.ledger, data)
+    try:
+        yield shop
+    finally:
+        shop.close()
+        announce_repairs(shop.ledger, data, seen)
 
 
 def data_option(fn):
@@ -169,7 +201,11 @@ flowscheme order begin o-1 tea=2 mug=1 --data shop
 flowscheme order settle o-1 pay-123 2100 --data shop
 flowscheme order status o-1 --data shop
 flowscheme order list --data shop
+flowscheme order recover --data shop
 flowscheme order carts 2400 --max-items 3
+
+Reading (list, status) never runs a flow; after a crash, `order recover`
+finishes what was left half-done (begin and settle also finish their own order).
 
 Amounts are integers in minor units (2100 is 21.00). Exit status: 0 success,
 1 an order error (unknown sku or order, bad quantity, wrong amount, no data
@@ -177,7 +213,7 @@ there), 2 a usage error.
 """
 
 
-@click.group(help=ORDER_HELP, short_help="Price carts and drive orders: quote, begin, settle, status, list.",
+@click.group(help=ORDER_HELP, short_help="Price carts and drive orders: quote, begin, settle, status, list, recover.",
              context_settings={"help_option_names": ["-h", "--help"]})
 def order():
     pass
@@ -252,12 +288,9 @@ def order_begin(ctx, order_id, items, data, as_json):
     stock, and leave it waiting for payment. The data directory is created if
     missing. Beginning an existing order changes nothing and shows its status."""
     cart = parse_cart(ctx, items)
-    shop = open_shop(ctx, data, create=True)
-    try:
+    with shop_session(ctx, data, create=True) as shop:
         status = guarded(ctx, lambda: shop.begin(order_id, cart))
         total = guarded(ctx, lambda: _order_total(shop, order_id))
-    finally:
-        shop.close()
     if as_json:
         echo_json({"order_id": order_id, "status": status, "total": total})
     else:
@@ -288,12 +321,9 @@ def order_settle(ctx, order_id, payment_ref, amount, data, as_json):
         raise click.BadParameter(
             f"{amount!r}: AMOUNT is a whole number of minor units (2100 for 21.00)", ctx, param_hint="AMOUNT"
         ) from None
-    shop = open_shop(ctx, data)
-    try:
+    with shop_session(ctx, data) as shop:
         result = guarded(ctx, lambda: shop.settle(order_id, payment_ref, amount_minor))
         status = guarded(ctx, lambda: shop.status(order_id))
-    finally:
-        shop.close()
     if as_json:
         echo_json({"order_id": order_id, "result": result, "status": status})
     elif result == "settled":
@@ -308,14 +338,12 @@ def order_settle(ctx, order_id, payment_ref, amount, data, as_json):
 @json_option
 @click.pass_context
 def order_status(ctx, order_id, data, as_json):
-    """The status of ORDER_ID: awaiting-payment, fulfilled, ... and its ledger records."""
-    shop = open_shop(ctx, data)
-    try:
+    """The status of ORDER_ID: awaiting-payment, fulfilled, ... and its ledger records.
+    Reads only: no flow runs (a half-done order shows as such; `order recover` finishes it)."""
+    with shop_session(ctx, data) as shop:
         status = guarded(ctx, lambda: shop.status(order_id))
         total = guarded(ctx, lambda: _order_total(shop, order_id))
         records = guarded(ctx, lambda: shop.ledger.records(order_id))
-    finally:
-        shop.close()
     if as_json:
         echo_json({"order_id": order_id, "status": status, "total": total,
                    "records": [record_json(r) for r in records]})
@@ -329,12 +357,14 @@ def order_status(ctx, order_id, data, as_json):
 @json_option
 @click.pass_context
 def order_list(ctx, data, as_json):
-    """Every order: id, status, total."""
-    shop = open_shop(ctx, data)
-    try:
+    """Every order: id, status, total. Reads only: no flow runs, and the flows'
+    code is not needed (a flow of another name shows as unknown-flow)."""
+    with shop_session(ctx, data) as shop:
         orders = guarded(ctx, shop.orders)
-    finally:
-        shop.close()
+    echo_orders(orders, as_json)
+
+
+def echo_orders(orders, as_json):
     if as_json:
         echo_json([o._asdict() for o in orders])
     elif not orders:
@@ -342,6 +372,25 @@ def order_list(ctx, data, as_json):
     else:
         rows = [{"id": o.order_id, "status": o.status, "total": money(o.total)} for o in orders]
         click.echo(format_table(rows, [("id", "ORDER"), ("status", "STATUS"), ("total", "TOTAL")]))
+
+
+@order.command("recover")
+@data_option
+@json_option
+@click.pass_context
+def order_recover(ctx, data, as_json):
+    """Finish what a crash left half-done, then list every order: start the flow
+    of an order created in the ledger whose flow never started, finish a step the
+    shop serves on the spot (reserve, fulfil), and resume a flow whose payment the
+    ledger already records. Opening the data never does this by itself."""
+    with shop_session(ctx, data) as shop:
+        moved = guarded(ctx, shop.recover)
+        orders = guarded(ctx, shop.orders)
+    if as_json:
+        echo_json({"recovered": moved, "orders": [o._asdict() for o in orders]})
+        return
+    click.echo(f"recovered {moved} half-done order(s)" if moved else "nothing half-done to recover")
+    echo_orders(orders, False)
 
 
 # ====================================================================== ledger
@@ -381,23 +430,36 @@ def ledger_table(records, with_time=True):
     return format_table(rows, cols)
 
 
-def open_ledger(ctx, data):
+@contextlib.contextmanager
+def ledger_session(ctx, data):
+    """An open Ledger whose repairs are announced; closed afterwards."""
     from .ledger import Ledger
 
     require_data(ctx, data)
-    return guarded(ctx, lambda: Ledger(os.path.join(data, LEDGER_FILE)))
+    lg = guarded(ctx, lambda: Ledger(os.path.join(data, LEDGER_FILE)))
+    seen = announce_repairs(lg, data)
+    try:
+        yield lg
+    finally:
+        lg.close()
+        announce_repairs(lg, data, seen)
 
 
-@click.group(short_help="Show or verify the order ledger.", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(short_help="Show, verify or repair the order ledger.",
+             context_settings={"help_option_names": ["-h", "--help"]})
 def ledger():
     """The order ledger (DIR/ledger.log): every effect of every order, appended
     once under an idempotency key, checksummed and fsync'd.
 
     \b
     flowscheme ledger show --data shop [ORDER_ID] [--json]
-    flowscheme ledger verify --data shop
+    flowscheme ledger verify --data shop [--json]
+    flowscheme ledger repair --data shop [--set-aside-damaged-tail] [--json]
 
-    Exit status: 0 success, 1 a ledger error or (verify) a problem found, 2 a usage error.
+    verify checks the file and cross-checks it against the order flows; repair
+    re-appends what the flows' journals can re-derive and names the rest.
+    Exit status: 0 success, 1 a ledger error or (verify, repair) a problem left,
+    2 a usage error.
     """
 
 
@@ -408,11 +470,8 @@ def ledger():
 @click.pass_context
 def ledger_show(ctx, order_id, data, as_json):
     """The ledger's records in order (only ORDER_ID's when given)."""
-    lg = open_ledger(ctx, data)
-    try:
+    with ledger_session(ctx, data) as lg:
         records = guarded(ctx, lambda: lg.records(order_id))
-    finally:
-        lg.close()
     if as_json:
         echo_json([record_json(r) for r in records])
     elif not records:
@@ -426,21 +485,90 @@ def ledger_show(ctx, order_id, data, as_json):
 @json_option
 @click.pass_context
 def ledger_verify(ctx, data, as_json):
-    """Re-read the whole ledger: every frame's checksum, and every order's records
-    in the order created -> reserved -> paid -> fulfilled. Exit 1 on any problem."""
+    """Re-read the whole ledger — every frame's checksum, every order's records in
+    the order created -> reserved -> paid -> fulfilled — and cross-check it against
+    the order flows: every request a flow's journal answered has its record under
+    its key, every order's records match its flow's state. Every gap is named with
+    order, key and what is missing. Reads only (a damaged ledger is reported, not
+    opened). Exit 1 on any problem."""
     from .ledger import verify_file
 
     require_data(ctx, data)
     path = os.path.join(data, LEDGER_FILE)
-    if not os.path.exists(path):
-        raise click.ClickException(f"no ledger at {path}")
     report = guarded(ctx, lambda: verify_file(path))
+    audit = None
+    if not report.damaged:
+        from . import audit as audit_module
+
+        with shop_session(ctx, data) as shop:
+            audit = guarded(ctx, lambda: audit_module.verify(shop))
+        report = audit.ledger
+    ok = report.ok and (audit is not None and audit.ok)
     if as_json:
-        echo_json({"path": report.path, "records": report.records, "ok": report.ok,
-                   "problems": [{"offset": p.offset, "message": p.message} for p in report.problems]})
+        echo_json({"path": report.path, "records": report.records, "ok": ok,
+                   "problems": [{"offset": p.offset, "message": p.message} for p in report.problems],
+                   "cross_check": audit.as_json() if audit is not None else None})
     else:
+        if audit is not None:
+            click.echo(audit.summary())
+        else:
+            click.echo("cross-check against the flows skipped: the ledger file is damaged (below); "
+                       f"`flowscheme ledger repair --data {data}` says what can be done")
         click.echo(str(report))
-    if not report.ok:
+    if not ok:
+        ctx.exit(1)
+
+
+@ledger.command("repair")
+@data_option
+@click.option("--set-aside-damaged-tail", "set_aside", is_flag=True,
+              help="If the ledger will not open because its last frame(s) are damaged, first move "
+                   "those bytes to a new file beside it (DIR/ledger.log.damaged-at-OFFSET) and cut them "
+                   "from the ledger; the records lost are then re-derived from the flows like any other.")
+@json_option
+@click.pass_context
+def ledger_repair(ctx, data, set_aside, as_json):
+    """Re-derive lost ledger records from the order flows: each record a flow's
+    journal shows was served (created, reserved, paid, fulfilled) but the ledger
+    lacks is re-appended under its own idempotency key, from the journal's answer.
+    Names what cannot be re-derived. Runs no flow; safe to run twice. Exit 1 if
+    anything is left."""
+    from . import audit as audit_module
+    from .ledger import Ledger, LedgerCorruptError, set_aside_damaged_tail
+
+    require_data(ctx, data)
+    path = os.path.join(data, LEDGER_FILE)
+    set_aside_json = None
+    if set_aside:
+        moved = guarded(ctx, lambda: set_aside_damaged_tail(path))
+        if moved is None:
+            click.echo(f"{path}: no damaged bytes to set aside", err=True)
+        else:
+            offset, size, copy = moved
+            set_aside_json = {"offset": offset, "bytes": size, "copy": copy}
+            click.echo(f"warning: LEDGER CUT: moved {size} damaged bytes at offset {offset} of {path} "
+                       f"to {copy}; the records they held are re-derived below where the flows can",
+                       err=True)
+
+    def open_ledger():
+        try:
+            return Ledger(path)
+        except LedgerCorruptError as e:
+            hint = ("" if set_aside else
+                    f"\nthe ledger does not open; if the damage is at its end, `flowscheme ledger repair "
+                    f"--set-aside-damaged-tail --data {data}` moves it aside (keeping a copy) and "
+                    f"re-derives from the flows what it held")
+            raise LedgerCorruptError(e.path, e.offset, e.reason + hint) from None
+
+    with contextlib.closing(guarded(ctx, open_ledger)) as lg:
+        announce_repairs(lg, data)
+    with shop_session(ctx, data) as shop:
+        result = guarded(ctx, lambda: audit_module.repair(shop))
+    if as_json:
+        echo_json(dict(result.as_json(), ok=result.ok, set_aside=set_aside_json))
+    else:
+        click.echo(str(result))
+    if not result.ok:
         ctx.exit(1)
 
 
@@ -459,7 +587,8 @@ def _fresh_demo_dir(parent):
     for n in range(1000):
         path = os.path.join(parent, f"demo-{stamp}" + (f"-{n}" if n else ""))
         try:
-            os.makedirs(path)
+            os.makedirs(path, mode=0o700)
+            os.chmod(path, 0o700)  # whatever the umask: it holds a ledger
             return path
         except FileExistsError:
             continue
@@ -494,6 +623,7 @@ def demo(ctx, data):
     deliver the payment webhooks from concurrent processes, replay one (it is
     answered already-settled and records nothing), ask the pricing rules a
     backward question, and print the verified ledger."""
+    from . import audit
     from .orders import Shop
 
     t_start = time.perf_counter()
@@ -518,10 +648,13 @@ def demo(ctx, data):
     finally:
         shop.close()
 
-    out, pid = _run_child(ctx, ["order", "list", "--json", "--data", where])
-    listed = json.loads(out)
-    waiting = _grouped((o["order_id"], o["status"]) for o in listed)
-    step("restart", f"the shop closes; a fresh process (pid {pid}) opens the same data: {waiting}")
+    out, pid = _run_child(ctx, ["order", "recover", "--json", "--data", where])
+    recovered = json.loads(out)
+    waiting = _grouped((o["order_id"], o["status"]) for o in recovered["orders"])
+    half_done = f"recovered {recovered['recovered']} half-done order(s)" if recovered["recovered"] \
+        else "nothing half-done to recover"
+    step("restart", f"the shop closes; a fresh process (pid {pid}) opens the same data: {waiting} "
+                    f"({half_done}: opening runs nothing, `order recover` is explicit)")
 
     procs = []
     for order_id, _ in DEMO_ORDERS:
@@ -549,11 +682,13 @@ def demo(ctx, data):
         step("backward", f"which carts of at most {max_items} items cost exactly {money(total)}? "
                          f"the same rules run backwards: {answers}")
         records = guarded(ctx, lambda: shop.ledger.records())
-        report = guarded(ctx, shop.ledger.verify)
+        report = guarded(ctx, lambda: audit.verify(shop))
     finally:
         shop.close()
-    verdict = "verified (checksums; every order created -> reserved -> paid -> fulfilled)" if report.ok \
-        else f"{len(report.problems)} problem(s): " + "; ".join(str(x) for x in report.problems)
+    verdict = ("verified (checksums; every order created -> reserved -> paid -> fulfilled; every request "
+               "its flow was answered recorded under its key)") if report.ok \
+        else (f"{len(report.ledger.problems) + len(report.gaps)} problem(s): "
+              + "; ".join(str(x) for x in (*report.ledger.problems, *report.gaps)))
     step("ledger", f"{len(records)} records, every effect written once; {verdict}")
     click.echo(_indent(ledger_table(records, with_time=False), "    "))
     click.echo(f"done in {time.perf_counter() - t_start:.1f} s. Look around:")

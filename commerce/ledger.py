@@ -2,9 +2,14 @@
 
 Every effect of the order lifecycle is appended here once, under an idempotency
 key, and fsync'd before `Ledger.append` returns. Several processes may append to
-the same file at once (serialised by an exclusive `flock`); a torn tail left by
-a crash is truncated on the next open or append, a damaged middle is reported,
-never skipped. Pure Python: no dependency on the interpreter or on flows.
+the same file at once (serialised by an exclusive `flock`). A torn tail left by
+a crash (a frame that runs past the end of the file: an interrupted write, never
+committed) is truncated on the next open or append, with a LedgerWarning and an
+entry in `Ledger.repaired`; any other damage — a complete frame whose checksum
+fails, even the last one — is a LedgerCorruptError naming file and offset, never
+skipped or cut (`set_aside_damaged_tail` moves a damaged end aside on request).
+A new ledger file is created 0600 (whatever the umask) and never opened through
+a symlink. Pure Python: no dependency on the interpreter or on flows.
 
 File layout (all integers big-endian)::
 
@@ -16,14 +21,18 @@ File layout (all integers big-endian)::
                   + body: a msgpack map {seq, order, kind, key, amount, time, details}
 
 The header checksum means a damaged length field can never make a committed
-frame look like an interrupted write at the end of the file.
+frame look like an interrupted write at the end of the file. What an interrupted
+write can leave: a prefix of a frame header, a sound header whose body runs past
+the end of the file, or zeros (a file extension whose data never reached the disk).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import math
 import os
+import stat
 import struct
 import threading
 import time as _time
@@ -43,12 +52,15 @@ __all__ = [
     "LedgerError",
     "LedgerInputError",
     "LedgerRecord",
+    "LedgerRepair",
     "LedgerVersionError",
     "LedgerWarning",
     "VerifyProblem",
     "VerifyReport",
     "encode_file_header",
     "encode_frame",
+    "set_aside_damaged_tail",
+    "verify_file",
 ]
 
 FORMAT_VERSION = 1
@@ -110,7 +122,7 @@ class LedgerVersionError(LedgerError):
 
 
 class LedgerWarning(UserWarning):
-    """Something was repaired on the way in (a torn tail truncated)."""
+    """Something was repaired on the way in (a torn tail truncated); also in `Ledger.repaired`."""
 
 
 # --------------------------------------------------------------------------- records
@@ -131,9 +143,27 @@ class LedgerRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerRepair:
+    """Bytes the ledger cut off because they were an interrupted write, never committed:
+    `size` bytes at `offset` (a torn tail, or a file header torn at creation)."""
+
+    path: str
+    offset: int
+    size: int
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyProblem:
     offset: int
     message: str
+    #: True for a damaged frame or file header (bytes that are not a sound frame),
+    #: False for a sound record that breaks a rule (lifecycle, sequence, field types).
+    damage: bool = False
 
     def __str__(self) -> str:
         return f"offset {self.offset}: {self.message}"
@@ -150,6 +180,11 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def damaged(self) -> bool:
+        """True if some bytes are not sound frames (as opposed to only rule violations)."""
+        return any(p.damage for p in self.problems)
 
     def __str__(self) -> str:
         head = f"{self.path}: {self.records} records, "
@@ -233,6 +268,9 @@ class _Damage:
     offset: int
     reason: str
     newer_version: int | None = None
+    #: the bytes run past the end of the file as an interrupted write would leave
+    #: them (a header prefix, or a sound header whose body is cut short)
+    runs_past_end: bool = False
 
 
 class _FrameReader:
@@ -255,7 +293,9 @@ class _FrameReader:
         """(body, offset of the next frame) if a sound frame starts at `offset`."""
         head = self.read(offset, FRAME_HEADER_SIZE)
         if len(head) < FRAME_HEADER_SIZE:
-            return _Damage(offset, f"incomplete frame header ({len(head)} of {FRAME_HEADER_SIZE} bytes)")
+            magic = bytes(head[:len(FRAME_MAGIC)])
+            return _Damage(offset, f"incomplete frame header ({len(head)} of {FRAME_HEADER_SIZE} bytes)",
+                           runs_past_end=FRAME_MAGIC.startswith(magic))
         magic, version, _flags, length, body_crc, head_crc = _FRAME_HEADER.unpack(head)
         if magic != FRAME_MAGIC:
             return _Damage(offset, f"bad frame magic {bytes(magic)!r}")
@@ -269,7 +309,7 @@ class _FrameReader:
             return _Damage(offset, f"frame body length {length} exceeds the maximum {MAX_BODY_SIZE}")
         body = self.read(offset + FRAME_HEADER_SIZE, length)
         if len(body) < length:
-            return _Damage(offset, f"incomplete frame body ({len(body)} of {length} bytes)")
+            return _Damage(offset, f"incomplete frame body ({len(body)} of {length} bytes)", runs_past_end=True)
         if zlib.crc32(body) != body_crc:
             return _Damage(offset, "frame body checksum mismatch")
         return body, offset + FRAME_HEADER_SIZE + length
@@ -290,6 +330,55 @@ class _FrameReader:
                 return None
             pos += len(chunk) - (len(FRAME_MAGIC) - 1)
         return None
+
+    def all_zero(self, start: int) -> bool:
+        """True if every byte from `start` to the end of the region is zero."""
+        pos = start
+        while pos < self.stop:
+            chunk = _pread(self.fd, min(_READ_CHUNK, self.stop - pos), pos)
+            if not chunk:
+                break
+            if chunk.count(0) != len(chunk):
+                return False
+            pos += len(chunk)
+        return True
+
+    def interrupted_write(self, damage: _Damage) -> str | None:
+        """Why the damage at the end of the region is what an interrupted write
+        leaves (never committed), or None if it is damage to committed data.
+
+        Torn: a prefix of a frame header, a sound header whose body runs past the
+        end, or only zeros (an extension whose data never reached the disk), no
+        more than one frame long and with no sound frame after it. Anything else
+        — a complete frame whose checksum fails, a bad magic, a damaged header —
+        is damage, even at the very end of the file.
+        """
+        size = self.stop - damage.offset
+        if damage.newer_version is not None or size > MAX_FRAME_SIZE:
+            return None
+        if damage.runs_past_end:
+            why = "the frame runs past the end of the file"
+        elif self.all_zero(damage.offset):
+            why = "only zero bytes, where the file grew but the write never reached the disk"
+        else:
+            return None
+        if self.next_sound_frame(damage.offset + 1) is not None:
+            return None
+        return why
+
+    def describe_damage(self, damage: _Damage) -> str:
+        """Why `damage` is damage to committed data (for an error message)."""
+        size = self.stop - damage.offset
+        following = self.next_sound_frame(damage.offset + 1)
+        if following is not None:
+            return (f"{damage.reason}; a sound frame follows at offset {following}, so this is "
+                    f"damage to committed data, not an interrupted write")
+        if size > MAX_FRAME_SIZE:
+            return (f"{damage.reason}; {size} bytes from here to the end of the file are more "
+                    f"than one interrupted write could leave, so this is damage to committed data")
+        return (f"{damage.reason}; these last {size} bytes are not what an interrupted write "
+                f"leaves (that is only a frame cut short by the end of the file, or zeros), so "
+                f"this is damage to committed data; nothing was cut")
 
 
 def _pread(fd: int, n: int, offset: int) -> bytes:
@@ -331,10 +420,17 @@ class Ledger:
     records themselves are read back from the file (and re-checksummed) on demand,
     except the latest few thousand this process appended, whose bodies it keeps.
     Reads first catch up with what other processes have committed.
+
+    `mode` is the permission a new file gets (0600 unless told otherwise, whatever
+    the umask); an existing file keeps its own. A symlink is refused (O_NOFOLLOW),
+    and so is anything but a regular file. `repaired` lists every interrupted
+    write this object cut off (on opening, or before an append): each is also a
+    LedgerWarning, but a caller that must show it (the CLI does) reads it here.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, mode: int = 0o600):
         self.path = os.fspath(path)
+        self.repaired: list[LedgerRepair] = []
         self._by_key: dict[str, int] = {}
         self._by_order: dict[str, list[int]] = {}
         self._count = 0
@@ -348,9 +444,9 @@ class Ledger:
         self._recent: dict[int, bytes] = {}  # offset -> body of our latest appends
         self._queue: list[_Request] = []  # appends waiting to be group-committed
         self._queue_lock = threading.Lock()
-        self._warnings: list[str] = []
+        self._warnings: list[LedgerRepair] = []
         self._pid = _Process.pid
-        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._fd: int | None = _open_file(self.path, os.O_RDWR, create_mode=mode)
         try:
             with self._io:
                 self._open()
@@ -399,10 +495,11 @@ class Ledger:
     def _initialise(self) -> None:
         size = os.fstat(self._fd).st_size
         if size:
-            self._warnings.append(
+            self._repaired(LedgerRepair(
+                self.path, 0, size, "incomplete ledger header",
                 f"{self.path}: dropped an incomplete {size}-byte ledger header at offset 0 "
-                f"(the file's creation was interrupted)"
-            )
+                f"(the file's creation was interrupted)",
+            ))
             os.ftruncate(self._fd, 0)
         _pwrite_all(self._fd, encode_file_header(), 0)
         os.fsync(self._fd)
@@ -413,9 +510,10 @@ class Ledger:
     def _catch_up(self, repair: bool) -> _Damage | None:
         """Index the frames committed after `self._end`. Call with the flock held.
 
-        Damage followed by a sound frame is a corrupt middle: raise. Damage with
-        nothing sound after it is an interrupted write: truncate it if `repair`
-        (exclusive lock held), else leave it and return it.
+        An interrupted write at the end (see _FrameReader.interrupted_write) is
+        truncated if `repair` (exclusive lock held), else left and returned. Any
+        other damage — in the middle, or a complete frame at the end whose
+        checksum fails — raises LedgerCorruptError and changes nothing.
         """
         size = os.fstat(self._fd).st_size
         if size < self._end:
@@ -437,29 +535,24 @@ class Ledger:
         if damage.newer_version is not None:
             raise LedgerVersionError(self.path, damage.newer_version, FORMAT_VERSION,
                                      where=f"frame at byte offset {damage.offset}")
-        dropped = size - damage.offset
-        if dropped > MAX_FRAME_SIZE:
-            raise LedgerCorruptError(
-                self.path, damage.offset,
-                f"{damage.reason}; {dropped} bytes from here to the end of the file are more "
-                f"than one interrupted write could leave, so this is damage to committed data",
-            )
-        following = reader.next_sound_frame(damage.offset + 1)
-        if following is not None:
-            raise LedgerCorruptError(
-                self.path, damage.offset,
-                f"{damage.reason}; a sound frame follows at offset {following}, so this is "
-                f"damage to committed data, not an interrupted write",
-            )
+        torn = reader.interrupted_write(damage)
+        if torn is None:
+            raise LedgerCorruptError(self.path, damage.offset, reader.describe_damage(damage))
         if not repair:
             return damage
+        dropped = size - damage.offset
         os.ftruncate(self._fd, damage.offset)
         os.fsync(self._fd)
-        self._warnings.append(
+        self._repaired(LedgerRepair(
+            self.path, damage.offset, dropped, damage.reason,
             f"{self.path}: truncated a torn tail of {dropped} bytes at offset {damage.offset} "
-            f"({damage.reason}); the interrupted write was never committed"
-        )
+            f"({damage.reason}: {torn}); the interrupted write was never committed",
+        ))
         return None
+
+    def _repaired(self, repair: LedgerRepair) -> None:
+        self.repaired.append(repair)
+        self._warnings.append(repair)
 
     def _index(self, offset: int, body) -> None:
         try:
@@ -728,7 +821,7 @@ def verify_file(path: str | os.PathLike) -> VerifyReport:
     """Verify a ledger file without opening it as a Ledger (read-only, nothing repaired):
     works on a ledger too damaged to open, reporting every problem with its offset."""
     path = os.fspath(path)
-    fd = os.open(path, os.O_RDONLY)
+    fd = _open_file(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
         probe = Ledger.__new__(Ledger)
@@ -745,7 +838,7 @@ def _verify_fd(path: str, fd: int, check_header) -> VerifyReport:
         if not check_header():
             raise LedgerError(f"{path}: the ledger header is missing")
     except LedgerError as exc:
-        return VerifyReport(path, 0, (VerifyProblem(0, str(exc)),))
+        return VerifyReport(path, 0, (VerifyProblem(0, str(exc), damage=True),))
     reader = _FrameReader(fd, size)
     pos = FILE_HEADER_SIZE
     while pos < size:
@@ -753,11 +846,19 @@ def _verify_fd(path: str, fd: int, check_header) -> VerifyReport:
         if isinstance(frame, _Damage):
             following = reader.next_sound_frame(pos + 1)
             if following is None:
-                checker.problem(pos, f"{frame.reason}: {size - pos} unreadable bytes at the end "
-                                     f"(an interrupted write; truncated on the next open or append)")
+                torn = reader.interrupted_write(frame)
+                if torn is not None:
+                    checker.problem(pos, f"{frame.reason}: {size - pos} unreadable bytes at the end "
+                                         f"(an interrupted write: {torn}; truncated on the next open "
+                                         f"or append)", damage=True)
+                else:
+                    checker.problem(pos, f"{frame.reason}: {size - pos} bytes at the end of the file "
+                                         f"that are damage to committed data, not an interrupted write "
+                                         f"(the ledger will not open until they are set aside)",
+                                    damage=True)
                 break
             checker.problem(pos, f"{frame.reason}: {following - pos} bytes skipped to the "
-                                 f"next sound frame at offset {following}")
+                                 f"next sound frame at offset {following}", damage=True)
             checker.lost_frames = True
             pos = following
             continue
@@ -826,19 +927,19 @@ class _Checker:
         self.kinds: dict[str, dict[str, int]] = {}  # order -> kind -> offset of first
         self.progress: dict[str, int] = {}  # order -> how many of KINDS it has, in order
 
-    def problem(self, offset: int, message: str) -> None:
-        self.problems.append(VerifyProblem(offset, message))
+    def problem(self, offset: int, message: str, damage: bool = False) -> None:
+        self.problems.append(VerifyProblem(offset, message, damage))
 
     def check(self, offset: int, body) -> None:
         try:
             d = _unpack(body)
         except Exception as exc:
-            return self.problem(offset, f"body is not valid msgpack ({exc})")
+            return self.problem(offset, f"body is not valid msgpack ({exc})", damage=True)
         if not isinstance(d, dict):
-            return self.problem(offset, f"body is a {type(d).__name__}, not a record map")
+            return self.problem(offset, f"body is a {type(d).__name__}, not a record map", damage=True)
         missing = [name for name in ("seq", "order", "kind", "key", "amount", "time", "details") if name not in d]
         if missing:
-            return self.problem(offset, f"record lacks field(s) {', '.join(missing)}")
+            return self.problem(offset, f"record lacks field(s) {', '.join(missing)}", damage=True)
         self.records += 1
         seq, order, kind, key = d["seq"], d["order"], d["kind"], d["key"]
         amount, when, details = d["amount"], d["time"], d["details"]
@@ -883,9 +984,124 @@ class _Checker:
         self.progress[order] = done
 
 
-def _warn(messages: list[str]) -> None:
-    for message in messages:
-        warnings.warn(message, LedgerWarning, stacklevel=3)  # the caller of Ledger() / append()
+def _warn(repairs: list[LedgerRepair]) -> None:
+    for repair in repairs:
+        warnings.warn(str(repair), LedgerWarning, stacklevel=3)  # the caller of Ledger() / append()
+
+
+def _open_file(path: str, flags: int, create_mode: int | None = None) -> int:
+    """Open a ledger file: never through a symlink (O_NOFOLLOW), never blocking on a
+    FIFO, only a regular file. With `create_mode`, a missing file is created
+    (O_EXCL) and given exactly that mode, whatever the umask."""
+    base = flags | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    created = False
+    try:
+        for _ in range(10):
+            if create_mode is None:
+                fd = os.open(path, base)
+                break
+            try:
+                fd = os.open(path, base | os.O_CREAT | os.O_EXCL, create_mode)
+                created = True
+                break
+            except FileExistsError:
+                pass
+            try:
+                fd = os.open(path, base)
+                break
+            except FileNotFoundError:  # removed between the two opens: try again
+                continue
+        else:
+            raise LedgerError(f"{path}: the file keeps appearing and disappearing; not opened")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(path):
+            raise LedgerError(
+                f"{path}: is a symbolic link; a ledger is never opened through a symlink "
+                f"(give the real file's path)"
+            ) from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise LedgerError(f"{path}: not a regular file, so not a ledger")
+        if created:
+            os.fchmod(fd, create_mode)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def set_aside_damaged_tail(path: str | os.PathLike) -> tuple[int, int, str] | None:
+    """Move damaged bytes at the end of a ledger out of the way, on request.
+
+    For a ledger that will not open because its end is damaged (a complete last
+    frame whose checksum fails, say): the bytes from the first damaged frame to
+    the end of the file are copied to a new file beside it (created O_EXCL, 0600:
+    `<name>.damaged-at-<offset>[.N]`), fsync'd, and only then cut from the ledger.
+    Returns (offset, byte count, path of the copy), or None if the file has no
+    damage. Damage with a sound frame after it is refused (LedgerCorruptError):
+    cutting there would drop committed records. Nothing is re-derived here; the
+    records lost are for `commerce.audit.repair` to rebuild from the flows.
+    """
+    path = os.fspath(path)
+    fd = _open_file(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        probe = Ledger.__new__(Ledger)
+        probe.path, probe._fd = path, fd
+        if not probe._check_file_header():
+            return None
+        size = os.fstat(fd).st_size
+        reader = _FrameReader(fd, size)
+        pos = FILE_HEADER_SIZE
+        while pos < size:
+            frame = reader.frame_at(pos)
+            if isinstance(frame, _Damage):
+                break
+            pos = frame[1]
+        else:
+            return None
+        if frame.newer_version is not None:
+            raise LedgerVersionError(path, frame.newer_version, FORMAT_VERSION,
+                                     where=f"frame at byte offset {pos}")
+        following = reader.next_sound_frame(pos + 1)
+        if following is not None:
+            raise LedgerCorruptError(
+                path, pos, f"{frame.reason}; a sound frame follows at offset {following}: "
+                           f"damage in the middle is not set aside (committed records follow it)")
+        copy_path, out = _exclusive_beside(path, f".damaged-at-{pos}")
+        try:
+            at = pos
+            while at < size:
+                chunk = _pread(fd, min(_READ_CHUNK, size - at), at)
+                if not chunk:
+                    break
+                _pwrite_all(out, chunk, at - pos)
+                at += len(chunk)
+            os.fsync(out)
+        finally:
+            os.close(out)
+        _fsync_dir(copy_path)
+        os.ftruncate(fd, pos)
+        os.fsync(fd)
+        return pos, size - pos, copy_path
+    finally:
+        os.close(fd)
+
+
+def _exclusive_beside(path: str, suffix: str) -> tuple[str, int]:
+    """A new file (O_EXCL, O_NOFOLLOW, 0600) in the same directory as `path`: (its path, fd)."""
+    for n in range(1000):
+        candidate = path + suffix + (f".{n}" if n else "")
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        os.fchmod(fd, 0o600)
+        return candidate, fd
+    raise LedgerError(f"{path}: no free name for {path + suffix}")
 
 
 def _truncate_quietly(fd: int, size: int) -> None:

@@ -15,21 +15,30 @@ point followed by a retry records each effect exactly once: the ledger append
 is idempotent (a flow re-run from its last commit asks again under the same
 key), the flow resume answers only a flow still waiting on that kind, and
 whatever a crash left half-done is finished the next time the order is touched
-(or by `recover()`).
+(begin, settle) or by an explicit `shop.recover()`.
+
+Opening is not running: `Shop(dir)`, `status` and `orders` never start or resume a
+flow; they read the flows' metadata only (no flow code needed, flows of unknown
+names shown as "unknown-flow"). Each answer the driver gives goes into the flow's
+journal and carries what its ledger record holds (reserve: the order's cart, lines
+and total; payment: reference and amount), so commerce.audit can re-derive a lost
+record from the journal.
 """
 
 import os
 import time
 from typing import NamedTuple
 
-from flow import Done, Failed, FlowRuntime, NotWaiting, Suspended
+from flow import Done, Failed, FlowError, FlowRuntime, NotWaiting, Suspended
 from flow.errors import FlowNotFound
 
-from .ledger import Ledger
+from .ledger import Ledger, LedgerError
 from .pricing import Pricing, PricingError, load_rules, scheme_path, scheme_source
 
 FLOW = "order-lifecycle"
 STATUS_OF_KIND = {"reserve": "reserving", "payment": "awaiting-payment", "fulfil": "fulfilling"}
+STATUS_OF_FLOW = {"done": "fulfilled", "failed": "failed", "cancelled": "cancelled"}
+UNKNOWN_FLOW = "unknown-flow"  # the status of an order whose flow is not an order-lifecycle flow
 MAX_AMOUNT = 2**63 - 1  # the ledger stores amounts as signed 64-bit integers
 LEDGER_KIND = {"reserve": "reserved", "payment": "paid", "fulfil": "fulfilled"}
 SERVED = ("reserve", "fulfil")  # the requests serviced on the spot, inside the flow's step
@@ -39,22 +48,39 @@ class OrderError(ValueError):
     """A request the shop refuses: unknown order or sku, bad quantity, wrong amount."""
 
 
+class RecoveryError(OrderError):
+    """recover() finished what it could (`moved` orders) but not these: `failures`,
+    [(order id, error)] — a flow whose code is not loaded, say."""
+
+    def __init__(self, moved, failures):
+        self.moved, self.failures = moved, failures
+        super().__init__(f"recovered {moved} order(s), but could not recover "
+                         + "; ".join(f"{order_id}: {error}" for order_id, error in failures))
+
+
 class OrderSummary(NamedTuple):
     order_id: str
     status: str
-    total: int
+    total: int | None  # None: the ledger has no created record for it (see commerce.audit)
 
 
 class Shop:
-    """An order desk on a data directory: data_dir/ledger.log and data_dir/flows/."""
+    """An order desk on a data directory: data_dir/ledger.log and data_dir/flows/.
 
-    def __init__(self, data_dir, recover=True):
+    Opening reads; it never starts or resumes a flow. `recover()` is the explicit
+    call that finishes what a crash left half-done (`recover=True` calls it right
+    after opening). A data directory the Shop creates is 0700, its ledger 0600.
+    """
+
+    def __init__(self, data_dir, recover=False):
         self.data_dir = os.fspath(data_dir)
-        os.makedirs(self.data_dir, exist_ok=True)
+        _private_dir(self.data_dir)
         self.ledger = Ledger(os.path.join(self.data_dir, "ledger.log"))
         self.flows = None
         try:
-            self.flows = FlowRuntime(store=os.path.join(self.data_dir, "flows"))
+            flows_dir = os.path.join(self.data_dir, "flows")
+            _private_dir(flows_dir)
+            self.flows = FlowRuntime(store=flows_dir)
             load_rules(self.flows.interp)
             self.flows.load(scheme_source("order.scm"), filename=scheme_path("order.scm"))
             self.pricing = Pricing(self.flows.interp)
@@ -101,6 +127,7 @@ class Shop:
         """Create the order (recording its quote), reserve stock, and leave it
         waiting for payment. Beginning an existing order changes nothing."""
         order_id = _check_id(order_id)
+        self._own_flow(order_id)
         created = self.ledger.get(f"{order_id}:created")
         if created is None:
             q = self.quote(cart)
@@ -125,7 +152,7 @@ class Shop:
             raise OrderError(
                 f"order {order_id}: payment of {amount} does not match the quoted total {created.amount}"
             )
-        flow = self._meta(order_id)
+        flow = self._own_flow(order_id)
         if flow is None or (flow.status == "suspended" and flow.kind.name != "payment"):
             # a crash stopped begin before the flow started, or left a step half-done
             state = self._state(order_id)
@@ -142,10 +169,20 @@ class Shop:
         # Whoever records the payment settles the order: the ledger key makes that
         # exactly one delivery, even when another process (a concurrent delivery, or
         # a Shop's recover()) is the one that moves the flow on.
-        _, recorded = self.ledger.append(order_id, "paid", flow.key, amount=amount,
-                                         details={"payment_ref": payment_ref})
-        self._drive(order_id, self.flows.resume(order_id, "paid", kind="payment", serve=self._serve(order_id)))
+        paid, recorded = self.ledger.append(order_id, "paid", flow.key, amount=amount,
+                                            details={"payment_ref": payment_ref})
+        self._drive(order_id, self.flows.resume(order_id, _paid_answer(paid), kind="payment",
+                                                serve=self._serve(order_id)))
         return "settled" if recorded else "already-settled"
+
+    def _own_flow(self, order_id):
+        """The order's flow metadata (or None); refuses a flow that is not an
+        order-lifecycle flow rather than driving it."""
+        flow = self._meta(order_id)
+        if flow is not None and flow.name != FLOW:
+            raise OrderError(f"order {order_id}: its flow is named {flow.name!r}, not {FLOW!r}; "
+                             f"refusing to drive it (nothing recorded)")
+        return flow
 
     def _meta(self, order_id):
         """The flow's metadata only (status, kind, key), or None: no decoding."""
@@ -162,10 +199,19 @@ class Shop:
 
     def _serve(self, order_id):
         """The handlers for the requests serviced on the spot: each appends its
-        ledger record under the request's key (idempotent) and answers."""
+        ledger record under the request's key (idempotent) and answers with what
+        it recorded — reserve also with the order's cart, lines and total (from
+        its created record), so the journal can rebuild that record too."""
         def service(request):
-            self.ledger.append(order_id, LEDGER_KIND[request.kind], request.key, details={})
-            return LEDGER_KIND[request.kind]
+            kind = LEDGER_KIND[request.kind]
+            self.ledger.append(order_id, kind, request.key, details={})
+            answer = {"record": kind}
+            if kind == "reserved":
+                created = self.ledger.get(f"{order_id}:created")
+                if created is not None:
+                    answer.update(total=created.amount, cart=created.details.get("cart"),
+                                  lines=created.details.get("lines"))
+            return answer
 
         return dict.fromkeys(SERVED, service)
 
@@ -188,42 +234,104 @@ class Shop:
             state = self.flows.resume(order_id, answer, kind=state.kind, serve=serve)
 
     def recover(self):
-        """Finish whatever a crash left half-done: created orders whose flow never
-        started, flows waiting on a synchronous step, and payments recorded in the
-        ledger whose flow was not yet resumed. Returns how many orders moved."""
-        moved = 0
+        """Finish whatever a crash left half-done — the one call that runs flows
+        without being asked about a particular order: created orders whose flow
+        never started, order flows waiting on a synchronous step, and payments
+        recorded in the ledger whose flow was not yet resumed. Flows that are not
+        order-lifecycle flows are left alone. Returns how many orders moved; an
+        order it cannot move (its flow's code not loaded, ...) does not stop the
+        others: RecoveryError names them all at the end."""
+        moved, failures = 0, []
+
+        def attempt(order_id, step):
+            nonlocal moved
+            try:
+                if step() is not False:
+                    moved += 1
+            except (FlowError, LedgerError, OrderError) as e:
+                failures.append((order_id, e))
+
         known = set(self.flows.ids())
         for order_id in self.ledger.orders():
-            if order_id not in known:
-                self._start(order_id)
-                moved += 1
+            if order_id not in known and self.ledger.has_key(f"{order_id}:created"):
+                attempt(order_id, lambda o=order_id: self._start(o))
         for flow_id, kind, key in self.flows.waiting():
+            if self.flows.flow(flow_id, data=False).name != FLOW:
+                continue
             if kind in SERVED:
-                self._drive(flow_id, self._state(flow_id))
-                moved += 1
-            elif kind == "payment" and self.ledger.has_key(key):
-                self._drive(flow_id, self.flows.resume(flow_id, "paid", kind="payment", serve=self._serve(flow_id)))
-                moved += 1
+                attempt(flow_id, lambda f=flow_id: self._drive(f, self._state(f)))
+            elif kind == "payment":
+                attempt(flow_id, lambda f=flow_id, k=key: self._resume_paid(f, k))
+        if failures:
+            raise RecoveryError(moved, failures)
         return moved
+
+    def _resume_paid(self, flow_id, key):
+        """Resume a flow waiting for a payment the ledger records; False if it records none."""
+        paid = self.ledger.get(key)
+        if paid is None or paid.order != flow_id or paid.kind != "paid":
+            return False
+        return self._drive(flow_id, self.flows.resume(flow_id, _paid_answer(paid), kind="payment",
+                                                      serve=self._serve(flow_id)))
 
     # ---------------------------------------------------------------- queries
 
     def status(self, order_id):
-        """created, reserving, awaiting-payment, fulfilling, fulfilled, cancelled or failed."""
+        """created, reserving, awaiting-payment, fulfilling, fulfilled, cancelled,
+        failed, or unknown-flow (its flow is not an order-lifecycle flow). Reads
+        the flow's metadata only: nothing runs, no flow code is needed."""
         order_id = _check_id(order_id)
-        state = self._state(order_id)
-        if state is None:
+        meta = self._meta(order_id)
+        if meta is None:
             if self.ledger.get(f"{order_id}:created") is not None:
                 return "created"
             raise OrderError(f"unknown order: {order_id}")
-        return _status_of(state)
+        return _status_of_meta(meta)
 
     def orders(self):
+        """Every order: those in the ledger, in ledger order, then order flows the
+        ledger has no record of (total None; `ledger verify` says what is missing).
+        Metadata reads only: nothing runs."""
         out = []
+        listed = set()
         for order_id in self.ledger.orders():
             created = self.ledger.get(f"{order_id}:created")
-            out.append(OrderSummary(order_id, self.status(order_id), created.amount if created else 0))
+            meta = self._meta(order_id)
+            status = _status_of_meta(meta) if meta is not None else ("created" if created else "unknown")
+            out.append(OrderSummary(order_id, status, created.amount if created else None))
+            listed.add(order_id)
+        for flow_id in sorted(self.flows.ids()):
+            if flow_id in listed:
+                continue
+            meta = self._meta(flow_id)
+            if meta is not None and meta.name == FLOW:
+                out.append(OrderSummary(flow_id, _status_of_meta(meta), None))
         return out
+
+
+def _status_of_meta(meta):
+    """The order status a flow's metadata (status, kind, name) stands for."""
+    if meta.name != FLOW:
+        return UNKNOWN_FLOW
+    if meta.status == "suspended":
+        return STATUS_OF_KIND.get(meta.kind.name, f"waiting-{meta.kind.name}")
+    return STATUS_OF_FLOW.get(meta.status, meta.status)
+
+
+def _paid_answer(paid):
+    """The answer to the payment request: what the paid record holds."""
+    return {"record": "paid", "payment_ref": (paid.details or {}).get("payment_ref"), "amount": paid.amount}
+
+
+def _private_dir(path):
+    """Make directory `path` 0700 (whatever the umask) if it does not exist yet."""
+    try:
+        os.makedirs(path, mode=0o700)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+        return
+    os.chmod(path, 0o700)
 
 
 def _status_of(state):

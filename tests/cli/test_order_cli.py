@@ -1,10 +1,19 @@
 """`flowscheme order ...` and `flowscheme ledger ...`: the order lifecycle from the
 command line, --json, and the errors (unknown sku or order, bad quantity, wrong
-amount, missing data, damaged ledger) — a message and an exit status each."""
+amount, missing data, damaged ledger) — a message and an exit status each; reading
+commands that run nothing (even on a hostile store), `order recover`, and `ledger
+verify` / `ledger repair` cross-checking and re-deriving the ledger from the flows."""
 
 import json
+import os
+import sys
 
 import pytest
+
+from clihelp import ROOT
+
+sys.path.insert(0, str(ROOT / "tests" / "commerce"))
+import storebuild  # noqa: E402  (hostile and old-style order stores, shared with tests/commerce)
 
 
 def no_traceback(r):
@@ -215,3 +224,196 @@ def test_help(cli, cmd):
     r = cli(*cmd, "--help")
     assert r.exit_code == 0
     assert "Usage:" in r.stdout and len(r.stdout.splitlines()) > 5
+
+
+# ---------------------------------------------------------------------- opening is not running
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    data = tmp_path / "hostile"
+    return data, storebuild.build_hostile(data)
+
+
+@pytest.mark.parametrize("cmd", [["order", "list"], ["order", "list", "--json"], ["order", "status", "h1"],
+                                 ["order", "status", "h3", "--json"], ["ledger", "show"]])
+def test_reading_a_hostile_store_runs_nothing(cli, hostile, cmd):
+    """Flows a recovery pass would run (one waiting on a served step, one whose
+    payment the ledger records), flows of a name this flowscheme does not know,
+    an order flow whose code is not loaded: reading leaves every byte as it was."""
+    data, statuses = hostile
+    before = storebuild.tree_bytes(data)
+    r = cli(*cmd, "--data", data)
+    assert r.exit_code == 0, r.output
+    no_traceback(r)
+    assert storebuild.tree_bytes(data) == before
+    if cmd == ["order", "list"]:
+        assert {l.split()[0]: l.split()[1] for l in r.stdout.splitlines()[1:]} == statuses
+    if cmd == ["order", "status", "h3", "--json"]:
+        assert json.loads(r.stdout)["status"] == "unknown-flow"
+
+
+def test_order_list_where_the_flows_code_is_not_loaded(cli, tmp_path):
+    """Every order's flow is from another version of order.scm, whose code is
+    not loaded (its payload holds a procedure of that code): listing reads the
+    flows' metadata only, and runs and writes nothing."""
+    data = tmp_path / "shop"
+    data.mkdir()
+    with storebuild.Ledger(data / "ledger.log") as ledger:
+        for order in ("v1", "v2"):
+            storebuild.created(ledger, order)
+    rt = storebuild.runtime(str(data), storebuild.OTHER_ORDER, "order-v0.scm")
+    try:
+        for order in ("v1", "v2"):
+            rt.start("order-lifecycle", order, flow_id=order)
+    finally:
+        rt.close()
+    before = storebuild.tree_bytes(data)
+    r = cli("order", "list", "--data", data, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == [{"order_id": "v1", "status": "reserving", "total": 900},
+                                    {"order_id": "v2", "status": "reserving", "total": 900}]
+    assert storebuild.tree_bytes(data) == before
+    r = cli("order", "recover", "--data", data)  # the explicit call names what it cannot drive
+    assert r.exit_code == 1 and "v1" in r.stderr and "order-v0.scm" in r.stderr
+    no_traceback(r)
+
+
+def test_recover_is_explicit(cli, begun):
+    """A payment recorded before a crash: listing shows it half-done and changes
+    nothing; `order recover` finishes it."""
+    from commerce import Shop
+
+    with Shop(begun) as shop:
+        shop.ledger.append("o-1", "paid", shop.flows.result("o-1").key, amount=2100,
+                           details={"payment_ref": "pay-1"})
+    before = storebuild.tree_bytes(begun)
+    r = cli("order", "list", "--data", begun)
+    assert r.stdout.splitlines()[1].split() == ["o-1", "awaiting-payment", "21.00"]
+    assert storebuild.tree_bytes(begun) == before
+    r = cli("order", "recover", "--data", begun)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0] == "recovered 1 half-done order(s)"
+    assert r.stdout.splitlines()[2].split() == ["o-1", "fulfilled", "21.00"]
+    r = cli("order", "recover", "--data", begun, "--json")
+    assert json.loads(r.stdout) == {"recovered": 0, "orders": [
+        {"order_id": "o-1", "status": "fulfilled", "total": 2100}]}
+    r = cli("order", "recover", "--data", begun.parent / "nowhere")
+    assert r.exit_code == 1 and "no order data at" in r.stderr
+
+
+# ---------------------------------------------------------------------- ledger integrity from the CLI
+
+
+def test_a_torn_tail_is_announced_prominently(cli, begun):
+    path = begun / "ledger.log"
+    size = path.stat().st_size
+    with open(path, "ab") as f:
+        f.write(b"FSLR\x00")
+    r = cli("order", "list", "--data", begun)
+    assert r.exit_code == 0
+    assert f"warning: LEDGER REPAIRED: {path}: truncated a torn tail of 5 bytes at offset {size}" in r.stderr
+    assert "nothing committed was lost" in r.stderr and "ledger verify" in r.stderr
+    assert r.stderr.count("torn tail") == 1  # announced once, not also as a plain warning line
+    assert path.stat().st_size == size
+
+
+def test_a_flipped_bit_in_the_last_record_is_corruption_set_aside_only_on_request(cli, begun):
+    cli("order", "settle", "o-1", "pay-1", "2100", "--data", begun)
+    path = begun / "ledger.log"
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x04  # in the fsync'd 'fulfilled' record
+    path.write_bytes(bytes(data))
+    for cmd in (["order", "list"], ["ledger", "show"], ["order", "status", "o-1"]):
+        r = cli(*cmd, "--data", begun)
+        assert r.exit_code == 1 and "frame body checksum mismatch" in r.stderr and str(path) in r.stderr
+        no_traceback(r)
+    r = cli("ledger", "verify", "--data", begun)
+    assert r.exit_code == 1 and "damage to committed data" in r.stdout and "skipped" in r.stdout
+    r = cli("ledger", "repair", "--data", begun)
+    assert r.exit_code == 1 and "--set-aside-damaged-tail" in r.stderr
+    assert path.read_bytes() == bytes(data)  # nothing cut without being asked
+    r = cli("ledger", "repair", "--data", begun, "--set-aside-damaged-tail")
+    assert r.exit_code == 0, r.output
+    assert "LEDGER CUT" in r.stderr and "damaged-at-" in r.stderr
+    assert "re-appended 'fulfilled' for order o-1 under key o-1:3" in r.stdout
+    copies = [p for p in os.listdir(begun) if p.startswith("ledger.log.damaged-at-")]
+    assert len(copies) == 1
+    r = cli("ledger", "verify", "--data", begun)
+    assert r.exit_code == 0, r.output
+
+
+def test_a_symlinked_ledger_is_refused(cli, begun, tmp_path):
+    real = tmp_path / "real.log"
+    os.rename(begun / "ledger.log", real)
+    os.symlink(real, begun / "ledger.log")
+    before = real.read_bytes()
+    for cmd in (["order", "list"], ["ledger", "show"], ["ledger", "verify"], ["ledger", "repair"]):
+        r = cli(*cmd, "--data", begun)
+        assert r.exit_code == 1, (cmd, r.output)
+        assert "symbolic link" in r.output
+        no_traceback(r)
+    assert real.read_bytes() == before
+
+
+def test_a_new_data_directory_is_private(cli, tmp_path):
+    data = tmp_path / "fresh"
+    old = os.umask(0o002)
+    try:
+        r = cli("order", "begin", "o-1", "tea", "--data", data)
+    finally:
+        os.umask(old)
+    assert r.exit_code == 0
+    assert (data.stat().st_mode & 0o777, (data / "ledger.log").stat().st_mode & 0o777) == (0o700, 0o600)
+
+
+def cut_ledger(data, keep):
+    with storebuild.Ledger(data / "ledger.log") as ledger:
+        records = ledger.records()
+    os.truncate(data / "ledger.log", records[keep].offset)
+    return records[keep:]
+
+
+def test_verify_names_every_gap_and_repair_re_derives_it(cli, begun):
+    cli("order", "settle", "o-1", "pay-1", "2100", "--data", begun)
+    cli("order", "begin", "o-2", "pot", "--data", begun)
+    lost = cut_ledger(begun, 3)  # o-1's fulfilled, o-2's created and reserved
+    r = cli("ledger", "verify", "--data", begun)
+    assert r.exit_code == 1
+    assert "cross-check of 2 order(s) against their flows: 3 gap(s)" in r.stdout
+    for record in lost:
+        assert f"order {record.order}, key {record.key}: no '{record.kind}' record" in r.stdout
+    r = cli("ledger", "verify", "--data", begun, "--json")
+    report = json.loads(r.stdout)
+    assert report["ok"] is False and report["problems"] == []
+    assert [(g["order"], g["key"], g["remedy"]) for g in report["cross_check"]["gaps"]] == \
+        [(x.order, x.key, "repair") for x in lost]
+
+    r = cli("ledger", "repair", "--data", begun)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("re-appended") == 3 and "no gaps" in r.stdout
+    r = cli("ledger", "repair", "--data", begun, "--json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["appended"] == [] and json.loads(r.stdout)["ok"] is True
+    r = cli("ledger", "verify", "--data", begun)
+    assert r.exit_code == 0 and r.stdout.endswith("6 records, no problems\n")
+    r = cli("order", "settle", "o-2", "pay-2", "3950", "--data", begun)
+    assert r.stdout == "o-2: settled (paid 39.50, fulfilled)\n"
+
+
+def test_repair_names_what_it_cannot_re_derive(cli, tmp_path):
+    data = tmp_path / "old"
+    storebuild.build_old_style(data, "x")
+    cut_ledger(data, 2)
+    r = cli("ledger", "repair", "--data", data)
+    assert r.exit_code == 1
+    assert "not repaired: order x, key x:2" in r.stdout and "payment reference" in r.stdout
+    assert "not repaired: order x, key x:3" in r.stdout
+    r = cli("ledger", "repair", "--data", data, "--json")
+    assert [g["key"] for g in json.loads(r.stdout)["left"]] == ["x:2", "x:3"]
+
+
+@pytest.mark.parametrize("cmd", [["order", "recover"], ["ledger", "repair"]])
+def test_help_of_the_new_commands(cli, cmd):
+    r = cli(*cmd, "--help")
+    assert r.exit_code == 0 and "Usage:" in r.stdout

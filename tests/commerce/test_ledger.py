@@ -252,25 +252,26 @@ def test_a_torn_last_frame_is_truncated_with_a_warning(path, keep):
         assert ledger.verify().ok
 
 
-def test_a_last_frame_with_a_bad_checksum_is_truncated(path):
+def test_a_last_frame_with_a_bad_checksum_is_corruption_not_a_torn_tail(path):
+    """A complete, fsync'd last frame whose checksum fails was committed: it is
+    damage, reported, and never cut off as if it were an interrupted write.
+    (Until this change it was truncated with a warning, losing the record.)"""
     offsets, size = three_records(path)
     flip(path, size - 1)
-    with pytest.warns(LedgerWarning, match=rf"{size - offsets[-1]} bytes at offset {offsets[-1]}.*checksum"):
-        ledger = Ledger(path)
-    with ledger:
-        assert len(ledger.records()) == 2
-    assert os.path.getsize(path) == offsets[-1]
+    before = snapshot(path)
+    with pytest.raises(LedgerCorruptError, match=rf"offset {offsets[-1]}: frame body checksum") as info:
+        Ledger(path)
+    assert info.value.offset == offsets[-1]
+    assert snapshot(path) == before
 
 
 @pytest.mark.parametrize("garbage", [
     b"\x00",
-    b"junk!",
     b"\x00" * 4096,                      # what a crash can leave on some filesystems
-    os.urandom(300),
-    b"FSLR" + os.urandom(40),            # a frame magic with nothing sound behind it
+    b"FSL",                              # a header prefix
     encode_frame(body(9, "Z", "created"))[:-3],
-], ids=["one-zero", "text", "zero-page", "random", "magic-then-junk", "partial-frame"])
-def test_a_garbage_tail_is_truncated_with_a_warning(path, garbage):
+], ids=["one-zero", "zero-page", "header-prefix", "partial-frame"])
+def test_a_torn_tail_is_truncated_with_a_warning(path, garbage):
     _, size = three_records(path)
     with open(path, "ab") as f:
         f.write(garbage)
@@ -279,7 +280,28 @@ def test_a_garbage_tail_is_truncated_with_a_warning(path, garbage):
     with ledger:
         assert len(ledger.records()) == 3
         assert ledger.verify().ok
+        assert [(r.offset, r.size) for r in ledger.repaired] == [(size, len(garbage))]
     assert os.path.getsize(path) == size
+
+
+@pytest.mark.parametrize("garbage", [
+    b"junk!",
+    os.urandom(300).replace(b"\x00", b"\x01"),
+    b"FSLR" + os.urandom(40),            # a frame magic with nothing sound behind it
+    encode_frame(body(9, "Z", "created"))[:-3] + b"xyz",  # complete, but its checksum fails
+], ids=["text", "random", "magic-then-junk", "complete-bad-frame"])
+def test_a_garbage_tail_that_no_interrupted_write_leaves_is_damage(path, garbage):
+    """Bytes at the end that are neither a frame cut short by the end of the file
+    nor zeros were not left by an interrupted write: damage, nothing cut.
+    (Until this change they were truncated as a torn tail.)"""
+    _, size = three_records(path)
+    with open(path, "ab") as f:
+        f.write(garbage)
+    before = snapshot(path)
+    with pytest.raises(LedgerCorruptError) as info:
+        Ledger(path)
+    assert info.value.offset == size
+    assert snapshot(path) == before
 
 
 def test_the_only_frame_torn_leaves_an_empty_ledger(path):

@@ -35,8 +35,8 @@ STEPS = {"append": 8, "commit": 4}
 # The child script: imports flowscheme once, then forks one worker per run (a fresh
 # process with nothing open, as after a restart) so that the many runs do not each
 # pay for starting Python. Each worker arms the kill, opens a Shop on its data
-# directory (recovery runs there, and its appends and commits count too) and
-# delivers the plan. Runs of a scenario go one after another; scenarios in parallel.
+# directory, runs the recovery pass explicitly (its appends and commits count
+# too) and delivers the plan. Runs of a scenario go one after another; scenarios in parallel.
 CHILD = textwrap.dedent(
     """
     import json, os, signal, sys, traceback
@@ -63,6 +63,7 @@ CHILD = textwrap.dedent(
 
         setattr(cls, name, wrapped)
         shop = Shop(data_dir)
+        shop.recover()
         for op, order in plan:
             if op == "begin":
                 shop.begin(order, [tuple(line) for line in carts[order]])
@@ -187,6 +188,7 @@ def test_a_crash_then_redelivery_records_each_effect_exactly_once(crashed, kills
     paid = paid_before_restart(data_dir)
 
     with Shop(data_dir) as shop:
+        shop.recover()  # explicit: opening a Shop runs nothing
         for order, cart in CARTS.items():
             assert shop.begin(order, [tuple(line) for line in cart]) in ("awaiting-payment", "fulfilled")
         for order in TOTALS:

@@ -159,12 +159,15 @@ def test_orders_lists_every_order_with_status_and_total(shop):
 
 def test_a_payment_recorded_before_a_crash_is_finished_by_the_next_shop(data_dir):
     """The webhook's paid record was committed but the process died before the
-    flow moved on: the next Shop completes the order without a redelivery."""
+    flow moved on: the next Shop's explicit recover() completes the order without
+    a redelivery. (Opening alone no longer recovers: it reads, it runs nothing.)"""
     with Shop(data_dir) as first:
         first.begin("o-1", CART)
         waiting = first.flows.result("o-1")
         first.ledger.append("o-1", "paid", waiting.key, amount=TOTAL, details={"payment_ref": "pay-1"})
     with Shop(data_dir) as second:
+        assert second.status("o-1") == "awaiting-payment"  # opening ran nothing
+        assert second.recover() == 1
         assert second.status("o-1") == "fulfilled"
         assert second.settle("o-1", "pay-1", TOTAL) == "already-settled"
         assert kinds(second, "o-1") == KINDS
