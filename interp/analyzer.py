@@ -54,28 +54,104 @@ def base_symbol(x):
 def strip(x):
     """syntax->datum: replace aliases by their symbols (copies only what changes)."""
     t = type(x)
-    if t is Alias:
-        return x.base
-    if t is Pair:
-        items = []
-        p = x
-        while type(p) is Pair:
-            items.append(p.car)
-            p = p.cdr
-        new = [strip(i) for i in items]
-        tail = strip(p)
-        if tail is p and all(a is b for a, b in zip(new, items)):
-            return x
-        out = list_to_pairs(new, tail)
-        if hasattr(x, "pos"):
-            out.pos = x.pos
-        return out
-    if t is Vector:
-        new = [strip(i) for i in x]
-        if all(a is b for a, b in zip(new, x)):
-            return x
-        return Vector(new)
-    return x
+    if t is Pair or t is Vector:
+        return map_leaves(x, _unalias)
+    return x.base if t is Alias else x
+
+
+def _unalias(x):
+    return x.base if type(x) is Alias else x
+
+
+def map_leaves(x, leaf):
+    """Datum x with each value v other than a pair or vector replaced by leaf(v).
+
+    Only the pairs and vectors from which a changed value can be reached are
+    copied (a copied pair keeps its source position); the rest are x's own, and
+    shared or circular structure keeps its shape (a quoted '#0=(a . #0#) stays one
+    pair). Iterative: neither deep nesting nor long lists need Python's stack."""
+    t = type(x)
+    if t is not Pair and t is not Vector:
+        return leaf(x)
+    nodes = {id(x): x}  # every pair and vector reachable from x, by id
+    changed = []  # those with a leaf that changes
+    todo = [x]
+    while todo:
+        node = todo.pop()
+        if type(node) is Vector:
+            dirty = False
+            for c in node:
+                tc = type(c)
+                if tc is Pair or tc is Vector:
+                    if id(c) not in nodes:
+                        nodes[id(c)] = c
+                        todo.append(c)
+                elif not dirty and leaf(c) is not c:
+                    dirty = True
+            if dirty:
+                changed.append(node)
+            continue
+        while True:  # along a list's spine without the stack
+            c = node.car
+            tc = type(c)
+            if tc is Pair or tc is Vector:
+                if id(c) not in nodes:
+                    nodes[id(c)] = c
+                    todo.append(c)
+            elif leaf(c) is not c:
+                changed.append(node)
+            c = node.cdr
+            tc = type(c)
+            if tc is Pair or tc is Vector:
+                if id(c) in nodes:
+                    break
+                nodes[id(c)] = c
+                if tc is Vector:
+                    todo.append(c)
+                    break
+                node = c
+            else:
+                if leaf(c) is not c and (not changed or changed[-1] is not node):
+                    changed.append(node)
+                break
+    if not changed:
+        return x
+    # the nodes that reach a changed leaf: `changed` and, transitively, their parents
+    parents = {}
+    for node in nodes.values():
+        for c in (node.car, node.cdr) if type(node) is Pair else node:
+            if type(c) is Pair or type(c) is Vector:
+                parents.setdefault(id(c), []).append(node)
+    copies = {}  # id(original) -> its copy, made before any is filled (cycles)
+    todo = changed
+    while todo:
+        node = todo.pop()
+        if id(node) in copies:
+            continue
+        if type(node) is Pair:
+            copy = Pair(None, None)
+            pos = getattr(node, "pos", None)
+            if pos is not None:
+                copy.pos = pos
+        else:
+            copy = Vector(node)
+        copies[id(node)] = copy
+        todo.extend(parents.get(id(node), ()))
+
+    def new(c):
+        tc = type(c)
+        if tc is Pair or tc is Vector:
+            return copies.get(id(c), c)
+        return leaf(c)
+
+    for i, copy in copies.items():
+        node = nodes[i]
+        if type(node) is Pair:
+            copy.car = new(node.car)
+            copy.cdr = new(node.cdr)
+        else:
+            copy[:] = [new(c) for c in node]
+    return copies[id(x)]
 
 
 class Scope:
@@ -136,11 +212,18 @@ def same_binding(a, scope_a, b, scope_b):
 
 
 def plist(x, what, pos):
-    """The elements of a proper list, or a syntax error."""
+    """The elements of a proper list, or a syntax error (a circular list included)."""
     out = []
+    mark = x  # Brent's cycle check: `mark` jumps ahead at each power of two
+    limit = 2
     while type(x) is Pair:
         out.append(x.car)
         x = x.cdr
+        if x is mark:
+            raise SchemeSyntaxError(f"{what}: circular list", pos)
+        if len(out) == limit:
+            mark = x
+            limit <<= 1
     if x is not NIL:
         raise SchemeSyntaxError(f"{what}: not a proper list", pos)
     return out
@@ -261,8 +344,8 @@ class Analyzer:
             return self.application(x, scope, tail, owner, p)
         if x is NIL:
             raise self.error("empty combination ()", pos)
-        if t is Vector:
-            return self.node(Const(x), pos, owner)
+        if t is Vector:  # self-evaluating; a macro template's may hold aliases
+            return self.node(Const(strip(x)), pos, owner)
         return self.node(Const(x), pos, owner)
 
     def note_macro(self, m):
@@ -294,7 +377,11 @@ class Analyzer:
     def application(self, x, scope, tail, owner, pos):
         items = plist(x, "procedure call", pos)
         fn = self.analyze(items[0], scope, False, owner, pos)
-        args = [self.analyze(a, scope, False, owner, self.pos_in(x, i + 1, pos)) for i, a in enumerate(items[1:])]
+        args = []
+        p = x.cdr  # one walk (pos_in per argument would make long calls quadratic)
+        for a in items[1:]:
+            args.append(self.analyze(a, scope, False, owner, self._pos_at(p, pos)))
+            p = p.cdr
         return self.node(App(fn, args, tail), pos, owner)
 
     @staticmethod
@@ -303,6 +390,11 @@ class Analyzer:
         p = x
         for _ in range(i):
             p = p.cdr
+        return Analyzer._pos_at(p, default)
+
+    @staticmethod
+    def _pos_at(p, default):
+        """The position of p's car (p: a pair of a list the reader made)."""
         el = p.car
         if type(el) is Pair and hasattr(el, "pos"):
             return el.pos
@@ -391,7 +483,11 @@ class Analyzer:
         if type(target) is Pair:
             # (define (name . params) body ...), curried forms included
             body = f.cdr.cdr
+            seen = set()
             while type(target) is Pair:
+                if id(target) in seen:
+                    raise self.error("define: circular name", pos)
+                seen.add(id(target))
                 name, params = target.car, target.cdr
                 lam = Pair(Alias(S_LAMBDA, None), Pair(params, body))
                 lam.pos = pos
@@ -811,17 +907,11 @@ def include_forms(a, x, pos, fold_case):
 
 
 def _fold_case(x):
-    t = type(x)
-    if t is Symbol:
-        return sym(x.name.casefold())
-    if t is Pair:
-        out = Pair(_fold_case(x.car), _fold_case(x.cdr))
-        if hasattr(x, "pos"):
-            out.pos = x.pos
-        return out
-    if t is Vector:
-        return Vector([_fold_case(v) for v in x])
-    return x
+    return map_leaves(x, _fold_symbol)
+
+
+def _fold_symbol(x):
+    return sym(x.name.casefold()) if type(x) is Symbol else x
 
 
 def _show(x):
@@ -986,11 +1076,56 @@ def _quasiquote(a, x, scope, tail, owner, pos):
     items = plist(x, "quasiquote", pos)
     if len(items) != 2:
         raise a.error("quasiquote: expected exactly one template", pos)
+    _check_template(a, items[1], pos)
     return _qq(a, items[1], 1, scope, owner, pos)
+
+
+MAX_TEMPLATE = 1 << 18  # pairs and vectors in a quasiquote template, shared parts once per use
+
+
+def _check_template(a, x, pos):
+    """A syntax error if template x is circular (R7RS: an error in quasiquote) or,
+    counting a shared part at each place it is used, has more than MAX_TEMPLATE
+    pairs and vectors (what _qq builds would be that big)."""
+    if type(x) is not Pair and type(x) is not Vector:
+        return
+    sizes = {}  # id -> size of a finished node
+    path = set()  # ids of the nodes being visited (a child among them: a cycle)
+    todo = [(x, False)]
+    while todo:
+        node, finished = todo.pop()
+        if not finished and id(node) in sizes:
+            continue
+        kids = [c for c in ((node.car, node.cdr) if type(node) is Pair else node)
+                if type(c) is Pair or type(c) is Vector]
+        if finished:
+            path.discard(id(node))
+            n = 1 + sum(sizes[id(c)] for c in kids)
+            if n > MAX_TEMPLATE:
+                raise a.error(f"quasiquote: template too large (more than {MAX_TEMPLATE} pairs)", pos)
+            sizes[id(node)] = n
+            continue
+        path.add(id(node))
+        todo.append((node, True))
+        for c in kids:
+            if id(c) in path:
+                raise a.error("quasiquote: circular template", pos)
+            if id(c) not in sizes:
+                todo.append((c, False))
 
 
 def _prim(a, name, pos, owner):
     return a.node(Const(a.genv.primitive(name)), pos, owner)
+
+
+def _qq_form(a, x, depth, scope):
+    """Is pair x an (unquote e), (quasiquote e) or, at depth 1, (unquote-splicing e)?"""
+    head = x.car
+    return (
+        a.is_keyword(head, scope, S_UNQUOTE)
+        or a.is_keyword(head, scope, S_QUASIQUOTE)
+        or (depth == 1 and a.is_keyword(head, scope, S_UNQUOTE_SPLICING))
+    )
 
 
 def _qq(a, x, depth, scope, owner, pos):
@@ -1008,30 +1143,45 @@ def _qq(a, x, depth, scope, owner, pos):
             return _qq_list(a, [Const(S_QUASIQUOTE), _qq(a, arg, depth + 1, scope, owner, p)], p, owner)
         if a.is_keyword(head, scope, S_UNQUOTE_SPLICING) and depth == 1:
             raise a.error("unquote-splicing: not in a list", p)
-        # (a . rest): splice if a is (unquote-splicing e) at depth 1
-        car = x.car
-        rest = _qq(a, x.cdr, depth, scope, owner, p)
-        if type(car) is Pair and a.is_keyword(car.car, scope, S_UNQUOTE_SPLICING):
-            arg = _qq_arg(a, car, "unquote-splicing", p)
-            if depth == 1:
-                spliced = a.analyze(arg, scope, False, owner, p)
-                if type(rest) is Const and rest.value is NIL:
-                    return spliced
-                return a.node(App(_prim(a, "append", p, owner), [spliced, rest], False), p, owner)
-            inner = _qq_list(
-                a, [Const(S_UNQUOTE_SPLICING), _qq(a, arg, depth - 1, scope, owner, p)], p, owner
-            )
-            return a.node(App(_prim(a, "cons", p, owner), [inner, rest], False), p, owner)
-        first = _qq(a, car, depth, scope, owner, p)
-        if type(first) is Const and type(rest) is Const:
-            return a.node(Const(Pair(first.value, rest.value)), p, owner)
-        return a.node(App(_prim(a, "cons", p, owner), [first, rest], False), p, owner)
+        # (e1 e2 ... . tail): the cells up to a tail that is not an ordinary list
+        # cell, built from the end (a loop, so long lists need no deep recursion)
+        cells = []
+        while True:
+            cells.append((x, p))
+            x = x.cdr
+            if type(x) is not Pair or _qq_form(a, x, depth, scope):
+                break
+            p = getattr(x, "pos", None) or p
+        rest = _qq(a, x, depth, scope, owner, p)
+        for cell, p in reversed(cells):
+            rest = _qq_cell(a, cell.car, rest, depth, scope, owner, p)
+        return rest
     if type(x) is Vector:
         lst = _qq(a, list_to_pairs(list(x)), depth, scope, owner, pos)
         if type(lst) is Const:
             return a.node(Const(Vector(_to_py(lst.value))), pos, owner)
         return a.node(App(_prim(a, "list->vector", pos, owner), [lst], False), pos, owner)
     return a.node(Const(strip(x)), pos, owner)
+
+
+def _qq_cell(a, car, rest, depth, scope, owner, p):
+    """The node building (car . rest), rest already built: splices car if it is
+    (unquote-splicing e) at depth 1."""
+    if type(car) is Pair and a.is_keyword(car.car, scope, S_UNQUOTE_SPLICING):
+        arg = _qq_arg(a, car, "unquote-splicing", p)
+        if depth == 1:
+            spliced = a.analyze(arg, scope, False, owner, p)
+            if type(rest) is Const and rest.value is NIL:
+                return spliced
+            return a.node(App(_prim(a, "append", p, owner), [spliced, rest], False), p, owner)
+        inner = _qq_list(
+            a, [Const(S_UNQUOTE_SPLICING), _qq(a, arg, depth - 1, scope, owner, p)], p, owner
+        )
+        return a.node(App(_prim(a, "cons", p, owner), [inner, rest], False), p, owner)
+    first = _qq(a, car, depth, scope, owner, p)
+    if type(first) is Const and type(rest) is Const:
+        return a.node(Const(Pair(first.value, rest.value)), p, owner)
+    return a.node(App(_prim(a, "cons", p, owner), [first, rest], False), p, owner)
 
 
 def _to_py(lst):

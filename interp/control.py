@@ -18,6 +18,7 @@ from .machine import (
     resumer,
 )
 from .primitives import PRIMITIVES, Primitive, primitive
+from .primitives.lists import list_items
 from .values import MultipleValues, Pair, UNSPECIFIED, list_to_pairs
 
 
@@ -39,16 +40,11 @@ def _check_proc(who, f):
 def apply_(f, *args):
     _check_proc("apply", f)
     if not args:
-        return TailCall(f, [])
+        raise scheme_error("apply: expected a procedure and a list of arguments, got no list")
     lst = args[-1]
-    out = list(args[:-1])
-    x = lst
-    while type(x) is Pair:
-        out.append(x.car)
-        x = x.cdr
-    if x is not NIL:
+    if type(lst) is not Pair and lst is not NIL:
         raise type_error("apply", "a proper list as last argument", lst)
-    return TailCall(f, out)
+    return TailCall(f, list(args[:-1]) + list_items("apply", lst))  # (a circular list is an error)
 
 
 @tail_primitive("call-with-current-continuation", "call/cc")

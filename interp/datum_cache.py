@@ -40,14 +40,11 @@ def encode(x, _active=None):
     if t is Pair:
         if _active is None:
             _active = set()
-        if id(x) in _active:
-            raise Uncacheable("shared or circular structure")
-        _active.add(id(x))
         items = []
         where = []
         p = x
         while type(p) is Pair:
-            if id(p) in _active and p is not x:
+            if id(p) in _active:
                 raise Uncacheable("shared or circular structure")
             _active.add(id(p))
             pos = getattr(p, "pos", None)
@@ -71,10 +68,15 @@ def encode(x, _active=None):
         return ["f", repr(x)]
     if t is Fraction:
         return ["q", x.numerator, x.denominator]
-    if t is Vector:
+    if t is Vector or t is bytearray:  # mutable: sharing one must survive, so refuse it
+        if _active is None:
+            _active = set()
+        if id(x) in _active:
+            raise Uncacheable("shared or circular structure")
+        _active.add(id(x))
+        if t is bytearray:
+            return ["b", list(x)]
         return ["v", [encode(v, _active) for v in x]]
-    if t is bytearray:
-        return ["b", list(x)]
     raise Uncacheable(t.__name__)
 
 

@@ -7,11 +7,12 @@ first pair of a list the position of its `(` (or of the quote mark of 'x), later
 the position of their own element. Malformed text raises SchemeSyntaxError with a
 specific message and position; nothing else escapes.
 
-Public API: read_all, read_datum, is_complete, parse_number.
+Public API: read_all, read_datum, is_complete, parse_number (and NumberTooLarge).
 """
 
 import hashlib
 import json
+import math
 import os
 import re
 import sys
@@ -19,9 +20,9 @@ import threading
 from fractions import Fraction
 
 from .errors import SchemeSyntaxError
-from .values import EOF_OBJECT, NIL, Pair, SourcePos, Vector, char, sym
+from .values import EOF_OBJECT, MAX_INTEGER_BITS, NIL, Pair, SourcePos, Vector, char, sym
 
-__all__ = ["read_all", "read_datum", "is_complete", "parse_number"]
+__all__ = ["read_all", "read_datum", "is_complete", "parse_number", "NumberTooLarge"]
 
 # ---------------------------------------------------------------- numbers
 
@@ -37,7 +38,14 @@ def _decimal_int(digits):
 
 
 def _to_int(digits, radix):
-    return _decimal_int(digits) if radix == 10 else int(digits, radix)
+    """int() of a digit string in radix 2..36 of any length (the cap applies to every
+    radix that is not a power of two)."""
+    if radix == 10:
+        return _decimal_int(digits)
+    if len(digits) <= _INT_STR_SAFE or radix & (radix - 1) == 0:
+        return int(digits, radix)
+    k = len(digits) // 2
+    return _to_int(digits[:-k], radix) * radix**k + _to_int(digits[-k:], radix)
 
 
 # sign, integer part, denominator, decimal (with point and/or exponent), exponent
@@ -45,7 +53,21 @@ _REAL10 = re.compile(
     r"([+-]?)(?:([0-9]+)(?:/([0-9]+))?|([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE]([+-]?[0-9]+))?)\Z"
 )
 _SPECIAL = re.compile(r"([+-])(inf|nan)\.0\Z", re.IGNORECASE)
-_MAX_EXACT_EXPONENT = 100000  # #e1e999999999 would not fit in memory
+_MAX_EXACT_EXPONENT = int(MAX_INTEGER_BITS * math.log10(2))  # #e1e999999999: too large
+
+
+class NumberTooLarge(ValueError):
+    """Number syntax whose exact value would be over values.MAX_INTEGER_BITS bits."""
+
+
+def _check_digits(digits, radix):
+    """NumberTooLarge if the integer `digits` (radix `radix`) has over MAX_INTEGER_BITS bits,
+    found without converting it (converting a huge digit string is itself slow)."""
+    significant = len(digits.lstrip("0"))
+    if significant and (significant - 1) * math.log2(radix) >= MAX_INTEGER_BITS:
+        raise NumberTooLarge(digits)
+
+
 _radix_patterns = {}
 
 
@@ -67,15 +89,27 @@ def _exact_decimal(sign, text, exponent):
     whole, _, frac = text.partition(".")
     digits = (whole + frac).lstrip("0") or "0"
     scale = exponent - len(frac)
-    if abs(scale) > _MAX_EXACT_EXPONENT:
-        return None
+    if digits == "0":
+        return 0
+    if abs(scale) > _MAX_EXACT_EXPONENT or len(digits) + max(scale, 0) > _MAX_EXACT_EXPONENT + 1:
+        raise NumberTooLarge(text)
     m = _decimal_int(digits)
     if sign == "-":
         m = -m
     if scale >= 0:
-        return m * 10**scale
+        return _exact_value(m * 10**scale)
     q = Fraction(m, 10**-scale)
-    return q.numerator if q.denominator == 1 else q
+    return _exact_value(q.numerator if q.denominator == 1 else q)
+
+
+def _exact_value(x):
+    """x (an int or Fraction), or NumberTooLarge if it is over MAX_INTEGER_BITS bits."""
+    if type(x) is int:
+        if x.bit_length() > MAX_INTEGER_BITS:
+            raise NumberTooLarge(x.bit_length())
+    elif max(x.numerator.bit_length(), x.denominator.bit_length()) > MAX_INTEGER_BITS:
+        raise NumberTooLarge(x.denominator.bit_length())
+    return x
 
 
 def _to_inexact(v):
@@ -85,14 +119,25 @@ def _to_inexact(v):
         return float("inf") if v > 0 else float("-inf")
 
 
-def parse_number(token, radix=10):
+def parse_number(token, radix=10, strict=False):
     """The number written as `token` (R7RS real-number syntax), or None if it is not one.
 
     Accepts integers, rationals (`1/3` -> Fraction, `4/2` -> 2), decimals and exponents
     (`1.5e-2`, radix 10 only), `+inf.0 -inf.0 +nan.0`, and the prefixes #x #b #o #d #e #i
     in either order (`#e1.5` -> 3/2, `#x-1F` -> -31). `radix` (2 to 36, like Guile)
     applies when the token has no radix prefix. Complex numbers are not supported.
+    An exact value over values.MAX_INTEGER_BITS bits (`#e1e999999`, 400,000 digits) is
+    None too, or with `strict` raises NumberTooLarge.
     """
+    try:
+        return _parse_number(token, radix)
+    except NumberTooLarge:
+        if strict:
+            raise
+        return None
+
+
+def _parse_number(token, radix):
     if not isinstance(token, str) or type(radix) is not int or not 2 <= radix <= 36:
         return None
     exactness = None
@@ -119,10 +164,12 @@ def parse_number(token, radix=10):
         return float("inf") if m.group(1) == "+" else float("-inf")
     sign, whole, den = m.group(1), m.group(2), m.group(3)
     if whole is not None:
+        _check_digits(whole, radix)
         n = _to_int(whole, radix)
         if sign == "-":
             n = -n
         if den is not None:
+            _check_digits(den, radix)
             d = _to_int(den, radix)
             if d == 0:
                 return None
@@ -130,7 +177,7 @@ def parse_number(token, radix=10):
             value = q.numerator if q.denominator == 1 else q
         else:
             value = n
-        return _to_inexact(value) if exactness == "i" else value
+        return _to_inexact(value) if exactness == "i" else _exact_value(value)
     # a decimal (radix 10): inexact unless #e
     if exactness == "e":
         exponent = m.group(5)
@@ -257,13 +304,26 @@ _ABBREVIATION_SYMBOLS = {
 }
 
 
+def _number(tok):
+    """parse_number of the token, a syntax error if it is too large."""
+    try:
+        return parse_number(tok.value, strict=True)
+    except NumberTooLarge:
+        raise _error(
+            f"number {tok.value[:40]}{'...' if len(tok.value) > 40 else ''} is too large "
+            f"(the limit is {MAX_INTEGER_BITS} bits)",
+            tok.line,
+            tok.column,
+        ) from None
+
+
 def _hash_atom(tok):
     text = tok.value
     b = _BOOLEANS.get(text.lower())
     if b is not None:
         return b
     if text[1:2].lower() in ("x", "b", "o", "d", "e", "i"):
-        n = parse_number(text)
+        n = _number(tok)
         if n is None:
             raise _error(f"bad number syntax {text}", tok.line, tok.column)
         return n
@@ -272,38 +332,56 @@ def _hash_atom(tok):
     raise _error(f"unknown # syntax {text}", tok.line, tok.column)
 
 
-class _Placeholder:
-    """Stands for a datum label's value while that datum is still being read."""
+def _label_number(tok):
+    """The n of a `#n=` or `#n#` token (any number of digits)."""
+    return _decimal_int(tok.value[1:-1])
 
-    __slots__ = ("label", "used")
+
+class _Placeholder:
+    """Stands for a datum label's value while that datum is still being read; `value`
+    is that datum once read (the placeholders are replaced at the end of the read)."""
+
+    __slots__ = ("label", "used", "value")
 
     def __init__(self, label):
         self.label = label
         self.used = False
+        self.value = self
 
 
-def _patch(root, ph, value):
-    """Replace placeholder `ph` by `value` throughout `root` (iteratively, cycle-safe)."""
+def _resolve(x):
+    """The value a placeholder stands for (x itself if it is not one)."""
+    while type(x) is _Placeholder and x.value is not x:
+        x = x.value
+    return x
+
+
+def _patch(roots):
+    """Replace every placeholder in the data `roots` by its datum, in one pass over
+    all of them at the end of the read (iterative, cycle-safe): patching each label's
+    datum as it ends would walk nested labelled data again and again."""
     seen = set()
-    todo = [root]
+    todo = list(roots)
     while todo:
         x = todo.pop()
         if id(x) in seen:
             continue
         seen.add(id(x))
         if type(x) is Pair:
-            if x.car is ph:
-                x.car = value
-            elif type(x.car) is Pair or type(x.car) is Vector:
-                todo.append(x.car)
-            if x.cdr is ph:
-                x.cdr = value
-            elif type(x.cdr) is Pair or type(x.cdr) is Vector:
-                todo.append(x.cdr)
+            a = x.car
+            if type(a) is _Placeholder:
+                x.car = _resolve(a)
+            elif type(a) is Pair or type(a) is Vector:
+                todo.append(a)
+            d = x.cdr
+            if type(d) is _Placeholder:
+                x.cdr = _resolve(d)
+            elif type(d) is Pair or type(d) is Vector:
+                todo.append(d)
         elif type(x) is Vector:
             for i, e in enumerate(x):
-                if e is ph:
-                    x[i] = value
+                if type(e) is _Placeholder:
+                    x[i] = _resolve(e)
                 elif type(e) is Pair or type(e) is Vector:
                     todo.append(e)
 
@@ -321,7 +399,7 @@ class _DatumBuilder:
         if c in _NUMBER_START:
             if text.isdigit() and text.isascii() and len(text) < 4000:
                 return (int(text), tok.line, tok.column)
-            n = parse_number(text)
+            n = _number(tok)
             if n is not None:
                 return (n, tok.line, tok.column)
             if text == ".":
@@ -351,12 +429,15 @@ class _DatumBuilder:
         labels = getattr(_ctx, "labels", None)
         if labels is None:
             labels = _ctx.labels = {}
-        labels[int(tok.value[1:-1])] = _Placeholder(int(tok.value[1:-1]))
+        n = _label_number(tok)
+        if type(labels.get(n)) is _Placeholder:  # its datum is being read
+            raise _error(f"datum label #{n}= defined again inside its own datum", tok.line, tok.column)
+        labels[n] = _Placeholder(n)
         return tok
 
     def LABEL_REF(self, tok):
         labels = getattr(_ctx, "labels", None) or {}
-        n = int(tok.value[1:-1])
+        n = _label_number(tok)
         if n not in labels:
             raise _error(f"undefined datum label {tok.value}", tok.line, tok.column)
         v = labels[n]
@@ -380,7 +461,12 @@ class _DatumBuilder:
         if positions is not None:
             fname = _ctx.filename
             positions.extend(SourcePos(fname, e[1], e[2]) for e in c[0])
-        return [e[0] for e in c[0]]
+        data = [e[0] for e in c[0]]
+        if getattr(_ctx, "patch", False):
+            _ctx.patch = False
+            data = [_resolve(d) for d in data]
+            _patch(data)
+        return data
 
     def skip(self, c):
         return None
@@ -413,8 +499,9 @@ class _DatumBuilder:
             if type(v) is not int or not 0 <= v <= 255:
                 from .printer import write_string
 
+                what = f"#{v.label}#" if type(v) is _Placeholder else write_string(v)
                 raise _error(
-                    f"bad bytevector element {write_string(v)} (expected an integer 0 to 255)",
+                    f"bad bytevector element {what} (expected an integer 0 to 255)",
                     e[1],
                     e[2],
                 )
@@ -434,7 +521,7 @@ class _DatumBuilder:
     def labeled(self, c):
         label_tok = c[0]
         datum = c[-1]
-        n = int(label_tok.value[1:-1])
+        n = _label_number(label_tok)
         labels = _ctx.labels
         ph = labels.get(n)
         value = datum[0]
@@ -445,7 +532,8 @@ class _DatumBuilder:
                 label_tok.column,
             )
         if type(ph) is _Placeholder and ph.used:
-            _patch(value, ph, value)
+            ph.value = value
+            _ctx.patch = True  # the placeholders go at the end of the read (start)
         labels[n] = value
         return (value, label_tok.line, label_tok.column)
 
@@ -686,6 +774,7 @@ def read_all(text, filename=None, positions=None):
     parser = _get_parser()
     _ctx.filename = filename
     _ctx.labels = None
+    _ctx.patch = False
     _ctx.positions = positions
     try:
         return parser.parse(text)
@@ -700,6 +789,29 @@ _ATOM_TOKENS = frozenset(("ATOM", "STRING", "CHAR", "BARSYM", "LABEL_REF"))
 _WRAPPERS = frozenset(("QUOTE", "QUASIQUOTE", "UNQUOTE", "UNQUOTE_SPLICING", "LABEL_DEF"))
 
 
+def _line_counter(text, start):
+    """A Lark LineCounter standing at index `start` of text. Reading on through the same
+    text (a port) counts only the lines since the previous read_datum's start, not all
+    of them again: reading a long text datum by datum stays linear."""
+    from lark.lexer import LineCounter
+
+    pos, line, line_start = 0, 1, 0
+    last = getattr(_ctx, "last_start", None)
+    if last is not None and last[0] is text and last[1] <= start:
+        pos, line, line_start = last[1], last[2], last[3]
+    n = text.count("\n", pos, start)
+    if n:
+        line += n
+        line_start = text.rindex("\n", pos, start) + 1
+    _ctx.last_start = (text, start, line, line_start)
+    counter = LineCounter("\n")
+    counter.char_pos = start
+    counter.line = line
+    counter.line_start_pos = line_start
+    counter.column = start - line_start + 1
+    return counter
+
+
 def read_datum(text, start=0, filename=None):
     """Read one datum from `text` beginning at index `start`.
 
@@ -707,17 +819,22 @@ def read_datum(text, start=0, filename=None):
     EOF_OBJECT (and `end` is len(text)) when only whitespace and comments remain.
     Positions are those within the whole `text`. Nothing after the datum is examined.
     """
+    from lark.lexer import LexerState
     from lark.utils import TextSlice
 
     if not isinstance(text, str):
         raise SchemeSyntaxError(f"cannot read: expected a string, got {type(text).__name__}")
+    if type(start) is not int or start < 0:
+        raise SchemeSyntaxError(f"read_datum: expected a start index of 0 or more, got {start!r}")
     if start >= len(text):
         return EOF_OBJECT, len(text)
     parser = _get_parser()
     _ctx.filename = filename
     _ctx.labels = None
+    _ctx.patch = False
     try:
-        ip = parser.parse_interactive(TextSlice(text, start, len(text)))
+        ip = parser.parse_interactive(None)
+        ip.lexer_thread.state = LexerState(TextSlice(text, start, len(text)), _line_counter(text, start))
         state = ip.parser_state
         depth = 0
         pending = []  # prefixes at depth 0 waiting for their datum: True = #; (drops it)

@@ -3,7 +3,8 @@
 Representation (the contract every other module relies on):
 
   booleans      Python True / False (never compare with ==: use `is`)
-  integers      int (exact, bignums free); rationals fractions.Fraction; reals float
+  integers      int (exact, bignums free up to MAX_INTEGER_BITS, which arithmetic that
+                could exceed it checks); rationals fractions.Fraction; reals float
   strings       str (immutable)
   symbols       Symbol, interned: `sym("car") is sym("car")`
   pairs         Pair(car, cdr); a list ends in the single NIL object
@@ -15,7 +16,17 @@ Representation (the contract every other module relies on):
 Environment frames are plain Python `list`s (never `Vector`), so the two never mix.
 """
 
+import random
 from fractions import Fraction
+
+
+# The largest exact number (in bits: of an integer, or of a rational's numerator or
+# denominator) that the primitives which can make one much larger than their arguments
+# (*, square, expt, lcm, exact-integer-sqrt, sqrt, string->number, the reader's
+# #e1e... exponents) will build or take. Python's big-integer division and gcd
+# are quadratic: at this size one of them takes about a second, and writing such a
+# number in decimal (~315,000 digits) well under one.
+MAX_INTEGER_BITS = 1 << 20
 
 
 class Symbol:
@@ -277,26 +288,156 @@ def eqv(a, b):
     return False
 
 
-def equal(a, b):
-    """Scheme equal?: structural over pairs, vectors, strings, bytevectors."""
-    while True:
-        if eqv(a, b):
-            return True
-        ta = type(a)
-        if ta is not type(b):
-            return False
-        if ta is Pair:
-            if not equal(a.car, b.car):
-                return False
-            a, b = a.cdr, b.cdr
-            continue
-        if ta is str or ta is bytearray:
-            return a == b
-        if ta is Vector:
-            if len(a) != len(b):
-                return False
-            return all(equal(x, y) for x, y in zip(a, b))
+def equal(a, b, table_type=None):
+    """Scheme equal?: structural over pairs, vectors, strings, bytevectors.
+
+    Terminates on cyclic data and stays fast on data with heavy sharing (see the
+    note below). With `table_type` (flow replay passes the HashTable class), two
+    tables of that type are equal when they have the same `kind` and the same keys
+    (by the table's own key test) with equal values; without it tables, like records
+    and procedures, are equal only when they are the same object."""
+    if a is b:
+        return True
+    ta = type(a)
+    if ta is not type(b):
         return False
+    if ta is not Pair and ta is not Vector and ta is not table_type:  # two atoms
+        if ta is str or ta is bytearray or ta is int or ta is Fraction or ta is Char:
+            return a == b
+        return ta is float and (a == b or (a != a and b != b))
+    k = _FAST_STEPS
+    classes = None  # id(node) -> union-find box: [size] at a root, [parent box] below
+    stack = None  # pending (a, b) comparisons, flattened: ... b, a
+    while True:
+        if a is not b:
+            ta = type(a)
+            if ta is not type(b):
+                return False
+            if ta is Pair or ta is Vector or ta is table_type:
+                if k > 0:
+                    k -= 1
+                else:
+                    if classes is None:
+                        classes = {}
+                    if _assumed_equal(classes, a, b):
+                        k = 0
+                        ta = None  # nothing more to compare under this pair
+                    else:
+                        k -= 1
+                        if k <= _SLOW_STEPS:
+                            k = _rng.randrange(2 * _FAST_STEPS)
+                if ta is Pair:
+                    x = a.car
+                    y = b.car
+                    if x is not y:
+                        tx = type(x)
+                        if tx is not type(y):
+                            return False
+                        if tx is int or tx is str or tx is Char:
+                            if x != y:
+                                return False
+                        else:
+                            if stack is None:
+                                stack = []
+                            stack.append(b.cdr)
+                            stack.append(a.cdr)
+                            a = x
+                            b = y
+                            continue
+                    a = a.cdr
+                    b = b.cdr
+                    continue
+                if ta is Vector:
+                    if len(a) != len(b):
+                        return False
+                    if stack is None:
+                        stack = []
+                    for x, y in zip(a, b):
+                        if x is not y:
+                            tx = type(x)
+                            if tx is not type(y):
+                                return False
+                            if tx is int or tx is str or tx is Char:
+                                if x != y:
+                                    return False
+                            else:
+                                stack.append(y)
+                                stack.append(x)
+                elif ta is not None:  # two tables of table_type
+                    if a.kind != b.kind or len(a) != len(b):
+                        return False
+                    if stack is None:
+                        stack = []
+                    for key, value in a.items():
+                        if not b.contains(key):
+                            return False
+                        stack.append(b.get(key))
+                        stack.append(value)
+            elif ta is str or ta is bytearray or ta is int or ta is Fraction or ta is Char:
+                if a != b:
+                    return False
+            elif ta is float:
+                if a != b and (a == a or b == b):
+                    return False
+            else:
+                return False
+        if not stack:
+            return True
+        a = stack.pop()
+        b = stack.pop()
+
+
+# equal? on pairs, vectors (and tables) is Adams & Dybvig's "Efficient nondestructive
+# equality checking for trees and graphs" (ICFP 2008): a plain walk with a budget of
+# _FAST_STEPS containers, then alternating stretches of checking with union-find
+# (node pairs already assumed equal are not compared again: this ends cycles and
+# makes shared sub-structure cost once) and of plain walking. The walk keeps its own
+# stack, so deep nesting does not need Python's.
+_FAST_STEPS = 400  # containers compared plainly first; also the mean of later stretches
+_SLOW_STEPS = -40  # then this many (negated) with union-find before walking plainly again
+_rng = random.Random(0x5EED)  # private: never disturbs the random module's global state
+
+
+def _assumed_equal(classes, a, b):
+    """True if a and b are already in one class; else merge their classes, False."""
+    ba = classes.get(id(a))
+    bb = classes.get(id(b))
+    if ba is None:
+        if bb is None:
+            box = [1]
+            classes[id(a)] = box
+            classes[id(b)] = box
+        else:
+            classes[id(a)] = _find(bb)
+        return False
+    if bb is None:
+        classes[id(b)] = _find(ba)
+        return False
+    ra = _find(ba)
+    rb = _find(bb)
+    if ra is rb:
+        return True
+    na = ra[0]
+    nb = rb[0]
+    if na > nb:
+        rb[0] = ra
+        ra[0] = na + nb
+    else:
+        ra[0] = rb
+        rb[0] = na + nb
+    return False
+
+
+def _find(box):
+    """The root box of box's class (compressing the path to it)."""
+    root = box
+    while type(root[0]) is list:
+        root = root[0]
+    while box is not root:
+        up = box[0]
+        box[0] = root
+        box = up
+    return root
 
 
 def scheme_type_name(x):

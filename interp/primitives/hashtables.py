@@ -26,8 +26,9 @@ hash-table-update!/default, hash-table-ref with a failure thunk, hash-table-fold
   table.items()                  a snapshot list of (key, value) pairs, insertion order
   table.keys(), table.values()   snapshot lists
   len(table), table.copy(), table.clear()
-Keys that cannot be imaged (a circular list, absurdly deep nesting) raise a SchemeError
-from any of these methods.
+Keys that cannot be imaged (a circular list, absurdly deep nesting, more than MAX_KEY_SIZE
+pairs and vector elements, shared parts counted at each use) raise a SchemeError from any
+of these methods.
 """
 
 from fractions import Fraction
@@ -42,40 +43,75 @@ from .predicates import eq, eqv
 _TRUE_KEY = ("#t",)
 _FALSE_KEY = ("#f",)
 _NAN_KEY = ("nan",)
+# A key is imaged in full at every lookup, so its size is bounded: without that, a
+# small key with shared parts (each level a pair of the one below) would take 2**depth.
+MAX_KEY_SIZE = 1 << 18
 
 
 def equal_key(x):
     """A hashable image of x such that equal_key(a) == equal_key(b) iff (equal? a b)."""
     t = type(x)
+    if t is Pair or t is Vector:
+        return _structure_key(x, [MAX_KEY_SIZE])
+    return _atom_key(x, t)
+
+
+def _atom_key(x, t):
     if t is int or t is str or t is Symbol or t is Char or t is Fraction:
         return x
     if t is bool:
         return _TRUE_KEY if x else _FALSE_KEY
     if t is float:
         return ("f", x) if x == x else _NAN_KEY
-    if t is Pair:
-        items = []
-        p = x
-        mark = None
-        n = 0
-        limit = 2
-        while type(p) is Pair:
-            items.append(equal_key(p.car))
-            p = p.cdr
-            if p is mark:
-                raise scheme_error("hash table: a circular list cannot be a key")
-            n += 1
-            if n == limit:
-                mark = p
-                limit <<= 1
-        return ("l", tuple(items), equal_key(p))
-    if t is Vector:
-        return ("v", tuple([equal_key(e) for e in x]))
     if t is bytearray:
         return ("b", bytes(x))
     if x is NIL:
         return x
     return ("o", id(x))  # identity; the entry keeps x alive, so the id stays unique
+
+
+def _structure_key(x, budget):
+    """equal_key of a pair or vector; budget[0]: how many more elements may be imaged
+    (charged before going down into an element, so shared parts cannot run away)."""
+    if type(x) is Vector:
+        budget[0] -= len(x)
+        if budget[0] < 0:
+            raise _key_too_large()
+        return ("v", tuple([_structure_key(e, budget) if type(e) is Pair or type(e) is Vector
+                            else _atom_key(e, type(e)) for e in x]))
+    items = []
+    p = x
+    mark = None
+    n = 0
+    limit = 2
+    while type(p) is Pair:
+        c = p.car
+        tc = type(c)
+        if tc is Pair or tc is Vector:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _key_too_large()
+            items.append(_structure_key(c, budget))
+        else:
+            items.append(_atom_key(c, tc))
+        p = p.cdr
+        if p is mark:
+            raise scheme_error("hash table: a circular list cannot be a key")
+        n += 1
+        if n == limit:
+            mark = p
+            limit <<= 1
+    budget[0] -= n
+    if budget[0] < 0:
+        raise _key_too_large()
+    tail = _structure_key(p, budget) if type(p) is Vector else _atom_key(p, type(p))
+    return ("l", tuple(items), tail)
+
+
+def _key_too_large():
+    return scheme_error(
+        f"hash table: key too large (more than {MAX_KEY_SIZE} pairs and vector elements)"
+    )
 
 
 def eqv_key(x):

@@ -11,7 +11,7 @@ from operator import attrgetter
 from ..errors import scheme_error, type_error
 from ..values import NIL, UNSPECIFIED, Char, Pair, equal, eqv, is_list, list_to_pairs
 from . import primitive
-from .numbers import add2, check_index, check_length, check_number, mul2, written
+from .numbers import MAX_LENGTH, add2, check_index, check_length, check_number, exact_size, mul2, written
 from .predicates import eq
 
 
@@ -177,6 +177,13 @@ def iota(count, start=0, step=1):
     check_length("iota", count)
     check_number("iota", start)
     check_number("iota", step)
+    # every element is a new number: with a huge start or step, count times its size
+    bits = sum(exact_size(x) for x in (start, step) if type(x) is not float) + count.bit_length()
+    if bits > 64 and count * bits > MAX_LENGTH * 64:
+        raise scheme_error(
+            f"iota: {count} numbers of up to {bits} bits are too large "
+            f"(the limit is {MAX_LENGTH} numbers of 64 bits)"
+        )
     if type(start) is int and type(step) is int:
         return list_to_pairs(range(start, start + count * step, step) if step else [start] * count)
     return list_to_pairs([add2("iota", start, mul2("iota", i, step)) for i in range(count)])
@@ -263,13 +270,30 @@ def length_plus(lst):
 
 
 def _walk(name, lst, k):
-    """The pair (or tail) reached after k cdrs, with a clear error when the list is too short."""
+    """The pair (or tail) reached after k cdrs, with a clear error when the list is too short.
+
+    On a circular list (allowed: R7RS only asks for k elements) a huge k costs one lap:
+    once Brent's check finds the cycle, the steps left are taken modulo its length."""
     check_index(name, k)
     p = lst
-    for i in range(k):
+    mark = None
+    since = 0  # steps since `mark` was set
+    limit = 2
+    i = 0
+    while i < k:
         if type(p) is not Pair:
             raise scheme_error(f"{name}: index {k} out of range for list of length {i}")
         p = p.cdr
+        i += 1
+        since += 1
+        if p is mark:  # a cycle of `since` pairs
+            for _ in range((k - i) % since):
+                p = p.cdr
+            return p
+        if since == limit:
+            mark = p
+            since = 0
+            limit <<= 1
     return p
 
 

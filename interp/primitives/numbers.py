@@ -4,14 +4,17 @@ Exact integers are `int`, exact non-integer rationals `Fraction` (never with den
 inexact reals `float`; booleans are never numbers. Complex numbers are not supported: where
 a real result does not exist (`(sqrt -4)`, `(log -1)`, `(asin 2)`, `(expt -8 1/3)`) the
 primitive raises a Scheme error instead. Also home of the index/range argument checks the
-sequence primitives share (`check_index`, `check_range`).
+sequence primitives share (`check_index`, `check_range`), and of the two size limits: MAX_LENGTH
+(elements a make-... primitive allocates, `check_length`) and values.MAX_INTEGER_BITS (the
+exact numbers that *, square, expt, lcm, sqrt, exact-integer-sqrt and string->number build or
+take, `check_exact_size`): past them a primitive fails at once, naming itself and the limit.
 """
 
 import math
 from fractions import Fraction
 
 from ..errors import scheme_error, type_error
-from ..values import UNSPECIFIED, MultipleValues
+from ..values import MAX_INTEGER_BITS, UNSPECIFIED, MultipleValues
 from . import primitive
 
 _NO = object()  # "argument not supplied" (never a Scheme value)
@@ -56,7 +59,11 @@ def check_index_in(name, k, length, kind):
     return k
 
 
-MAX_LENGTH = 1 << 30  # the largest string/vector/list a make-... primitive will allocate
+# The most elements a primitive that makes a sequence from a count (make-list, make-vector,
+# make-string, make-bytevector, iota, string-pad, vector-grow) allocates: 4M, a 32 MB vector
+# or a list of about 256 MB, well inside the default step memory limit (interp/limits.py),
+# which cannot stop a primitive halfway.
+MAX_LENGTH = 1 << 22
 
 
 def check_length(name, k):
@@ -66,6 +73,25 @@ def check_length(name, k):
     if k > MAX_LENGTH:
         raise scheme_error(f"{name}: length {k} is too large")
     return k
+
+
+def exact_size(x):
+    """The size in bits of an exact number: of an int, or of the larger part of a Fraction."""
+    if type(x) is int:
+        return x.bit_length()
+    return max(x.numerator.bit_length(), x.denominator.bit_length())
+
+
+def too_large(name):
+    """The error for an exact number over values.MAX_INTEGER_BITS."""
+    return scheme_error(f"{name}: exact number too large (the limit is {MAX_INTEGER_BITS} bits)")
+
+
+def check_exact_size(name, x):
+    """x (an exact number) if it is within values.MAX_INTEGER_BITS, else a Scheme error."""
+    if exact_size(x) > MAX_INTEGER_BITS:
+        raise too_large(name)
+    return x
 
 
 def copy_into(name, check, to, at, source, start, end, items, kind):
@@ -135,7 +161,9 @@ def _add2(name, a, b):
         raise type_error(name, "a number", b)
     if ta is float or tb is float:
         return to_float(a) + to_float(b)
-    return normalize(a + b)
+    if ta is int and tb is int:
+        return a + b
+    return check_exact_size(name, normalize(a + b))  # Fractions: the denominators multiply
 
 
 def _sub2(name, a, b):
@@ -146,7 +174,9 @@ def _sub2(name, a, b):
         raise type_error(name, "a number", b)
     if ta is float or tb is float:
         return to_float(a) - to_float(b)
-    return normalize(a - b)
+    if ta is int and tb is int:
+        return a - b
+    return check_exact_size(name, normalize(a - b))
 
 
 def _mul2(name, a, b):
@@ -157,7 +187,9 @@ def _mul2(name, a, b):
         raise type_error(name, "a number", b)
     if ta is float or tb is float:
         return to_float(a) * to_float(b)
-    return normalize(a * b)
+    if ta is int and tb is int and a.bit_length() + b.bit_length() > MAX_INTEGER_BITS + 1:
+        raise too_large(name)  # (a Fraction product may cancel down: that one is checked after)
+    return check_exact_size(name, normalize(a * b))
 
 
 def _div2(name, a, b):
@@ -170,7 +202,9 @@ def _div2(name, a, b):
         raise scheme_error(f"{name}: division by zero")
     if ta is float or tb is float:
         return _fdiv(to_float(a), to_float(b))
-    return normalize(Fraction(a, b))
+    if ta is int and tb is int:
+        return normalize(Fraction(a, b))  # no larger than a and b
+    return check_exact_size(name, normalize(Fraction(a, b)))
 
 
 # exported for other primitive modules (iota, ...)
@@ -206,7 +240,10 @@ def sub(a, b=_NO, *rest):
 @primitive("*")
 def mul(a=1, b=1, *rest):
     if type(a) is int and type(b) is int and not rest:
-        return a * b
+        r = a * b  # at most twice the limit when a and b are within it: checked after
+        if r.bit_length() <= MAX_INTEGER_BITS:
+            return r
+        raise too_large("*")
     r = _mul2("*", a, b)
     for x in rest:
         r = _mul2("*", r, x)
@@ -234,7 +271,10 @@ def abs_(x):
 @primitive("square")
 def square(x):
     if type(x) is int:
-        return x * x
+        r = x * x
+        if r.bit_length() <= MAX_INTEGER_BITS:
+            return r
+        raise too_large("square")
     return _mul2("square", x, x)
 
 
@@ -424,15 +464,23 @@ def gcd(*args):
     return _of_integers("gcd", math.gcd, args)
 
 
+def _lcm(*ints):
+    r = 1
+    for n in ints:  # a step at a time: each result is checked before it grows further
+        r = check_exact_size("lcm", math.lcm(r, n))
+    return r
+
+
 @primitive("lcm")
 def lcm(*args):
-    return _of_integers("lcm", math.lcm, args)
+    return _of_integers("lcm", _lcm, args)
 
 
 @primitive("exact-integer-sqrt")
 def exact_integer_sqrt(n):
     if type(n) is not int or n < 0:
         raise type_error("exact-integer-sqrt", "an exact non-negative integer", n)
+    check_exact_size("exact-integer-sqrt", n)
     s = math.isqrt(n)
     return MultipleValues([s, n - s * s])
 
@@ -527,12 +575,14 @@ def sqrt(x):
     t = type(x)
     if t is int:
         if x >= 0:
+            check_exact_size("sqrt", x)
             s = math.isqrt(x)
             if s * s == x:
                 return s
             return _sqrt_nonneg_int(x)
     elif t is Fraction:
         if x > 0:
+            check_exact_size("sqrt", x)
             n, d = x.numerator, x.denominator
             sn, sd = math.isqrt(n), math.isqrt(d)
             if sn * sn == n and sd * sd == d:
@@ -549,9 +599,6 @@ def sqrt(x):
     raise type_error("sqrt", "a non-negative number (complex numbers are not supported)", x)
 
 
-_EXPT_MAX_BITS = 1 << 28  # refuse to build exact results larger than ~32 MB
-
-
 @primitive("expt")
 def expt(base, power):
     tb, tp = type(base), type(power)
@@ -563,23 +610,17 @@ def expt(base, power):
         # exact ** exact integer: an exact result
         if power >= 0:
             if tb is int:
-                if abs(base) > 1 and base.bit_length() * power > _EXPT_MAX_BITS:
-                    raise scheme_error(f"expt: result of (expt {base} {power}) is too large")
-                return base**power
-            size = max(base.numerator.bit_length(), base.denominator.bit_length())
-            if size * power > _EXPT_MAX_BITS:
-                raise scheme_error("expt: result is too large")
-            return normalize(base**power)
+                if abs(base) > 1 and (base.bit_length() - 1) * power > MAX_INTEGER_BITS:
+                    raise too_large("expt")
+                return check_exact_size("expt", base**power)
+            if (exact_size(base) - 1) * power > MAX_INTEGER_BITS:
+                raise too_large("expt")
+            return check_exact_size("expt", normalize(base**power))
         if base == 0:
             raise scheme_error("expt: division by zero")
-        size = (
-            base.bit_length()
-            if tb is int
-            else max(base.numerator.bit_length(), base.denominator.bit_length())
-        )
-        if size > 1 and size * -power > _EXPT_MAX_BITS:
-            raise scheme_error("expt: result is too large")
-        return normalize(Fraction(base) ** power)
+        if exact_size(base) > 1 and (exact_size(base) - 1) * -power > MAX_INTEGER_BITS:
+            raise too_large("expt")
+        return check_exact_size("expt", normalize(Fraction(base) ** power))
     # an inexact result: (expt 4 1/2) => 2.0, like guile
     b = to_float(base)
     if tp is int and -(1 << 53) < power < (1 << 53):
@@ -812,9 +853,12 @@ def number_to_string(n, radix=10):
 
 @primitive("string->number")
 def string_to_number(text, radix=10):
-    from ..reader import parse_number
+    from ..reader import NumberTooLarge, parse_number
 
     if type(text) is not str:
         raise type_error("string->number", "a string", text)
-    result = parse_number(text, _check_radix("string->number", radix))
+    try:
+        result = parse_number(text, _check_radix("string->number", radix), strict=True)
+    except NumberTooLarge:
+        raise too_large("string->number") from None
     return result if is_number(result) else False
