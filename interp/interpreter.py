@@ -15,6 +15,8 @@ import os
 import sys
 
 from . import control  # noqa: F401  (registers the control primitives)
+from .capabilities import guard_environment
+from .recording import record_environment
 from .analyzer import Analyzer, GlobalEnv
 from .errors import SchemeError, scheme_error
 from .machine import (
@@ -73,6 +75,8 @@ class Interpreter:
         self.define("environment", lambda *specs: sym("interaction-environment"))
         self._load_prelude()
         control.install_raise(self.genv.lookup("raise"))
+        guard_environment(self.genv)
+        record_environment(self.genv)
 
     def _load_prelude(self):
         from .datum_cache import read_cached
@@ -133,7 +137,8 @@ class Interpreter:
 
     # -------------------------------------------------------------- running
 
-    def _run(self, action, k=None, winders=None, handlers=None, may_suspend=False):
+    def _run(self, action, k=None, winders=None, handlers=None, may_suspend=False, **limits):
+        """Run action in this interpreter; limits: `granted` and `check` of machine.run."""
         from .values import NIL
 
         saved = CURRENT.param, CURRENT.input
@@ -146,6 +151,7 @@ class Interpreter:
                 NIL if winders is None else winders,
                 NIL if handlers is None else handlers,
                 may_suspend,
+                **limits,
             )
         finally:
             CURRENT.param, CURRENT.input = saved
@@ -155,19 +161,39 @@ class Interpreter:
         (resuming it runs the rest of the text too)."""
         return self._run_program(self.program(text, filename), may_suspend=True)
 
-    def call_suspendable(self, proc, args):
-        """Call a Scheme procedure; its value, or a Suspension."""
-        return self._run(lambda: TailCall(proc, list(args)), may_suspend=True)
+    def call_suspendable(self, proc, args, **limits):
+        """Call a Scheme procedure; its value, or a Suspension. limits: `granted`
+        (the capabilities, see interp.capabilities) and `check` (see machine.run)."""
+        return self._run(lambda: TailCall(proc, list(args)), may_suspend=True, **limits)
 
-    def resume(self, suspension, value):
+    def resume(self, suspension, value, **limits):
         """Continue a Suspension with `value` (the suspension itself is unchanged,
-        so it can be resumed again)."""
+        so it can be resumed again); limits as for call_suspendable."""
         return self._run(
             lambda: value,
             suspension.k,
             suspension.winders,
             suspension.handlers,
             may_suspend=True,
+            **limits,
+        )
+
+    def resume_raising(self, suspension, condition, **limits):
+        """Continue a Suspension by raising `condition` (a Scheme value, e.g. an
+        error object) where it stopped: its handlers (`guard`,
+        `with-exception-handler`) see it as raised there."""
+        from .errors import SchemeError
+
+        def action():
+            raise SchemeError(condition)
+
+        return self._run(
+            action,
+            suspension.k,
+            suspension.winders,
+            suspension.handlers,
+            may_suspend=True,
+            **limits,
         )
 
     def suspender(self, name, check=None):

@@ -19,7 +19,9 @@ is the parent frame), and values.
 
 import sys
 import threading
+import time
 
+from .capabilities import POLICY
 from .errors import ErrorObject, SchemeError, scheme_error
 from .primitives import Primitive
 from .primitives.io import SchemeExit
@@ -283,19 +285,110 @@ UNASSIGNED = Unassigned()
 
 
 _depth = 0  # Scheme calls currently on the Python stack (see MAX_DEPTH)
-_limit = SHALLOW_DEPTH  # the depth that spills now: SHALLOW_DEPTH, or MAX_DEPTH once roomy
+_limit = SHALLOW_DEPTH  # the depth that spills now: SHALLOW_DEPTH, MAX_DEPTH once roomy, -1 to interrupt
+_fuel = 1 << 62  # counts down by one per procedure call (see interrupts below)
+
+
+# ------------------------------------------------------------------ interrupts
+# A computation is stopped from outside (a supervisor enforcing limits, another
+# thread wanting its turn, a cancel) at no cost on the call path: `interrupt()`
+# sets _limit to -1, so the next procedure call or tail call spills the stack
+# into frames as if it were too deep; the driver, now holding the whole
+# continuation as data, asks the run's CHECK hook what to do: carry on (None),
+# give way (PREEMPT: a suspendable run returns a Suspension whose payload is
+# PREEMPTED, which its owner resumes when others have had their turn), or stop
+# (any other value, a reason: Interrupted is raised, which Scheme code cannot
+# catch; the run is abandoned).
+
+PREEMPT = "preempt"
+PREEMPTED = ("preempted",)
+CHECK = [None]  # the running computation's hook: () -> None | PREEMPT | reason
+_interrupt = False  # set by interrupt(), taken by the driver
+_waiting = []  # threads waiting for their turn to run Scheme (see acquire_turn)
+SLICE = 0.01  # seconds a waiting thread lets the running one go on before asking it to give way
+
+
+class Interrupted(BaseException):
+    """A run stopped from outside (a limit, a cancel): Scheme handlers never see it."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def interrupt():
+    """Ask the running computation to look at its CHECK hook at its next call
+    (any thread may ask, at any time)."""
+    global _interrupt, _limit
+    _interrupt = True
+    _limit = -1
+
+
+def turn_wanted():
+    """Is some thread waiting for its turn to run Scheme?"""
+    return bool(_waiting)
+
+
+def acquire_turn(lock, gave_way=False):
+    """Acquire lock, a lock held while Scheme runs; while it is busy, ask the
+    holder to give way every SLICE seconds. gave_way: the caller has just given
+    way (returned a preemption): a waiting thread goes first."""
+    if gave_way and _waiting:
+        time.sleep(0.0005)  # (releases the GIL: the waiter takes the lock)
+    if lock.acquire(False):
+        return
+    me = object()
+    _waiting.append(me)
+    try:
+        while not lock.acquire(timeout=SLICE):
+            interrupt()
+    finally:
+        _waiting.remove(me)
+
+
+def set_fuel(n):
+    """Set the call counter (calls left before the CHECK hook reports it); returns what was left."""
+    global _fuel
+    old, _fuel = _fuel, n
+    return old
+
+
+def fuel():
+    return _fuel
+
+
+def _spill_limit(normal):
+    """The spill depth for the running driver: -1 while an interrupt is pending."""
+    return -1 if _interrupt else normal
+
+
+def _take_interrupt(k):
+    """At a point where the whole continuation is the data k: act on an interrupt.
+    Returns a Suspension to return (giving way), or None to carry on."""
+    global _interrupt
+    _interrupt = False
+    check = CHECK[0]
+    verdict = check() if check is not None else (PREEMPT if _waiting else None)
+    if verdict is None:
+        return None
+    if verdict == PREEMPT:
+        if D.may_suspend:
+            return Suspension(k, D.winders, D.handlers, PREEMPTED)
+        return None
+    raise Interrupted(verdict)
 
 
 def call(f, args, node=None):
     """Call procedure f with the Python list args (consumed) from a non-tail position.
 
     node: the code node of the call, when it is a tail call being made for it."""
-    global _depth
+    global _depth, _fuel
     if _depth > _limit:
         raise spill(f, args)
     _depth += 1
     try:
         while True:
+            _fuel -= 1
             if type(f) is Closure:
                 lam = f.lam
                 if lam.fast == len(args):
@@ -312,6 +405,8 @@ def call(f, args, node=None):
                 args = r.args
                 if r.node is not None:  # (library code's tail calls carry none)
                     node = r.node
+                if _limit < 0:  # an interrupt: a loop of tail calls stops here too
+                    raise spill(f, args)
                 continue
             return r
     except SchemeError as e:
@@ -518,26 +613,44 @@ def _jump(kproc, values):
     return k
 
 
-def run(action, k=None, winders=NIL, handlers=NIL, may_suspend=False):
+_INHERIT = object()
+
+
+def run(action, k=None, winders=NIL, handlers=NIL, may_suspend=False, granted=_INHERIT, check=_INHERIT,
+        record=_INHERIT):
     """Drive a computation: `action()` computes a value that is delivered to the
     continuation k. Returns the final value, or a Suspension when a host request
-    stops it (only when may_suspend)."""
+    stops it (only when may_suspend) or when it gives way to a PREEMPT interrupt
+    (payload PREEMPTED). granted: the capabilities of the run (see
+    interp.capabilities), check: its CHECK hook (see interrupts above), record:
+    whether clock and random reads suspend to be recorded (interp.recording);
+    by default all three are those of the enclosing run."""
     global _depth, _limit
-    with LOCK:
-        saved = (D.winders, D.handlers, D.may_suspend, _depth, _limit)
+    acquire_turn(LOCK)
+    try:
+        saved = (D.winders, D.handlers, D.may_suspend, POLICY.granted, POLICY.record, CHECK[0], _depth, _limit)
         D.level += 1
         level = D.level
         D.winders = winders
         D.handlers = handlers
         D.may_suspend = may_suspend
+        if granted is not _INHERIT:
+            POLICY.granted = granted
+        if check is not _INHERIT:
+            CHECK[0] = check
+        if record is not _INHERIT:
+            POLICY.record = record
         _depth = 0
-        _limit = SHALLOW_DEPTH
+        _limit = _spill_limit(SHALLOW_DEPTH)
         try:
             # an error leaving for the host leaves the winds back to the caller's
             return _drive(action, k, level, saved[:2])
         finally:
             D.level -= 1
-            D.winders, D.handlers, D.may_suspend, _depth, _limit = saved
+            D.winders, D.handlers, D.may_suspend, POLICY.granted, POLICY.record, CHECK[0], _depth, _limit = saved
+            _limit = _spill_limit(_limit if _limit >= 0 else SHALLOW_DEPTH)
+    finally:
+        LOCK.release()
 
 
 def _roomy(fn, *args):
@@ -567,7 +680,7 @@ def _make_roomy():
 _ROOMY = _make_roomy()
 
 
-def _drive(action, k, level, base):
+def _drive(action, k, level, base, roomy=False):
     global _depth, _limit
     while True:
         try:
@@ -585,12 +698,17 @@ def _drive(action, k, level, base):
             _depth = 0  # the Python stack above the driver is gone
             K = link(c.frames, k)
             if c.reason == "spill":
+                if _interrupt:
+                    s = _take_interrupt(K)
+                    if s is not None:
+                        return s
                 k = K.next
                 first = K
                 action = _resume_action(first)
-                if _limit != MAX_DEPTH:  # deep work: carry on in a roomy frame
-                    _limit = MAX_DEPTH
-                    return _ROOMY(_drive, action, k, level, base)
+                if not roomy:  # deep work: carry on in a roomy frame
+                    _limit = _spill_limit(MAX_DEPTH)
+                    return _ROOMY(_drive, action, k, level, base, True)
+                _limit = _spill_limit(MAX_DEPTH)
             elif c.reason == "callcc":
                 kproc = ContinuationProcedure(K, D.winders, D.handlers, level)
                 action = _call_action(c.payload, [kproc])
@@ -605,6 +723,10 @@ def _drive(action, k, level, base):
                 raise  # it belongs to an outer driver
             k = _jump(t.kproc, t.values)
             action = _value_action(UNSPECIFIED)
+            if _interrupt:  # a loop of continuation jumps stops here
+                s = _take_interrupt(k)
+                if s is not None:
+                    return s
         except Exception as ex:
             _depth = 0
             e = ex if isinstance(ex, SchemeError) else _as_scheme_error(ex)

@@ -734,7 +734,7 @@ def _make_app_builder(n, tail, global_fn):
         f"def {fname}({params}):",
         "    tnode = None if internal(node.pos) else node",
         "    def run(env):",
-        "        global _depth",
+        "        global _depth, _fuel",
         "        step = 0",
         "        try:",
     ]
@@ -767,6 +767,7 @@ def _make_app_builder(n, tail, global_fn):
             "                    if _depth > _limit:",
             f"                        raise spill(f, [{arglist}])",
             "                    _depth += 1",
+            "                    _fuel -= 1",
             f"                    r = lam.body([{arglist}{', ' if n else ''}f.env])",
             "                    _depth -= 1",
             "                    if type(r) is TailCall:",
