@@ -497,8 +497,12 @@
     (get-output-string port)))
 
 (define (call-with-port port proc)
+  (if (not (port? port)) (error "call-with-port: expected a port, got" port))
   (call-with-values (lambda () (proc port))
     (lambda vals (close-port port) (apply values vals))))
+
+(define (call-with-input-string s proc)
+  (call-with-port (open-input-string s) proc))
 
 (define (call-with-input-file path proc)
   (call-with-port (open-input-file path) proc))
