@@ -19,7 +19,13 @@ class UnknownFlow(FlowError):
 
 
 class StoreFormatError(FlowError):
-    """Store data that is truncated, malformed, oversized or of another version."""
+    """Store data that is truncated, malformed, oversized or of another version, or
+    holds a continuation the loaded code could not have made."""
+
+
+class StoreAuthenticationError(StoreFormatError):
+    """An import with a store key configured, of a store without a valid MAC
+    (unauthenticated, tampered with, or made with another key)."""
 
 
 class CodeNotLoaded(FlowError):

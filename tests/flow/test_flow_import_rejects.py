@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from flow import FlowError, FlowRuntime, StoreFormatError
 from flow.runtime import STORE_MAGIC, STORE_VERSION
+from flow.transfer import STORE_VERSION_MAC
 
 from flowhelp import ORDER, runtime
 
@@ -112,10 +113,11 @@ def test_wrong_magic():
     rejected(msgpack.packb({"version": STORE_VERSION, "flows": []}), "bad magic")
 
 
-@pytest.mark.parametrize("version", [0, 1, STORE_VERSION + 1, 65535])
+@pytest.mark.parametrize("version", [0, 1, STORE_VERSION_MAC + 1, 65535])
 def test_wrong_version(version):
     data = GOOD[: len(STORE_MAGIC)] + version.to_bytes(2, "big") + GOOD[len(STORE_MAGIC) + 2 :]
-    rejected(data, f"version {version} is not supported (this flowscheme reads version {STORE_VERSION})")
+    rejected(data, f"version {version} is not supported (this flowscheme reads versions "
+                   f"{STORE_VERSION} and {STORE_VERSION_MAC})")
 
 
 def test_a_checksum_mismatch_is_named():
