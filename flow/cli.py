@@ -64,7 +64,14 @@ def internal_error(ctx, e):
     ctx.exit(1)
 
 
-def open_runtime(ctx, store, loads=(), create=False):
+def allow_option(fn):
+    return click.option(
+        "--allow", metavar="NAME", multiple=True,
+        help="Let flow code call this restricted procedure, or every one of a category: file, "
+             "process, eval, environment-variables, flows (repeatable; by default flows get none of them).")(fn)
+
+
+def open_runtime(ctx, store, loads=(), create=False, allow=()):
     """A FlowRuntime on the store DIR, with the files in `loads` evaluated in it."""
     from .runtime import FlowRuntime
 
@@ -75,10 +82,20 @@ def open_runtime(ctx, store, loads=(), create=False):
         elif not os.path.exists(store):
             hint = " (the directory does not exist)"
         fail(ctx, f"no flow store at {store}{hint}")
-    rt = guarded(ctx, lambda: FlowRuntime(store=store))
+    rt = guarded(ctx, lambda: FlowRuntime(store=store, allow=_grant(ctx, allow)))
     for path in loads:
         guarded(ctx, lambda path=path: rt.load_file(path))
     return rt
+
+
+def _grant(ctx, allow):
+    from interp.capabilities import grant
+
+    try:
+        grant(list(allow))
+    except ValueError as e:
+        raise click.UsageError(str(e).replace("allow: ", "--allow: "), ctx) from None
+    return list(allow)
 
 
 # ====================================================================== repl
@@ -95,8 +112,9 @@ def open_runtime(ctx, store, loads=(), create=False):
                    "i.e. ~/.local/state/flowscheme/history).")
 @click.option("--plain", is_flag=True,
               help="Read plain lines even on a terminal (no prompt, colours or editing).")
+@allow_option
 @click.pass_context
-def repl(ctx, store, loads, history, plain):
+def repl(ctx, store, loads, history, plain, allow):
     """An interactive Scheme where flows run: defflow, flow/start and friends work
     directly; a flow that suspends is reported as `;; flow ID waits on (KIND PAYLOAD)`.
 
@@ -106,6 +124,9 @@ def repl(ctx, store, loads, history, plain):
     An input runs when its parentheses balance. An error prints file:line:col,
     the message and a short backtrace; the session carries on.
 
+    What you type at the prompt may use every procedure (files, eval, ...);
+    flow code runs without the restricted ones unless granted with --allow.
+
     When stdin is not a terminal the REPL reads it plainly (no prompt, no escape
     codes): `flowscheme repl < session.scm`. Then the exit status is 1 if any
     input failed, else 0.
@@ -114,7 +135,7 @@ def repl(ctx, store, loads, history, plain):
     from .runtime import FlowRuntime
 
     out = TrackingWriter(sys.stdout)
-    rt = guarded(ctx, lambda: FlowRuntime(store=store, stdout=out))
+    rt = guarded(ctx, lambda: FlowRuntime(store=store, stdout=out, allow=_grant(ctx, allow)))
     session = Repl(rt, out=out, err=sys.stderr, debug=_debug(ctx), store_dir=store)
     terminal = not plain and sys.stdin.isatty() and sys.stdout.isatty()
     try:
@@ -160,6 +181,8 @@ def flows():
     flowscheme flows show o-1 --store DIR [--load schemes/order.scm]
     flowscheme flows resume o-1 '"pay-1"' --store DIR --load schemes/order.scm
     flowscheme flows cancel o-1 --store DIR
+    flowscheme flows retry o-1 --store DIR --load schemes/order.scm
+    flowscheme flows upgrade --all --dry-run --store DIR --load new/order.scm
     flowscheme flows export backup.flows --store DIR
     flowscheme flows import backup.flows --store DIR --load schemes/order.scm
 
@@ -173,15 +196,19 @@ def flows():
 
 
 @flows.command("list")
+@click.option("--status", type=click.Choice(["suspended", "sleeping", "done", "failed", "cancelled"]),
+              help="Only the flows with this status.")
+@click.option("--name", metavar="NAME", help="Only the flows of this defflow.")
 @store_options
 @json_option
 @click.pass_context
-def flows_list(ctx, store, loads, as_json):
-    """Every flow in the store: id, name, status and what it waits on."""
+def flows_list(ctx, status, name, store, loads, as_json):
+    """Every flow in the store: id, name, status, what it waits on, and when its
+    timer, deadline or next retry comes (UTC)."""
     from .inspect import flow_rows, flows_table
 
     rt = open_runtime(ctx, store, loads)
-    rows = guarded(ctx, lambda: flow_rows(rt))
+    rows = guarded(ctx, lambda: flow_rows(rt, status, name))
     if as_json:
         _echo_json(rows)
     else:
@@ -227,27 +254,95 @@ def read_value(ctx, text):
 @click.argument("flow_id", metavar="ID")
 @click.argument("value", metavar="VALUE")
 @click.option("--kind", metavar="KIND", help="Answer only if the flow waits on this request kind.")
+@click.option("--key", metavar="KEY",
+              help="Answer only if the flow waits on the request with this key (ID:STEP, as "
+                   "`flows show` prints it): a replayed answer to an earlier request changes nothing.")
 @store_options
+@allow_option
 @click.pass_context
-def flows_resume(ctx, flow_id, value, kind, store, loads):
+def flows_resume(ctx, flow_id, value, kind, key, store, loads, allow):
     """Answer the request flow ID waits on with VALUE, a Scheme datum read by the
     reader: 42, paid, '"pay-1"', '(ok 2100)'. The flow runs to its next request
     or to its end. Needs the flow's code: --load FILE."""
     from .convert import SchemeObject
-    from .inspect import outcome_text
-    from .runtime import NotWaiting
+    from .runtime import Failed, NotWaiting
 
     datum = read_value(ctx, value)
-    rt = open_runtime(ctx, store, loads)
-    r = guarded(ctx, lambda: rt.resume(flow_id, SchemeObject(datum), kind=kind))
+    rt = open_runtime(ctx, store, loads, allow=allow)
+    r = guarded(ctx, lambda: rt.resume(flow_id, SchemeObject(datum), kind=kind, key=key))
     if isinstance(r, NotWaiting):
-        why = f"it waits on {r.waiting_on}, not {kind}" if r.waiting_on else f"it is {r.status}"
+        if not r.waiting_on:
+            why = f"it is {r.status}"
+        elif kind is not None and r.waiting_on != kind:
+            why = f"it waits on {r.waiting_on}, not {kind}"
+        else:
+            why = f"it waits on request {rt.flow(flow_id, data=False).key}, not {key}"
         fail(ctx, f"flow {flow_id} is not waiting ({why}); nothing changed")
+    if isinstance(r, Failed) and rt.status(flow_id) == "suspended":  # a limit: nothing committed
+        fail(ctx, f"flow {flow_id}: {r.error.message}; nothing changed")
+    _echo_outcome(ctx, rt, flow_id)
+
+
+def _echo_outcome(ctx, rt, flow_id):
+    """Print where flow_id is now (exit 1 if it failed)."""
+    from .inspect import outcome_text
+
     f = guarded(ctx, lambda: rt.flow(flow_id))
     text = outcome_text(f)
     if f.status == "failed":
         fail(ctx, text)
     click.echo(text)
+
+
+@flows.command("retry")
+@click.argument("flow_id", metavar="ID")
+@store_options
+@allow_option
+@click.pass_context
+def flows_retry(ctx, flow_id, store, loads, allow):
+    """Run failed flow ID again from its last committed state, on the code loaded
+    with --load (say, with a bug fixed). Its journal answers what it had asked
+    before, so nothing is asked twice."""
+    from .runtime import NotWaiting
+
+    rt = open_runtime(ctx, store, loads, allow=allow)
+    r = guarded(ctx, lambda: rt.retry(flow_id))
+    if isinstance(r, NotWaiting):
+        fail(ctx, f"flow {flow_id} is {r.status}, not failed: nothing to retry")
+    _echo_outcome(ctx, rt, flow_id)
+
+
+@flows.command("upgrade")
+@click.argument("flow_ids", metavar="[ID]...", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every suspended flow in the store.")
+@click.option("--dry-run", is_flag=True, help="Report what would happen; change nothing.")
+@store_options
+@allow_option
+@json_option
+@click.pass_context
+def flows_upgrade(ctx, flow_ids, every, dry_run, store, loads, allow, as_json):
+    """Move suspended flows onto the code loaded with --load, by replaying each
+    one's journal: a flow whose new code asks for the same requests moves on; one
+    whose code diverges is named, with the step and both requests, and left as it
+    is. A flow otherwise keeps the code it started with while that is loaded.
+
+    Exit status: 0 when every flow named is upgraded (or would be, or is current),
+    1 when any diverges."""
+    rt = open_runtime(ctx, store, loads, allow=allow)
+    if every == bool(flow_ids):
+        raise click.UsageError("name the flows to upgrade, or give --all (not both)", ctx)
+    if every:
+        flow_ids = [i for i, _kind, _key in guarded(ctx, rt.waiting)]
+    reports = [guarded(ctx, lambda i=i: rt.upgrade(i, dry_run=dry_run)) for i in flow_ids]
+    if as_json:
+        _echo_json([r._asdict() for r in reports])
+    else:
+        for r in reports:
+            click.echo(f"{r.flow_id}: {r.outcome} ({r.detail})")
+        if not reports:
+            click.echo("no suspended flows")
+    if any(r.outcome == "diverges" for r in reports):
+        ctx.exit(1)
 
 
 @flows.command("cancel")
@@ -265,15 +360,42 @@ def flows_cancel(ctx, flow_id, store, loads):
         click.echo(f"flow {flow_id} is {status}: nothing to cancel")
 
 
+def key_option(fn):
+    return click.option(
+        "--key-file", metavar="FILE", envvar="FLOWSCHEME_STORE_KEY_FILE", type=click.Path(dir_okay=False),
+        help="The store key (its bytes, surrounding whitespace removed; or set FLOWSCHEME_STORE_KEY_FILE, "
+             "or the key itself in FLOWSCHEME_STORE_KEY). With a key, an export carries an HMAC-SHA256 "
+             "and an import refuses a store without a valid one. Without a key an import cannot check "
+             "a store's MAC: it accepts the store (its checksum still catches corruption, not tampering).")(fn)
+
+
+def _store_key(ctx, key_file):
+    """The key from --key-file, or None (then flow.transfer reads $FLOWSCHEME_STORE_KEY)."""
+    if key_file is None:
+        return None
+    from .errors import FlowError
+    from .transfer import read_key_file
+
+    try:
+        return read_key_file(key_file)
+    except OSError as e:
+        fail(ctx, f"cannot read the key file {key_file}: {e.strerror}")
+    except FlowError as e:
+        fail(ctx, str(e))
+
+
 @flows.command("export")
 @click.argument("file", type=click.Path(dir_okay=False))
 @store_options
+@key_option
 @click.pass_context
-def flows_export(ctx, file, store, loads):
+def flows_export(ctx, file, store, loads, key_file):
     """Write every flow of the store (state and journal) to FILE, in the
-    versioned msgpack store format that `flows import` and (flow-store-import!) read."""
+    versioned msgpack store format that `flows import` and (flow-store-import!) read.
+    With a store key (--key-file, or FLOWSCHEME_STORE_KEY) the export is authenticated."""
+    key = _store_key(ctx, key_file)
     rt = open_runtime(ctx, store, loads)
-    data = guarded(ctx, rt.export_store)
+    data = guarded(ctx, lambda: rt.export_store(key=key))
 
     def write():
         with open(file, "wb") as f:
@@ -288,18 +410,125 @@ def flows_export(ctx, file, store, loads):
 
 
 @flows.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @store_options
+@key_option
+@allow_option
 @click.pass_context
-def flows_import(ctx, file, store, loads):
-    """Replace the flows of the store (created if missing) with those in FILE.
-    Nothing runs; malformed input is refused and the store left unchanged.
+def flows_import(ctx, file, store, loads, key_file, allow):
+    """Replace the flows of the store (created if missing) with those in FILE
+    (- for standard input). Nothing runs; malformed, oversized or (with a store
+    key) unauthenticated input is refused and the store left unchanged, as is
+    a continuation the loaded code could not have made, or one naming a
+    restricted procedure the flows are not granted (--allow).
     Suspended flows need their defflow loaded: --load FILE."""
-    try:
-        with open(file, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        fail(ctx, f"cannot read {file}: {e.strerror}")
-    rt = open_runtime(ctx, store, loads, create=True)
-    n = guarded(ctx, lambda: rt.import_store(data))
+    from .errors import StoreFormatError
+    from .transfer import MAX_IMPORT_BYTES, read_store
+
+    key = _store_key(ctx, key_file)
+
+    def read(f):
+        try:
+            return read_store(f, MAX_IMPORT_BYTES)
+        except StoreFormatError as e:
+            fail(ctx, f"cannot import {file}: {e}")
+        except MemoryError:
+            fail(ctx, f"cannot import {file}: out of memory reading it")
+
+    if file == "-":
+        data = read(sys.stdin.buffer)
+    else:
+        try:
+            f = open(file, "rb")
+        except OSError as e:
+            fail(ctx, f"cannot read {file}: {e.strerror}")
+        try:
+            with f:
+                data = read(f)
+        except OSError as e:
+            fail(ctx, f"cannot read {file}: {e.strerror}")
+    rt = open_runtime(ctx, store, loads, create=True, allow=allow)
+    n = guarded(ctx, lambda: rt.import_store(data, key=key))
     click.echo(f"imported {n} flow{'s' if n != 1 else ''} from {file} into {store}")
+
+
+# ====================================================================== worker
+
+
+def _load_handlers(ctx, specs):
+    """{kind: fn} from MODULE:ATTR specs (a dict, or a callable returning one)."""
+    import importlib
+
+    handlers = {}
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for spec in specs:
+        module, _, attr = spec.partition(":")
+        if not module or not attr:
+            raise click.UsageError(f"--handlers {spec}: expected MODULE:ATTR (say, myapp.flows:HANDLERS)", ctx)
+        try:
+            value = getattr(importlib.import_module(module), attr)
+        except ImportError as e:
+            fail(ctx, f"--handlers {spec}: cannot import {module}: {e}")
+        except AttributeError:
+            fail(ctx, f"--handlers {spec}: {module} has no {attr}")
+        if callable(value) and not isinstance(value, dict):
+            value = value()
+        if not isinstance(value, dict) or not all(isinstance(k, str) and callable(v) for k, v in value.items()):
+            fail(ctx, f"--handlers {spec}: expected a dict of request kind -> function, got {type(value).__name__}")
+        handlers.update(value)
+    return handlers
+
+
+@click.command(short_help="Run a worker: fire timers, deadlines and retries; serve requests.")
+@click.option("--handlers", "handler_specs", metavar="MODULE:ATTR", multiple=True,
+              help="A dict {request kind: function(request) -> answer} to serve requests with "
+                   "(repeatable; the module is imported from the current directory or sys.path).")
+@click.option("--once", is_flag=True, help="Do what is due now, then exit.")
+@click.option("--idle", metavar="SECONDS", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+              help="The longest sleep between looks when nothing is due (other processes may add work).")
+@store_options
+@allow_option
+@json_option
+@click.pass_context
+def worker(ctx, handler_specs, once, idle, store, loads, allow, as_json):
+    """Move the flows in --store DIR on by themselves: fire the timers
+    ((sleep ...), (sleep-until ...)), deadlines ((request/timeout ...)) and
+    handler retries that are due, and answer the requests that --handlers
+    serve. Prints one line per transition (--json: one JSON object per line).
+    Stops on SIGTERM or Ctrl-C after the step under way. Several workers on one
+    store (processes on one machine) fire each timer and serve each request once.
+
+    \b
+    flowscheme worker --store data/flows --load schemes/order.scm
+    flowscheme worker --store D --load loan.scm --handlers loan_handlers:HANDLERS
+    """
+    from .worker import Worker, describe
+
+    handlers = _load_handlers(ctx, handler_specs)
+    rt = open_runtime(ctx, store, loads, allow=allow)
+
+    def show(t):
+        if as_json:
+            r = t.result
+            data = {"flow": t.flow_id, "did": t.what, "result": type(r).__name__}
+            for k, v in r._asdict().items():
+                if k != "flow_id":
+                    data[k] = v if k != "error" else v.message
+            click.echo(json.dumps(data, default=str, ensure_ascii=False))
+        else:
+            click.echo(describe(t))
+        sys.stdout.flush()
+
+    w = Worker(rt, handlers=handlers, on_transition=show, idle=idle)
+    try:
+        if once:
+            guarded(ctx, w.run_once)
+        else:
+            if not as_json:
+                click.echo(f"worker on {store}: {len(handlers)} handler(s)"
+                           f"{' (' + ', '.join(sorted(handlers)) + ')' if handlers else ''}; Ctrl-C stops",
+                           err=True)
+            guarded(ctx, w.run)
+    finally:
+        rt.close()

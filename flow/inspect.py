@@ -7,13 +7,14 @@ the code node it stopped in; the compile-time scopes of that code name the slots
 of the environment frames it holds.
 """
 
+import time
 import weakref
 
 from interp.analyzer import Alias
 from interp.machine import UNASSIGNED
 from interp.nodes import App, Const, GlobalRef, Lambda, Let, Letrec, Node
 from interp.printer import write_string
-from interp.values import list_to_pairs
+from interp.values import list_to_pairs, sym
 
 from . import codec
 from .errors import FlowError
@@ -26,7 +27,10 @@ def clip(text, limit=MAX_TEXT):
 
 
 def request_text(kind, payload):
-    """`(payment "o-1")`: a pending request as Scheme text."""
+    """`(payment "o-1")`: a pending request as Scheme text (`(sleep 60)` for a
+    sleep: the runtime's own kinds are written as the procedure that made them)."""
+    if kind is not None and kind.name.startswith("%"):
+        kind = sym(kind.name[1:])
     return write_string(list_to_pairs([kind, payload]))
 
 
@@ -38,24 +42,51 @@ def _safe_flow(rt, flow_id):
         raise FlowError(f"flow {flow_id!r} holds data made by code that is not loaded ({e})") from None
 
 
-def flow_rows(rt):
-    """One dict per flow: id, name, status, step, waiting_on (Scheme text or None)."""
+def flow_rows(rt, status=None, name=None):
+    """One dict per flow (those with that status / name, when given): id, name,
+    status, step, waiting_on (Scheme text or None), wake (epoch seconds when its
+    timer, deadline or retry fires, or None), timer, attempts."""
     rows = []
     for flow_id in sorted(rt.ids()):
         try:
             f = rt.flow(flow_id)
         except codec.MissingUnit:
-            rows.append({"id": flow_id, "name": "?", "status": "?", "step": None,
-                         "waiting_on": None, "note": "its data needs code that is not loaded"})
+            meta = rt.flow(flow_id, data=False)
+            if (status is None or meta.status == status) and (name is None or meta.name == name):
+                rows.append({"id": flow_id, "name": meta.name, "status": str(meta.status), "step": meta.step,
+                             "waiting_on": None, "wake": meta.wake, "timer": _str(meta.timer),
+                             "attempts": meta.attempts, "note": "its data needs code that is not loaded"})
+            continue
+        if (status is not None and f.status != status) or (name is not None and f.name != name):
             continue
         rows.append({
             "id": f.id,
             "name": f.name,
-            "status": f.status,
+            "status": str(f.status),
             "step": f.step,
-            "waiting_on": request_text(f.kind, f.payload) if f.status == "suspended" else None,
+            "waiting_on": request_text(f.kind, f.payload) if f.waiting else None,
+            "wake": f.wake,
+            "timer": _str(f.timer),
+            "attempts": f.attempts,
         })
     return rows
+
+
+def _str(x):
+    return None if x is None else str(x)
+
+
+def when_text(row):
+    """`deadline 2026-12-03 10:30:00Z`, `retry 2 at ...`, `sleep until ...` or None."""
+    if row.get("wake") is None:
+        return None
+    at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["wake"])) + "Z"
+    timer = row.get("timer")
+    if timer == "retry":
+        return f"retry {row.get('attempts', 0) + 1} at {at}"
+    if timer == "sleep":
+        return f"wakes {at}"
+    return f"{timer} {at}"
 
 
 def format_table(rows, columns):
@@ -71,7 +102,11 @@ def format_table(rows, columns):
 def flows_table(rows):
     if not rows:
         return "no flows"
-    return format_table(rows, [("id", "ID"), ("name", "NAME"), ("status", "STATUS"), ("waiting_on", "WAITING ON")])
+    rows = [dict(r, when=when_text(r)) for r in rows]
+    columns = [("id", "ID"), ("name", "NAME"), ("status", "STATUS"), ("waiting_on", "WAITING ON")]
+    if any(r["when"] for r in rows):  # a timer, deadline or retry somewhere
+        columns.append(("when", "WHEN"))
+    return format_table(rows, columns)
 
 
 # ---------------------------------------------------------------------- code structure
@@ -279,12 +314,13 @@ def describe(rt, flow_id):
     if f.def_unit:
         h, fn = f.def_unit
         d = rt.defs.get(f.name)
+        pinned = (f.name, h) in rt.versions  # its own version is loaded: it resumes on that
         info["code"] = {
             "unit": h,
             "file": fn,
             "loaded": rt.interp.units.get(h) is not None,
             "defflow_loaded": d is not None,
-            "changed": d is not None and d.unit_hash != h,
+            "changed": d is not None and not pinned,
         }
     try:
         for i, e in enumerate(rt.journal(f.id)):
@@ -332,7 +368,7 @@ def describe(rt, flow_id):
         info["note"] = f"continuation unreadable: {e}"
         return info
     frames = _frames(susp.k)
-    d = rt.defs.get(f.name)
+    d = rt.versions.get((f.name, f.def_unit[0])) if f.def_unit else None
     def_unit = rt.interp.units.get(f.def_unit[0]) if f.def_unit else None
     flow_lambda = d.proc.lam.node if d is not None and not (info["code"] or {}).get("changed") else None
     site, frame = _request_site(frames, f.kind, def_unit)

@@ -12,6 +12,8 @@ runs: a transition writes the new snapshot and one journal entry, whatever the
 flow's history, so resuming costs the same after 20 or 10,000 requests.
 """
 
+from enum import Enum
+
 import msgpack
 
 from interp.values import Symbol, sym
@@ -19,6 +21,11 @@ from interp.values import Symbol, sym
 from . import codec
 from .packing import packb
 from .errors import CodeNotLoaded, StoreFormatError
+
+
+# the runtime's own request kinds: (sleep s) and (sleep-until t) suspend with these
+SLEEP = sym("%sleep")
+SLEEP_UNTIL = sym("%sleep-until")
 
 
 class DataNeedsCode(CodeNotLoaded, codec.MissingUnit):
@@ -36,9 +43,44 @@ class DataNeedsCode(CodeNotLoaded, codec.MissingUnit):
 
 # 2: the continuation graph carries the flow's parameter bindings; rationals as bytes
 SNAPSHOT_VERSION = 2
+# steps and attempts count up from what a snapshot says: far from msgpack's 64 bits
+MAX_COUNT = 1 << 53
 # Scheme strings are Python strs and may hold lone surrogates ("\xD800;"): keep them.
 UNPACK_LIMITS = dict(raw=False, strict_map_key=True, unicode_errors="surrogatepass")
-UNPACK_GRAPH = dict(UNPACK_LIMITS, ext_hook=codec.ext_tuple)
+
+
+# metadata and journal entries are small maps: their containers are charged
+# against a budget proportional to their size (see unpack_plain)
+PLAIN_BUDGET_PER_BYTE = 16
+PLAIN_BUDGET_BASE = 1 << 16
+
+
+def unpack_plain(blob, what="flow data"):
+    """msgpack bytes of plain data (metadata, a store body), with the memory its
+    arrays and maps take bounded by a multiple of blob's size. Raises
+    StoreFormatError."""
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise StoreFormatError(f"malformed {what} (not bytes)")
+    left = [PLAIN_BUDGET_PER_BYTE * len(blob) + PLAIN_BUDGET_BASE]
+
+    def charge_list(x):
+        left[0] -= 64 + 8 * len(x)
+        if left[0] < 0:
+            raise StoreFormatError(f"malformed {what} (too many arrays and maps for its size)")
+        return x
+
+    def charge_map(x):
+        left[0] -= 240 + 24 * len(x)
+        if left[0] < 0:
+            raise StoreFormatError(f"malformed {what} (too many arrays and maps for its size)")
+        return x
+
+    try:
+        return msgpack.unpackb(blob, list_hook=charge_list, object_hook=charge_map, **UNPACK_LIMITS)
+    except StoreFormatError:
+        raise
+    except Exception as e:
+        raise StoreFormatError(f"malformed {what} ({type(e).__name__}: {e})") from None
 
 
 def pack_graph(root, cenv):
@@ -46,47 +88,98 @@ def pack_graph(root, cenv):
     return packb([units, objects, encoded]), [u[0] for u in units], units
 
 
-def unpack_graph(blob, cenv):
-    try:
-        units, objects, root = msgpack.unpackb(blob, **UNPACK_GRAPH)
-    except Exception as e:
-        raise codec.CodecError(f"malformed flow data ({e})") from None
-    return codec.decode(units, objects, root, cenv)
+def unpack_graph(blob, cenv, shape=None, trust=None):
+    """Decode a graph (codec.decode_graph); raises codec.CodecError / MissingUnit."""
+    if not isinstance(blob, (bytes, bytearray)):
+        raise codec.CodecError("malformed flow data (not bytes)")
+    return codec.decode_graph(bytes(blob), cenv, shape, trust)
 
 
 def graph_units(blob):
     """[(hash, file)] of the code units an encoded graph refers to."""
     try:
-        units = msgpack.unpackb(blob, **UNPACK_GRAPH)[0]
-        return [(u[0], u[1]) for u in units]
+        u = msgpack.Unpacker(None, max_buffer_size=max(len(blob), 1), **UNPACK_LIMITS)
+        u.feed(blob)
+        if u.read_array_header() != 3:
+            raise ValueError("not [units, objects, root]")
+        units = u.unpack()
+        return [(str(x[0]), str(x[1])) for x in units]
     except Exception as e:
         raise codec.CodecError(f"malformed flow data ({e})") from None
 
 
 class JournalEntry:
-    __slots__ = ("kind", "payload", "key", "answer")
+    """One answered request: raised means the answer was a condition raised at
+    the request (a handler's attempts spent) instead of a value returned."""
 
-    def __init__(self, kind, payload, key, answer):
+    __slots__ = ("kind", "payload", "key", "answer", "raised")
+
+    def __init__(self, kind, payload, key, answer, raised=False):
         self.kind = kind  # Symbol
         self.payload = payload
         self.key = key
         self.answer = answer
+        self.raised = raised
+
+
+class FlowStatus(str, Enum):
+    """Where a flow is. A suspended flow waits on a request (maybe with a
+    deadline, or a handler's retry, at `wake`); a sleeping one on its timer
+    alone; both hold a continuation. The rest are final but for `retry`."""
+
+    RUNNING = "running"  # (only while its first step runs: never stored)
+    SUSPENDED = "suspended"
+    SLEEPING = "sleeping"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    def __str__(self):
+        return self.value
+
+    def __repr__(self):  # shown as the string it equals (in results, say)
+        return repr(self.value)
+
+
+WAITING = (FlowStatus.SUSPENDED, FlowStatus.SLEEPING)  # the states that hold a continuation
+
+
+class Timer(str, Enum):
+    """What happens when a flow's wake-up time comes."""
+
+    SLEEP = "sleep"  # (sleep ...) ends: the flow runs on
+    DEADLINE = "deadline"  # (request/timeout ...): the request is answered with a timeout
+    RETRY = "retry"  # a handler of its request failed: it is tried again
+
+    def __str__(self):
+        return self.value
+
+
+_STORED_STATUSES = frozenset(s.value for s in FlowStatus) - {"running"}
+_TIMERS = frozenset(t.value for t in Timer)
+_WAITING_NAMES = frozenset(s.value for s in WAITING)
 
 
 class Flow:
-    """A flow's state. `data` (args, payload, result) and the continuation are
-    decoded on first use; `k_blob` keeps the encoded continuation meanwhile."""
+    """A flow's state, and its transitions (suspend, finish, fail, cancel,
+    wait_retry: the runtime orchestrates them — lock, run a step, commit).
+    `data` (args, payload, result) and the continuation are decoded on first
+    use; `k_blob` keeps the encoded continuation meanwhile."""
 
     __slots__ = (
         "id", "name", "status", "step", "def_unit", "kind", "key", "error",
         "args", "payload", "result", "suspension", "params", "k_blob", "k_units", "_data_blob",
+        "wake", "timer", "attempts",
     )
 
     def __init__(self, flow_id, name, args=()):
         self.id = flow_id
         self.name = name
-        self.status = "running"
+        self.status = FlowStatus.RUNNING
         self.step = 0
+        self.wake = None  # epoch seconds when `timer` fires, or None
+        self.timer = None  # a Timer while wake is set
+        self.attempts = 0  # failed handler attempts at the pending request
         self.def_unit = None  # (hash, file) of the defflow's code unit
         self.kind = None  # pending request kind (Symbol)
         self.key = None
@@ -108,7 +201,7 @@ class Flow:
         """The snapshot bytes (encodes the continuation if it changed)."""
         if self._data_blob is None:
             self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv)[0]
-        if self.status == "suspended":
+        if self.status in WAITING:
             if self.k_blob is None:
                 s = self.suspension
                 graph = (s.k, s.winders, s.handlers, s.payload, tuple(self.params))
@@ -121,7 +214,7 @@ class Flow:
             "v": SNAPSHOT_VERSION,
             "id": self.id,
             "name": self.name,
-            "status": self.status,
+            "status": FlowStatus(self.status).value,
             "step": self.step,
             "def": list(self.def_unit) if self.def_unit else None,
             "kind": self.kind.name if self.kind is not None else None,
@@ -131,6 +224,11 @@ class Flow:
             "k": self.k_blob,
             "units": [list(u) for u in self.k_units],
         }
+        if self.wake is not None:
+            meta["wake"] = self.wake
+            meta["timer"] = self.timer.value
+        if self.attempts:
+            meta["attempts"] = self.attempts
         return packb(meta)
 
     def changed(self):
@@ -138,39 +236,137 @@ class Flow:
         self._data_blob = None
         self.k_blob = None
 
+    # ---------------------------------------------------------------- transitions
+
+    @property
+    def waiting(self):
+        """Does it hold a continuation (suspended or sleeping)?"""
+        return self.status in WAITING
+
+    def _leave(self, status):
+        self.changed()
+        self.status = status
+        self.suspension = None
+        self.params = ()
+        self.kind = self.key = None
+        self.payload = None
+        self.wake = self.timer = None
+        self.attempts = 0
+
+    def suspend(self, suspension, params, now):
+        """The flow stopped at a request: (kind payload), (kind payload seconds)
+        with a deadline, or the runtime's own (%sleep seconds) / (%sleep-until t).
+        Wake-up times are computed here, once, from `now`."""
+        self._leave(FlowStatus.SUSPENDED)
+        request = suspension.payload
+        kind, payload = request[0], request[1]
+        self.step += 1
+        self.kind = kind
+        self.payload = payload
+        self.key = f"{self.id}:{self.step}"
+        self.suspension = suspension
+        self.params = params
+        if kind is SLEEP or kind is SLEEP_UNTIL:
+            self.status = FlowStatus.SLEEPING
+            self.wake = float(now + payload if kind is SLEEP else payload)
+            self.timer = Timer.SLEEP
+        elif len(request) > 2:
+            self.wake = float(now + request[2])
+            self.timer = Timer.DEADLINE
+
+    def finish(self, value):
+        self._leave(FlowStatus.DONE)
+        self.result = value
+
+    def fail(self, error):
+        """error: {"message", "position", "backtrace"}."""
+        self._leave(FlowStatus.FAILED)
+        self.error = error
+
+    def cancel(self):
+        """Cancelled where it stands: its data (arguments, payload) is kept as it
+        is, encoded (the flow may have been read without decoding it)."""
+        self.status = FlowStatus.CANCELLED
+        self.suspension = None
+        self.k_blob = None
+        self.wake = self.timer = None
+
+    def wait_retry(self, attempts, at, message):
+        """A handler of the pending request failed (attempts so far): try again at `at`."""
+        self.attempts = attempts
+        self.wake = float(at)
+        self.timer = Timer.RETRY
+        self.error = {"message": message, "position": None, "backtrace": []}
+
+    def stop_retrying(self):
+        """No handler to try again with: wait for an answer by resume alone."""
+        self.wake = self.timer = None
+
+    def index_entry(self):
+        """(kind waited on, wake time) for the store's FlowIndex."""
+        kind = self.kind.name if self.status == FlowStatus.SUSPENDED and self.kind is not None else None
+        return (kind, self.wake)
+
     @classmethod
-    def from_snapshot(cls, blob, cenv, decode_data=True):
+    def from_snapshot(cls, blob, cenv, decode_data=True, trust=None):
         """The Flow in a snapshot; decode_data=False reads only the metadata
-        (status, step, kind, ...: no code needed), leaving args/payload/result None."""
+        (status, step, kind, ...: no code needed), leaving args/payload/result None.
+        trust: a codec.Trust for decoding its data (an import: see flow.transfer);
+        a foreign one (an import) only checks: the request kind is not interned (f.kind is None)."""
+        meta = unpack_plain(blob, "flow snapshot")
         try:
-            meta = msgpack.unpackb(blob, **UNPACK_LIMITS)
             if not isinstance(meta, dict):
                 raise ValueError("snapshot is not a map")
             version = meta.get("v")
             if version != SNAPSHOT_VERSION:
                 raise StoreFormatError(
-                    f"flow snapshot version {version} is not supported (this flowscheme reads "
+                    f"flow snapshot version {_shown(version)} is not supported (this flowscheme reads "
                     f"version {SNAPSHOT_VERSION})"
                 )
-            f = cls(str(meta["id"]), str(meta["name"]))
-            f.status = str(meta["status"])
-            if f.status not in ("suspended", "done", "failed", "cancelled"):
-                raise ValueError(f"unknown status {f.status!r}")
-            f.step = int(meta["step"])
+            f = cls(_text(meta["id"], "id"), _text(meta["name"], "name"))
+            f.status = _text(meta["status"], "status")
+            if f.status not in _STORED_STATUSES:
+                raise ValueError(f"unknown status {_shown(f.status)}")
+            if type(meta["step"]) is not int or not 0 <= meta["step"] < MAX_COUNT:
+                raise ValueError("malformed step")
+            f.step = meta["step"]
             d = meta["def"]
-            f.def_unit = (str(d[0]), str(d[1])) if d else None
-            if f.status == "suspended" and not (type(meta["kind"]) is str and type(meta["key"]) is str):
+            if d is not None and not (type(d) is list and len(d) == 2 and all(type(x) is str for x in d)):
+                raise ValueError("malformed def (expected [unit hash, file])")
+            f.def_unit = (d[0], d[1]) if d else None
+            if f.status in _WAITING_NAMES and not (type(meta["kind"]) is str and type(meta["key"]) is str):
                 raise ValueError("a suspended flow without its request kind and key")
+            if meta["kind"] is not None and type(meta["kind"]) is not str:
+                raise ValueError("malformed kind")
+            if meta["key"] is not None and type(meta["key"]) is not str:
+                raise ValueError("malformed key")
             if meta["error"] is not None and type(meta["error"]) is not dict:
                 raise ValueError("malformed error")
-            f.kind = sym(meta["kind"]) if meta["kind"] is not None else None
+            foreign = trust is not None and trust.foreign
+            f.kind = sym(meta["kind"]) if meta["kind"] is not None and not foreign else None
             f.key = meta["key"]
             f.error = meta["error"]
             f._data_blob = meta["data"]
             f.k_blob = meta["k"]
-            f.k_units = [(str(u[0]), str(u[1])) for u in meta["units"]]
-            if not isinstance(f._data_blob, bytes) or (f.status == "suspended" and not isinstance(f.k_blob, bytes)):
+            units = meta["units"]
+            if type(units) is not list or not all(
+                type(u) is list and len(u) == 2 and all(type(x) is str for x in u) for u in units
+            ):
+                raise ValueError("malformed units (expected [[unit hash, file], ...])")
+            f.k_units = [(u[0], u[1]) for u in units]
+            f.status = FlowStatus(f.status)
+            wake, timer, attempts = meta.get("wake"), meta.get("timer"), meta.get("attempts", 0)
+            if wake is not None and not (type(wake) in (int, float) and wake == wake and timer in _TIMERS):
+                raise ValueError("malformed wake-up time or timer")
+            if type(attempts) is not int or not 0 <= attempts < MAX_COUNT:
+                raise ValueError("malformed attempts")
+            f.wake = float(wake) if wake is not None else None
+            f.timer = Timer(timer) if wake is not None else None
+            f.attempts = attempts
+            if not isinstance(f._data_blob, bytes) or (f.status in _WAITING_NAMES and not isinstance(f.k_blob, bytes)):
                 raise ValueError("missing data")
+            if f.k_blob is not None and not isinstance(f.k_blob, bytes):
+                raise ValueError("malformed continuation")
         except StoreFormatError:
             raise
         except Exception as e:
@@ -178,7 +374,7 @@ class Flow:
         if not decode_data:
             return f
         try:
-            args, f.payload, f.result = unpack_graph(f._data_blob, cenv)
+            args, f.payload, f.result = unpack_graph(f._data_blob, cenv, "data", trust)
         except codec.MissingUnit as e:
             raise DataNeedsCode(f.id, f.name, e.unit_hash, e.filename) from None
         except codec.CodecError as e:
@@ -186,43 +382,69 @@ class Flow:
         f.args = list(args)
         return f
 
-    def decode_continuation(self, cenv):
-        """The Suspension to resume (raises codec.MissingUnit if code is not loaded)."""
-        from interp.machine import Frame, Parameter, Suspension
-        from interp.values import NIL, Pair
+    def decode_continuation(self, cenv, trust=None):
+        """The Suspension to resume (raises codec.MissingUnit if code is not loaded,
+        codec.CodecError if the continuation is not one the loaded code makes)."""
+        from interp.machine import Suspension
 
         if self.suspension is None:
-            graph = unpack_graph(self.k_blob, cenv)
-            if type(graph) is not tuple or len(graph) != 5 or type(graph[4]) is not tuple:
-                raise codec.CodecError("malformed continuation")
-            k, winders, handlers, payload, params = graph
-            if not (k is None or type(k) is Frame) or not all(
-                w is NIL or type(w) is Pair for w in (winders, handlers)
-            ):
-                raise codec.CodecError("malformed continuation")
-            if not all(type(p) is tuple and len(p) == 2 and type(p[0]) is Parameter for p in params):
-                raise codec.CodecError("malformed parameter bindings")
-            self.suspension = Suspension(k, winders, handlers, payload)
+            k, winders, handlers, payload, params = unpack_graph(self.k_blob, cenv, "continuation", trust)
+            suspension = Suspension(k, winders, handlers, payload)
+            if trust is not None and trust.foreign:
+                return suspension  # only checked (an import): not kept
+            self.suspension = suspension
             self.params = params
         return self.suspension
 
 
+def snapshot_index(blob):
+    """A snapshot's FlowIndex entry — (kind waited on, wake time) — from its
+    metadata alone (no code needed); (None, None) for a malformed one."""
+    try:
+        meta = unpack_plain(blob, "flow snapshot")
+        status, kind, wake = meta.get("status"), meta.get("kind"), meta.get("wake")
+    except (StoreFormatError, AttributeError):
+        return (None, None)
+    kind = kind if status == "suspended" and type(kind) is str else None
+    wake = float(wake) if type(wake) in (int, float) and wake == wake else None
+    return (kind, wake)
+
+
 def journal_entry_bytes(entry, cenv):
     data = pack_graph((entry.payload, entry.answer), cenv)[0]
-    return packb({"kind": entry.kind.name, "key": entry.key, "data": data})
+    m = {"kind": entry.kind.name, "key": entry.key, "data": data}
+    if entry.raised:
+        m["raised"] = True
+    return packb(m)
 
 
-def journal_entry_from_bytes(blob, cenv):
+def journal_entry_from_bytes(blob, cenv, trust=None):
+    """A JournalEntry; trust as for Flow.from_snapshot (foreign: kind left None)."""
+    m = unpack_plain(blob, "journal entry")
     try:
-        m = msgpack.unpackb(blob, **UNPACK_LIMITS)
-        kind, key, data = sym(m["kind"]), m["key"], m["data"]
+        kind, key, data = m["kind"], m["key"], m["data"]
+        if type(kind) is not str or type(key) is not str or not isinstance(data, bytes):
+            raise ValueError("expected a kind, a key and data")
     except Exception as e:
         raise StoreFormatError(f"malformed journal entry ({type(e).__name__}: {e})") from None
     try:
-        payload, answer = unpack_graph(data, cenv)
+        payload, answer = unpack_graph(data, cenv, "journal", trust)
     except codec.CodecError as e:
         raise StoreFormatError(f"journal entry {key}: {e}") from None
-    return JournalEntry(kind, payload, key, answer)
+    foreign = trust is not None and trust.foreign
+    return JournalEntry(None if foreign else sym(kind), payload, key, answer, m.get("raised") is True)
+
+
+def _text(x, what):
+    if type(x) is not str:
+        raise ValueError(f"malformed {what} (expected text, got {type(x).__name__})")
+    return x
+
+
+def _shown(x):
+    """x for a message: short."""
+    r = repr(x)
+    return r if len(r) <= 60 else r[:57] + "..."
 
 
 def is_symbol(x):

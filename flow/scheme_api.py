@@ -2,6 +2,9 @@
 
     (defflow name proc)                     register a flow (binds name to 'name)
     (request kind payload)                  suspend the running flow; the host's answer is the value
+    (request/timeout kind payload seconds)  the same, or a timeout record (timeout? x) if the
+                                            deadline passes first
+    (sleep seconds)  (sleep-until epoch)    suspend until then (a durable timer)
     (flow/start name arg ...)               -> (flow-suspended ID KIND PAYLOAD) | (flow-done ID VALUE)
     (flow/start-with-id id name arg ...)       | (flow-failed ID MESSAGE)
     (flow/resume id value)                  -> the same shapes
@@ -9,6 +12,9 @@
     (flow/result id)  (flow/cancel id)  (flow-host-requests)  -> ((ID KIND PAYLOAD) ...)
     (flow-store-export) -> bytevector       (flow-store-import! bv)       (flow-reset!)
 """
+
+from interp.capabilities import guard, restrict
+from fractions import Fraction
 
 from interp.errors import scheme_error, type_error
 from interp.values import Symbol, list_to_pairs, sym
@@ -20,7 +26,16 @@ FLOW_PRELUDE = """
 (define-syntax defflow
   (syntax-rules ()
     ((_ name proc) (define name (%defflow 'name proc)))))
+(define-record-type timeout
+  (make-timeout kind seconds)
+  timeout?
+  (kind timeout-kind)
+  (seconds timeout-seconds))
 """
+
+# the runtime's own request kinds (a flow cannot ask for them by name)
+SLEEP = sym("%sleep")
+SLEEP_UNTIL = sym("%sleep-until")
 
 
 def _name(x, who):
@@ -71,24 +86,60 @@ def install(rt):
         rt.register(name.name, proc)
         return name
 
+    def check_kind(who, kind):
+        if type(kind) is not Symbol:
+            raise type_error(who, "a symbol as the request kind", kind)
+        if kind.name.startswith("%"):
+            raise scheme_error(f"{who}: request kinds starting with % are the runtime's own ({kind.name})")
+
+    def check_seconds(who, x):
+        if type(x) not in (int, float, Fraction) or x != x or x < 0 or x == float("inf"):
+            raise type_error(who, "a finite number of seconds >= 0", x)
+
     def check_request(args):
         if len(args) != 2:
             raise scheme_error(f"request: expected 2 arguments (kind payload), got {len(args)}")
-        if type(args[0]) is not Symbol:
-            raise type_error("request", "a symbol as the request kind", args[0])
+        check_kind("request", args[0])
 
-    request = it.suspender("request", check_request)
-    _outside = request.fn
+    def check_request_timeout(args):
+        if len(args) != 3:
+            raise scheme_error(f"request/timeout: expected 3 arguments (kind payload seconds), got {len(args)}")
+        check_kind("request/timeout", args[0])
+        check_seconds("request/timeout", args[2])
 
-    def request_fn(*args):
-        from interp.machine import D
+    def check_sleep(args):
+        check_seconds(args[0].name, args[1])
 
-        if not D.may_suspend:
-            raise scheme_error("request: called outside a flow (start one with flow/start)")
-        return _outside(*args)
+    def check_sleep_until(args):
+        if type(args[1]) not in (int, float, Fraction) or args[1] != args[1] or abs(args[1]) == float("inf"):
+            raise type_error("sleep-until", "a time in epoch seconds", args[1])
 
-    request.fn = request_fn
-    it.genv.define("request", request)
+    def flow_suspender(name, check, kind=None):
+        """A primitive that suspends the running flow: with its arguments as the
+        request (kind payload [seconds]), or, given kind, as (kind argument)."""
+        prim = it.suspender(name, check)
+        suspend = prim.fn
+
+        def fn(*args):
+            from interp.machine import D
+
+            if not D.may_suspend:
+                raise scheme_error(f"{name}: called outside a flow (start one with flow/start)")
+            if kind is not None:
+                if len(args) != 1:
+                    raise scheme_error(f"{name}: expected 1 argument, got {len(args)}")
+                args = (kind, args[0])
+            return suspend(*args)
+
+        prim.fn = fn
+        it.genv.define(name, prim)
+        it.genv.primitives[name] = prim
+        return prim
+
+    flow_suspender("request", check_request)
+    flow_suspender("request/timeout", check_request_timeout)
+    flow_suspender("sleep", check_sleep, SLEEP)
+    flow_suspender("sleep-until", check_sleep_until, SLEEP_UNTIL)
 
     def start(name, *args):
         return _shape(rt._start(_name(name, "flow/start"), list(args), None))
@@ -153,5 +204,6 @@ def install(rt):
     ):
         it.define(name, guarded(fn))
         it.genv.primitives[name] = it.lookup(name)
-    it.genv.primitives["request"] = request
+        restrict("flows", [name])  # flow code acts on other flows only when granted
+        guard(it.lookup(name))
     it.eval(FLOW_PRELUDE, filename="<flow-prelude>")

@@ -36,12 +36,14 @@ name, created exclusively, and renames it over the log.
 
 import errno
 import fcntl
+import heapq
 import os
 import re
 import secrets
 import stat
 import struct
 import threading
+import time
 import zlib
 from contextlib import contextmanager
 
@@ -189,6 +191,36 @@ class _LockFile:
         self.spare = []  # more descriptors of the file, closed only with fd (see acquire)
         self.threads = FlowLocks()  # one per flow: a long step blocks no other flow
         self.users = 0
+        self.bytes = {}  # byte -> [users, holds, Lock]: this process's record locks in use
+        self.bytes_guard = threading.Lock()
+
+    @contextmanager
+    def record_lock(self, byte):
+        """The process's record lock on `byte` while any of its threads holds a flow
+        on it: ids whose crc32 collide share a byte, and one thread letting go of
+        its flow must not drop the lock another thread holds for the other."""
+        with self.bytes_guard:
+            entry = self.bytes.get(byte)
+            if entry is None:
+                entry = self.bytes[byte] = [0, 0, threading.Lock()]
+            entry[0] += 1
+        try:
+            with entry[2]:
+                if entry[1] == 0:
+                    _lock_byte(self.fd, byte)
+                entry[1] += 1
+            try:
+                yield
+            finally:
+                with entry[2]:
+                    entry[1] -= 1
+                    if entry[1] == 0:
+                        fcntl.lockf(self.fd, fcntl.LOCK_UN, 1, byte)
+        finally:
+            with self.bytes_guard:
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del self.bytes[byte]
 
     @classmethod
     def acquire(cls, path):
@@ -242,9 +274,135 @@ class StoredFlow:
         self.journal = journal if journal is not None else []
 
 
+class FlowIndex:
+    """What the worker looks flows up by, kept beside a store's flows: the
+    wake-up time of each flow that has one (a timer, a deadline, a retry), in
+    time order, and the request kind each suspended flow waits on.
+
+    An entry is (kind, wake): kind a str or None, wake epoch seconds or None.
+    `due(now)` costs O(k log n) for the k due flows, whatever n is."""
+
+    def __init__(self):
+        self.wake = {}  # flow id -> wake time
+        self._heap = []  # (wake, flow id), with stale entries skipped lazily
+        self.kinds = {}  # kind -> set of flow ids waiting on it
+        self._kind_of = {}
+
+    def clear(self):
+        self.__init__()
+
+    def set(self, flow_id, entry):
+        kind, wake = entry if entry is not None else (None, None)
+        old = self._kind_of.get(flow_id)
+        if old != kind:
+            if old is not None:
+                ids = self.kinds[old]
+                ids.discard(flow_id)
+                if not ids:
+                    del self.kinds[old]
+                del self._kind_of[flow_id]
+            if kind is not None:
+                self.kinds.setdefault(kind, set()).add(flow_id)
+                self._kind_of[flow_id] = kind
+        if wake is None:
+            self.wake.pop(flow_id, None)
+        elif self.wake.get(flow_id) != wake:
+            self.wake[flow_id] = wake
+            heapq.heappush(self._heap, (wake, flow_id))
+            if len(self._heap) > 2 * len(self.wake) + 1024:
+                self._heap = [(t, i) for i, t in self.wake.items()]
+                heapq.heapify(self._heap)
+
+    def due(self, now, limit=None):
+        """[(wake, flow id)] of the flows whose wake time is <= now, earliest first."""
+        heap, out, seen = self._heap, [], set()
+        popped = []
+        while heap and heap[0][0] <= now and (limit is None or len(out) < limit):
+            t, flow_id = heapq.heappop(heap)
+            if self.wake.get(flow_id) == t and flow_id not in seen:
+                seen.add(flow_id)
+                out.append((t, flow_id))
+                popped.append((t, flow_id))
+        for item in popped:
+            heapq.heappush(heap, item)
+        return out
+
+    def next_wake(self):
+        """The earliest wake time, or None."""
+        heap = self._heap
+        while heap and self.wake.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def waiting_on(self, kind):
+        return sorted(self.kinds.get(kind, ()))
+
+
+class IndexedFlows:
+    """The index half of a store (see FlowIndex): `index_of(snapshot) -> entry`,
+    given by the runtime, reads an entry from a snapshot where a commit did not
+    carry one (a replaced store, an older log)."""
+
+    def _init_index(self, index_of):
+        self.index = FlowIndex()
+        self.index_of = index_of
+
+    def _entry(self, snapshot, entry):
+        if entry is not None:
+            return tuple(entry)
+        return self.index_of(snapshot) if self.index_of is not None else None
+
+    def due(self, now, limit=None):
+        """[(wake, flow id)] of the flows due at `now`, earliest first."""
+        self.refresh()
+        return self.index.due(now, limit)
+
+    def next_wake(self):
+        self.refresh()
+        return self.index.next_wake()
+
+    def waiting_on(self, kind):
+        """Ids of the suspended flows waiting on request kind `kind`."""
+        self.refresh()
+        return self.index.waiting_on(kind)
+
+
+def _lock_byte(fd, byte, patience=60.0):
+    """Take the record lock on one byte, waiting. Record locks belong to the
+    process, so the kernel's deadlock check sees a cycle where two processes'
+    threads merely wait on each other's other flows (EDEADLK, though each thread
+    waits for one flow only): that is waited out too, up to `patience` seconds
+    (a true cycle — a flow step taking another flow's lock — then fails)."""
+    deadline = None
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX, 1, byte)
+            return
+        except OSError as e:
+            if e.errno != errno.EDEADLK:
+                raise
+            now = time.monotonic()
+            deadline = deadline or now + patience
+            if now > deadline:
+                raise
+            time.sleep(0.002)
+
+
 def lock_byte(flow_id):
     """The byte of flows.lock whose record lock stands for flow_id across processes."""
     return zlib.crc32(flow_id.encode("utf-8", "surrogatepass"))
+
+
+def open_store(where, index_of=None):
+    """The store for `where`: None (in memory), a directory path (the durable
+    file store), or a store object (returned as it is). index_of: see IndexedFlows."""
+    if where is None:
+        return MemoryStore(index_of)
+    if isinstance(where, (str, bytes, os.PathLike)):
+        return FileStore(where, index_of)
+    if all(hasattr(where, m) for m in ("get", "ids", "refresh", "lock", "commit", "replace_all", "close")):
+        return where
+    raise TypeError(f"a flow store is None, a directory path or a store object, not {type(where).__name__}")
 
 
 class FlowLocks:
@@ -276,14 +434,15 @@ class FlowLocks:
                     del self._locks[flow_id]
 
 
-class MemoryStore:
+class MemoryStore(IndexedFlows):
     """Flows in memory only (FlowRuntime(store=None))."""
 
     durable = False
 
-    def __init__(self):
+    def __init__(self, index_of=None):
         self.flows = {}
         self._locks = FlowLocks()
+        self._init_index(index_of)
 
     def get(self, flow_id):
         return self.flows.get(flow_id)
@@ -297,33 +456,39 @@ class MemoryStore:
     def lock(self, flow_id):
         return self._locks.hold(flow_id)
 
-    def commit(self, flow_id, snapshot, new_entries=()):
+    def commit(self, flow_id, snapshot, new_entries=(), index=None):
+        """index: the flow's FlowIndex entry (kind, wake), else read from snapshot."""
         stored = self.flows.get(flow_id)
         if stored is None:
             self.flows[flow_id] = StoredFlow(snapshot, list(new_entries))
         else:
             stored.snapshot = snapshot
             stored.journal.extend(new_entries)
+        self.index.set(flow_id, self._entry(snapshot, index))
 
     def replace_all(self, flows):
         self.flows = dict(flows)
+        self.index.clear()
+        for flow_id, stored in self.flows.items():
+            self.index.set(flow_id, self._entry(stored.snapshot, None))
 
     def close(self):
         pass
 
 
-class FileStore:
+class FileStore(IndexedFlows):
     """The durable store: DIR/flows.log (see the module docstring)."""
 
     durable = True
 
-    def __init__(self, directory):
+    def __init__(self, directory, index_of=None):
         self.dir = os.fsdecode(os.fspath(directory))
         if not self.dir:
             raise StorePathError("a flow store needs a directory path, not an empty one")
         _make_dir(self.dir)
         self.path = os.path.join(self.dir, "flows.log")
         self.flows = {}
+        self._init_index(index_of)
         self.offset = HEADER.size
         self._mutex = threading.RLock()  # guards flows/offset/file handle
         self._queue = []  # _Pending commits, the head one leading (see _append)
@@ -353,8 +518,7 @@ class FileStore:
                 self._write_header()
                 size = HEADER.size
             self._check_header()
-            self.flows = {}
-            self.offset = HEADER.size
+            self._clear()
             self._catch_up(size, repair=True)
             self._remove_stale_temp_files()
 
@@ -425,8 +589,7 @@ class FileStore:
             new = _open_data_file(self.path, create=False)  # never through a symbolic link
             os.close(self._fd)
             self._fd = new
-            self.flows = {}
-            self.offset = HEADER.size
+            self._clear()
             replaced = True
         try:
             if replaced:
@@ -508,8 +671,9 @@ class FileStore:
             else:
                 stored.snapshot = rec["snapshot"]
                 stored.journal.extend(rec.get("journal", ()))
+            self.index.set(flow_id, self._entry(rec["snapshot"], rec.get("ix")))
         elif op == "reset":
-            self.flows = {}
+            self._clear(offset=False)
         elif op == "moved":
             pass  # the log is replaced after this frame (see refresh); a no-op here
         else:
@@ -546,20 +710,27 @@ class FileStore:
         """Exclusive use of one flow, across threads and processes. Re-entrant in
         a thread: only the outermost hold takes and drops the process's record
         lock (dropping it on an inner exit would let another process in)."""
-        byte = lock_byte(flow_id)
         locks = self._locks
         with locks.threads.hold(flow_id) as depth:
-            outermost = depth == 1
-            if outermost:
-                fcntl.lockf(locks.fd, fcntl.LOCK_EX, 1, byte)
-            try:
+            if depth == 1:
+                with locks.record_lock(lock_byte(flow_id)):
+                    yield
+            else:
                 yield
-            finally:
-                if outermost:
-                    fcntl.lockf(locks.fd, fcntl.LOCK_UN, 1, byte)
 
-    def commit(self, flow_id, snapshot, new_entries=()):
+    def _clear(self, offset=True):
+        """Forget every flow (before reading the log from its start)."""
+        self.flows = {}
+        self.index.clear()
+        if offset:
+            self.offset = HEADER.size
+
+    def commit(self, flow_id, snapshot, new_entries=(), index=None):
+        """index: the flow's FlowIndex entry (kind, wake), kept in the log record
+        (else read from the snapshot when the log is read)."""
         rec = {"id": flow_id, "op": "put", "snapshot": snapshot, "journal": list(new_entries)}
+        if index is not None:
+            rec["ix"] = list(index)
         self._append([rec])
 
     def _append(self, records):
@@ -733,8 +904,7 @@ class FileStore:
             old = self._fd
             self._fd = new
             os.close(old)
-            self.flows = {}
-            self.offset = HEADER.size
+            self._clear()
             self._catch_up(len(blob))
             try:
                 self._fsync_dir()

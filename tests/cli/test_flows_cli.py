@@ -47,7 +47,7 @@ def test_list_json(cli, store):
     r = cli("flows", "list", "--store", store, "--json")
     rows = {row["id"]: row for row in json.loads(r.stdout)}
     assert rows["o-1"] == {"id": "o-1", "name": "order-lifecycle", "status": "suspended", "step": 2,
-                           "waiting_on": '(payment "o-1")'}
+                           "waiting_on": '(payment "o-1")', "wake": None, "timer": None, "attempts": 0}
     assert rows["done-1"]["status"] == "done" and rows["done-1"]["waiting_on"] is None
 
 
@@ -163,6 +163,25 @@ def test_resume_into_a_failure_exits_1(cli, tmp_path):
     assert "error: " in r.stdout and "car: expected a pair" in r.stdout
 
 
+def test_resume_grants_only_what_allow_names(cli, tmp_path):
+    d = tmp_path / "s"
+    src = tmp_path / "env.scm"
+    src.write_text("(defflow env (lambda () (request 'x 1) (get-environment-variable \"HOME\")))\n")
+    rt = FlowRuntime(store=str(d))
+    rt.load_file(str(src))
+    rt.start("env", flow_id="e")
+    rt.start("env", flow_id="e2")
+    rt.close()
+    r = cli("flows", "resume", "e", "5", "--store", d, "--load", src)
+    assert r.exit_code == 1
+    assert "get-environment-variable: not granted" in r.stderr and "nothing changed" not in r.stderr
+    r = cli("flows", "resume", "e", "5", "--store", d, "--load", src, "--allow", "getenv")
+    assert r.exit_code == 2 and "--allow: 'getenv' is neither" in r.stderr
+    r = cli("flows", "resume", "e2", "5", "--store", d, "--load", src, "--allow", "environment-variables")
+    assert r.exit_code == 0, r.stderr
+    assert "flow e2 finished" in r.stdout.lower() or "done" in r.stdout.lower(), r.stdout
+
+
 # ---------------------------------------------------------------------- cancel
 
 
@@ -266,7 +285,7 @@ def test_load_file_with_an_error(cli, store, tmp_path):
 def test_internal_errors_have_no_traceback_unless_debug(cli, store, monkeypatch):
     import flow.inspect
 
-    def broken(rt):
+    def broken(rt, *filters):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(flow.inspect, "flow_rows", broken)
@@ -316,3 +335,43 @@ def test_flow_holding_unloaded_code_is_listed_not_crashed(cli, tmp_path):
     r = cli("flows", "show", "g1", "--store", d)
     assert r.exit_code == 1 and "sq.scm" in r.stderr and "not loaded" in r.stderr
     no_traceback(r)
+
+
+def test_resume_by_key(cli, store, order_scm):
+    # o-1 waits on its second request, key o-1:2: the first request's key is a replay
+    r = cli("flows", "resume", "o-1", "paid", "--key", "o-1:1", "--store", store, "--load", order_scm)
+    assert r.exit_code == 1
+    assert "it waits on request o-1:2, not o-1:1" in r.stderr and "nothing changed" in r.stderr
+    r = cli("flows", "resume", "o-1", "paid", "--key", "o-1:2", "--store", store, "--load", order_scm)
+    assert r.exit_code == 0, r.stderr
+
+
+def test_retry_and_upgrade(cli, tmp_path):
+    d = tmp_path / "s"
+    v1, fixed, v3 = tmp_path / "v1.scm", tmp_path / "fixed.scm", tmp_path / "v3.scm"
+    v1.write_text("(defflow calc (lambda (x) (let ((n (request 'n x))) (list n (car n) (request 'more n)))))\n")
+    fixed.write_text("(defflow calc (lambda (x) (let ((n (request 'n x))) (list n n (request 'more n)))))\n")
+    v3.write_text("(defflow calc (lambda (x) (request 'other x)))\n")
+    rt = FlowRuntime(store=str(d))
+    rt.load_file(str(v1))
+    rt.start("calc", 1, flow_id="c")
+    rt.start("calc", 2, flow_id="w")
+    rt.resume("c", 5)  # fails: (car 5)
+    rt.close()
+    r = cli("flows", "retry", "w", "--store", d, "--load", v1)
+    assert r.exit_code == 1 and "flow w is suspended, not failed" in r.stderr
+    r = cli("flows", "retry", "c", "--store", d, "--load", v1)
+    assert r.exit_code == 1 and "car: expected a pair" in r.stderr
+    r = cli("flows", "retry", "c", "--store", d, "--load", fixed)
+    assert r.exit_code == 0, r.stderr
+    assert "more" in r.stdout
+    before = (d / "flows.log").read_bytes()
+    r = cli("flows", "upgrade", "--all", "--dry-run", "--store", d, "--load", v3)
+    assert r.exit_code == 1
+    assert "w: diverges" in r.stdout and "expected (request 'n 2), got (request 'other 2)" in r.stdout
+    assert (d / "flows.log").read_bytes() == before
+    r = cli("flows", "upgrade", "w", "--store", d, "--load", fixed, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == [{"flow_id": "w", "outcome": "upgraded", "detail": f"now on {fixed}"}]
+    r = cli("flows", "upgrade", "--store", d, "--load", fixed)
+    assert r.exit_code == 2 and "name the flows to upgrade, or give --all" in r.stderr

@@ -8,9 +8,10 @@ ORDER = (
 )
 
 
-def runtime(*sources, store=None, filename="flows.scm"):
-    """A runtime with each source loaded (all under the same file name)."""
-    rt = FlowRuntime(store=store)
+def runtime(*sources, store=None, filename="flows.scm", **options):
+    """A runtime with each source loaded (all under the same file name);
+    options: FlowRuntime's (allow=..., limits=...)."""
+    rt = FlowRuntime(store=store, **options)
     for text in sources:
         rt.load(text, filename)
     return rt

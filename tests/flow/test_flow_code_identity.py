@@ -31,8 +31,8 @@ V2_FINISHES_EARLY = "(defflow order (lambda (oid) (effect 'begin) (request 'rese
 V2_FAILS = "(defflow order (lambda (oid) (effect 'begin) (request 'reserve oid) (car '())))"
 
 
-def make(*sources, filename="order.scm", store=None):
-    rt = FlowRuntime(store=store)
+def make(*sources, filename="order.scm", store=None, allow=None):
+    rt = FlowRuntime(store=store, allow=allow)
     effects = Effects()
     rt.interp.define("effect", effects)
     for s in sources:
@@ -180,9 +180,9 @@ def test_a_continuation_inside_eval_is_replayed_in_a_fresh_runtime():
     # (eval ...) analyses its expression into a code unit of its own, which a
     # fresh runtime does not have: the runtime replays the journal instead
     code = "(defflow ev (lambda () (effect 'start) (list (eval '(+ 1 (request 'inside 1))) (request 'after 2))))"
-    rt, _ = make(code)
+    rt, _ = make(code, allow=["eval"])
     rt.start("ev", flow_id="e")
-    fresh, fx = make(code)
+    fresh, fx = make(code, allow=["eval"])
     fresh.import_store(rt.export_store())
     assert fresh.resume("e", 10).kind == "after"
     assert fx.seen == ["start"]  # replayed

@@ -182,7 +182,7 @@ def test_a_failure_in_a_python_host_procedure_is_a_failed_flow():
 
 
 def test_exit_inside_a_flow_fails_the_flow_not_the_host():
-    rt = FlowRuntime()
+    rt = FlowRuntime(allow=["exit"])
     rt.load("(defflow quitter (lambda () (request 'a 1) (exit 3)))")
     rt.start("quitter", flow_id="q")
     r = rt.resume("q", 1)
@@ -235,3 +235,48 @@ def test_import_of_a_suspended_flow_whose_defflow_is_missing():
     rt.resume("o-1", 1), rt.resume("o-1", 1), rt.resume("o-1", "done")
     assert other.import_store(rt.export_store()) == 1
     assert other.result("o-1") == Done("o-1", "done")
+
+
+def test_resume_by_key_answers_only_that_request():
+    # a flow asking the same kind twice: a replayed first webhook (its key) must
+    # not answer the second request
+    rt = FlowRuntime()
+    rt.load("(defflow legal (lambda () (list (request 'legal 1) (request 'legal 2))))")
+    first = rt.start("legal", flow_id="l")
+    second = rt.resume("l", "legal-ok", key=first.key)
+    assert second.kind == "legal" and second.key != first.key
+    replay = rt.resume("l", "legal-ok", key=first.key)
+    assert replay == NotWaiting("l", "suspended", "legal")
+    assert len(rt.journal("l")) == 1
+    assert rt.resume("l", "second-ok", key=second.key, kind="legal").value == ["legal-ok", "second-ok"]
+    assert rt.resume("l", "again", key=second.key) == NotWaiting("l", "done", None)
+
+
+def test_resume_by_key_with_a_wrong_kind_or_unknown_key_changes_nothing():
+    rt = FlowRuntime()
+    rt.load("(defflow legal (lambda () (request 'legal 1)))")
+    s = rt.start("legal", flow_id="l")
+    assert rt.resume("l", 1, key="l:9") == NotWaiting("l", "suspended", "legal")
+    assert rt.resume("l", 1, key=s.key, kind="other") == NotWaiting("l", "suspended", "legal")
+    assert rt.resume("l", 1, key=s.key).value == 1
+
+
+def test_load_file_takes_paths_relative_to_the_current_directory_and_names_the_file(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from interp.errors import SchemeError
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f.scm").write_text("(defflow f (lambda () (request 'a 1)))\n")
+    (tmp_path / "sub" / "bad.scm").write_text("(defflow g (lambda () 1))\n(car 5)\n")
+    monkeypatch.chdir(tmp_path)
+    rt = FlowRuntime()
+    rt.load_file("sub/f.scm")
+    rt.load_file(Path("sub") / "f.scm")
+    assert rt.start("f", flow_id="x").kind == "a"
+    with pytest.raises(SchemeError, match=r"cannot read sub/missing\.scm: No such file or directory"):
+        rt.load_file("sub/missing.scm")
+    with pytest.raises(SchemeError, match=r"cannot read sub: Is a directory"):
+        rt.load_file("sub")
+    with pytest.raises(SchemeError, match=r"sub/bad\.scm:2:1: car: expected a pair, got 5"):
+        rt.load_file("sub/bad.scm")

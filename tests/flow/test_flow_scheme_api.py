@@ -157,6 +157,7 @@ def test_request_arguments_are_checked_inside_a_flow():
 def test_a_flow_cannot_resume_itself():
     rt = runtime(
         "(defflow selfish (lambda () (request 'a 1) (flow/resume \"s\" 2)))",
+        allow=["flows"],
     )
     rt.start("selfish", flow_id="s")
     r = rt.resume("s", 0)
@@ -169,6 +170,7 @@ def test_flows_started_from_inside_a_flow():
         ORDER,
         "(defflow parent (lambda () (let ((child (flow/start-with-id \"child\" 'order-lifecycle \"c\")))"
         "  (list (car child) (request 'wait (cadr child))))))",
+        allow=["flow/start-with-id"],
     )
     r = rt.start("parent", flow_id="p")
     assert (r.kind, r.payload) == ("wait", "child")
