@@ -160,3 +160,14 @@ def test_upgrade_moves_a_flow_onto_the_new_code():
     assert rt2.upgrade("o").outcome == "upgraded"
     assert rt2.upgrade("o").outcome == "current"
     assert rt2.resume("o", "shipped").kind == "review"  # now on v2
+
+
+def test_a_flow_waiting_with_a_cyclic_payload_replays_after_a_code_change():
+    code = "(defflow cyc (lambda () (let ((l (list 1 2))) (set-cdr! (cdr l) l) (list 'got (request 'cyc l)))))"
+    rt = FlowRuntime()
+    rt.load(code, "cyc.scm")
+    rt.start("cyc", flow_id="c")
+    fresh = FlowRuntime()
+    fresh.load(";; one comment added\n" + code, "cyc.scm")
+    fresh.import_store(rt.export_store())
+    assert fresh.resume("c", "ok").value == ["got", "ok"]  # the replay compared the cyclic payloads
