@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Orders per second end to end (begin + settle) on flowscheme's file-backed store,
-ledger appends per second, and — in the same run — the same order lifecycle on
-DBOS Transact; then many suspended orders in one store (memory and size).
+with and without the payment deadline armed per order, ledger appends per second,
+and — in the same run — the same order lifecycle on DBOS Transact; then many
+suspended orders in one store (memory and size).
 
     python bench/orders_bench.py                      # everything, defaults below
     python bench/orders_bench.py --no-dbos --suspended 0
     python bench/orders_bench.py --suspended 100000   # 100k orders waiting for payment
     python bench/orders_bench.py --profile            # also cProfile one lifecycle run
+    python bench/orders_bench.py --no-dbos-install    # DBOS only if its venv is already there
 
 What is timed
   flowscheme   commerce.Shop on a fresh data directory: begin (create, price, reserve,
@@ -19,7 +21,12 @@ What is timed
                file locks between them), started together: a web server's workers.
                Carts cycle through a few distinct carts (a shop's quotes repeat; the
                Pricing memo serves repeats); the "cold" row prices a distinct cart per
-               order through the miniKanren rules.
+               order through the miniKanren rules. Every order takes stock (a shop
+               with plenty) and waits for its payment with the deadline armed
+               (request/timeout: a durable timer in the store's due-time index); the
+               "no payment deadline" rows run the same orders with
+               Shop(payment_window=None), alternating with the timed ones in
+               --timer-rounds slices, and the timer's cost is their ratio.
   DBOS         bench/peers/dbos_orders.py in a throwaway venv (created under /tmp with
                `pip install dbos` if missing; never a flowscheme dependency): a workflow
                per order with the order id as workflow id, reserve step, DBOS.recv for
@@ -27,7 +34,8 @@ What is timed
                database, synchronous=FULL, in DBOS's default (rollback) journal mode and
                in WAL mode; each row's ratio is taken against the faster of the two, and
                "best of each" divides flowscheme's best single-process run by DBOS's
-               best run.
+               best run. DBOS not installed and not installable (no network, or
+               --no-dbos-install without the venv): the run says so and carries on.
   ledger       commerce.ledger.Ledger.append with fsync, one thread and many threads.
   suspended    --suspended N orders begun (and left waiting for payment) in one store,
                in a child process: its peak RSS (VmHWM), the store's size on disk, and a
@@ -55,6 +63,8 @@ if ROOT not in sys.path:
 
 DBOS_SCRIPT = os.path.join(ROOT, "bench", "peers", "dbos_orders.py")
 DEFAULT_VENV = "/tmp/flowscheme-dbos-venv"
+#: Plenty of every sku: the bench measures orders, not running out of stock.
+PLENTY = 10**12
 CARTS = [
     [("tea", 2), ("mug", 1)],
     [("pot", 1)],
@@ -129,25 +139,52 @@ def bench_flowscheme(args, workdir):
     def cold(base):  # a distinct cart per order (never seen before): priced by the rules, not the memo
         return lambda i: [("filter", base + i), ("tea", 1)]
 
-    with Shop(os.path.join(workdir, "fs-orders")) as shop:
-        for cart in CARTS:  # warm the interpreter and the quote memo
-            shop.quote(cart)
-        run_orders(shop, "warm", 20, 1, hot)
+    timed = Shop(os.path.join(workdir, "fs-orders"), opening_stock=PLENTY)  # the deadline armed (30 min)
+    untimed = Shop(os.path.join(workdir, "fs-orders-no-deadline"), opening_stock=PLENTY, payment_window=None)
+    try:
+        for shop in (timed, untimed):
+            for cart in CARTS:  # warm the interpreter and the quote memo
+                shop.quote(cart)
+            run_orders(shop, "warm", 20, 1, hot)
+        for label, n, threads in (("concurrent", args.orders, args.threads), ("single", args.single_orders, 1)):
+            if n <= 0:
+                continue
+            # The two alternate in --timer-rounds slices of n orders each, so that both
+            # see the same machine (fsync times on a shared disk drift by 2x and more
+            # over a run); each one's rate is its n orders over its summed time.
+            rounds = max(1, min(args.timer_rounds, n))
+            spent = {"deadline": 0.0, "no-deadline": 0.0}
+            cpu = {"deadline": 0.0, "no-deadline": 0.0}  # process CPU time: no fsync waits in it
+            log(f"flowscheme {label}: {n} orders on {threads} thread(s), with and without the payment "
+                f"deadline, alternating in {rounds} slices ...")
+            for round_ in range(rounds):
+                part = n // rounds + (1 if round_ < n % rounds else 0)
+                pair = (("deadline", timed), ("no-deadline", untimed))
+                for key, shop in (pair if round_ % 2 == 0 else pair[::-1]):
+                    before = time.process_time()
+                    spent[key] += run_orders(shop, f"{label}-{round_}", part, threads, hot)
+                    cpu[key] += time.process_time() - before
+            for key, suffix in (("deadline", ""), ("no-deadline", "-no-deadline")):
+                out[label + suffix] = {"orders": n, "threads": threads, "seconds": spent[key],
+                                       "orders_per_s": n / spent[key], "cpu_ms_per_order": cpu[key] / n * 1000}
+                log(f"  {key}: {n / spent[key]:.1f} orders/s")
         for label, n, threads, cart_of in (
-            ("concurrent", args.orders, args.threads, hot),
-            ("single", args.single_orders, 1, hot),
             ("cold-concurrent", args.cold_orders, args.threads, cold(1_000)),
             ("cold-single", (args.cold_orders + 3) // 4, 1, cold(1_000_000)),
         ):
             if n <= 0:
                 continue
             log(f"flowscheme {label}: {n} orders on {threads} thread(s) ...")
-            seconds = run_orders(shop, label, n, threads, cart_of)
+            seconds = run_orders(timed, label, n, threads, cart_of)
             out[label] = {"orders": n, "threads": threads, "seconds": seconds, "orders_per_s": n / seconds}
             log(f"  {n / seconds:.1f} orders/s")
-        report = shop.ledger.verify()
-        if not report.ok:
-            raise SystemExit(f"ledger verify failed after the run:\n{report}")
+        for shop in (timed, untimed):
+            report = shop.ledger.verify()
+            if not report.ok:
+                raise SystemExit(f"ledger verify failed after the run:\n{report}")
+    finally:
+        timed.close()
+        untimed.close()
     return out
 
 
@@ -156,7 +193,7 @@ def processes_worker(data_dir, prefix, n, threads):
     wait for "go" on stdin, run n orders on `threads` threads, report JSON."""
     from commerce import Shop
 
-    with Shop(data_dir, recover=False) as shop:
+    with Shop(data_dir, recover=False, opening_stock=PLENTY) as shop:
         for cart in CARTS:
             shop.quote(cart)
         run_orders(shop, f"warm-{prefix}", 10, 1, lambda i: CARTS[i % len(CARTS)])
@@ -173,7 +210,7 @@ def bench_processes(args, workdir):
     data_dir = os.path.join(workdir, "fs-processes")
     from commerce import Shop
 
-    Shop(data_dir).close()  # create it once, before they race
+    Shop(data_dir, opening_stock=PLENTY).close()  # create it once (its opening stock), before they race
     per = args.orders // args.processes
     threads = max(1, args.threads // args.processes)
     log(f"flowscheme processes: {per * args.processes} orders over {args.processes} processes "
@@ -199,7 +236,7 @@ def bench_processes(args, workdir):
     seconds = max(r["end"] for r in reports) - min(r["start"] for r in reports)
     with Shop(data_dir, recover=False) as shop:
         report = shop.ledger.verify()
-        if not report.ok or report.records != 4 * (per + 10) * args.processes:
+        if not report.ok or report.records != 1 + 4 * (per + 10) * args.processes:
             raise SystemExit(f"ledger check failed after the multi-process run:\n{report}")
     n = per * args.processes
     log(f"  {n / seconds:.1f} orders/s")
@@ -211,7 +248,7 @@ def profile_lifecycle(args, workdir):
     """cProfile of single-thread begin + settle (fsync included): the top of the profile."""
     from commerce import Shop
 
-    with Shop(os.path.join(workdir, "fs-profile")) as shop:
+    with Shop(os.path.join(workdir, "fs-profile"), opening_stock=PLENTY) as shop:
         for cart in CARTS:
             shop.quote(cart)
         run_orders(shop, "warm", 10, 1, lambda i: CARTS[i % len(CARTS)])
@@ -251,12 +288,14 @@ def bench_ledger(args, workdir):
 # --------------------------------------------------------------------------- DBOS
 
 
-def ensure_dbos_venv(venv):
+def ensure_dbos_venv(venv, install=True):
     python = os.path.join(venv, "bin", "python")
     if os.path.exists(python):
         probe = subprocess.run([python, "-c", "import dbos"], capture_output=True)
         if probe.returncode == 0:
             return python
+    if not install:
+        raise OSError(f"no venv with dbos at {venv}, and --no-dbos-install")
     log(f"creating a throwaway venv with dbos at {venv} (pip install dbos) ...")
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     subprocess.run([python, "-m", "pip", "install", "-q", "dbos"], check=True, stdout=sys.stderr)
@@ -265,9 +304,10 @@ def ensure_dbos_venv(venv):
 
 def bench_dbos(args, workdir):
     try:
-        python = ensure_dbos_venv(args.venv)
+        python = ensure_dbos_venv(args.venv, install=args.dbos_install)
     except (subprocess.CalledProcessError, OSError) as e:
-        return {"error": f"could not set up the DBOS venv: {e}"}
+        log(f"DBOS is not installed ({e}): the DBOS comparison is skipped, the rest carries on")
+        return {"unavailable": f"DBOS is not installed ({e}); its comparison was skipped"}
     out = {}
     for journal in args.dbos_journal.split(","):
         log(f"DBOS ({journal} journal): {args.dbos_orders} orders on {args.threads} threads, "
@@ -304,7 +344,7 @@ def suspended_worker(n, data_dir, threads):
     from commerce import Shop
 
     start = time.perf_counter()
-    shop = Shop(data_dir)
+    shop = Shop(data_dir, opening_stock=PLENTY)
     opened = time.perf_counter() - start
     done = [0]
     lock = threading.Lock()
@@ -400,6 +440,9 @@ def table(rows):
 
 def report(args, results):
     fs, ld, db, sus = (results.get(k) for k in ("flowscheme", "ledger", "dbos", "suspended"))
+    unavailable = (db or {}).get("unavailable")
+    if unavailable:
+        db = {}
     journals = [j for j in (db or {}) if "error" not in db[j]]
     head = ["measure", "flowscheme"] + [f"DBOS ({j})" for j in journals] + (["flowscheme / DBOS"] if journals else [])
     rows = [head]
@@ -418,6 +461,11 @@ def report(args, results):
             v = fs[key]["orders_per_s"] if key in fs else None
             rows.append([text, fmt(v)] + [dbos_cell(j, key) for j in journals]
                         + ([ratio(v, key) if v is not None else "-"] if journals else []))
+    for key, text in (("concurrent", f"  same, no payment deadline, {args.threads} threads"),
+                      ("single", "  same, no payment deadline, 1 thread")):
+        if f"{key}-no-deadline" in fs:
+            rows.append([text, fmt(fs[f"{key}-no-deadline"]["orders_per_s"])] + ["-"] * len(journals)
+                        + (["-"] if journals else []))
     mp = results.get("processes")
     if mp and "error" not in mp:
         rows.append([f"  same, {mp['processes']} processes x {mp['threads']} threads, one data dir",
@@ -437,7 +485,8 @@ def report(args, results):
                 continue
             rows.append([text, fmt(ld[label]["appends_per_s"])] + ["-"] * len(journals) + (["-"] if journals else []))
     out = [table(rows)]
-    fs_runs = [(v["orders_per_s"], f"{v['threads']} thread(s)") for k, v in fs.items() if not k.startswith("cold")]
+    fs_runs = [(v["orders_per_s"], f"{v['threads']} thread(s)") for k, v in fs.items()
+               if not k.startswith("cold") and not k.endswith("no-deadline")]
     db_runs = [(db[j][k]["orders_per_s"], f"{j} journal, {db[j][k]['threads']} thread(s)")
                for j in journals for k in ("concurrent", "single")]
     if fs_runs and db_runs:
@@ -454,6 +503,19 @@ def report(args, results):
     for j, v in (db or {}).items():
         if "error" in v:
             out.append(f"DBOS ({j}) FAILED: {v['error']}")
+    if unavailable:
+        out.append(unavailable)
+    costs = []
+    for key in ("concurrent", "single"):
+        if key in fs and f"{key}-no-deadline" in fs:
+            timed, untimed = fs[key], fs[f"{key}-no-deadline"]
+            costs.append(f"{key}: {timed['orders_per_s']:,.0f} vs {untimed['orders_per_s']:,.0f} orders/s "
+                         f"({timed['orders_per_s'] / untimed['orders_per_s']:.2f}x), CPU "
+                         f"{timed['cpu_ms_per_order']:.2f} vs {untimed['cpu_ms_per_order']:.2f} ms/order "
+                         f"({(timed['cpu_ms_per_order'] / untimed['cpu_ms_per_order'] - 1) * 100:+.1f}%)")
+    if costs:
+        out.append("the payment deadline armed per order, with vs without (the bar: at most 20% slower) — "
+                   + "; ".join(costs))
     if fs:
         out.append("flowscheme counts: " + "; ".join(
             f"{k}: {v['orders']} orders on {v['threads']} thread(s)" for k, v in fs.items()))
@@ -499,6 +561,10 @@ def main():
     ap.add_argument("--dbos-single-orders", type=int, default=50, help="DBOS orders on one thread (50)")
     ap.add_argument("--dbos-journal", default="default,wal", help="SQLite journal modes to run DBOS in (default,wal)")
     ap.add_argument("--no-dbos", action="store_true", help="skip DBOS")
+    ap.add_argument("--dbos-install", action=argparse.BooleanOptionalAction, default=True,
+                    help="create the DBOS venv (pip install dbos) when it is missing (default: yes)")
+    ap.add_argument("--timer-rounds", type=int, default=8,
+                    help="slices the orders with and without the payment deadline alternate in (8)")
     ap.add_argument("--venv", default=DEFAULT_VENV, help=f"the throwaway DBOS venv ({DEFAULT_VENV})")
     ap.add_argument("--suspended", type=int, default=0, metavar="N",
                     help="also begin N orders left waiting for payment and report memory and size (0: skip)")

@@ -1,10 +1,12 @@
 """The order commands of `flowscheme`: `order` (catalog, quote, carts, begin,
-settle, status, list, recover), `ledger` (show, verify, repair) and `demo`, the
-guided tour of the order lifecycle. Loaded lazily through the `flowscheme.commands`
-entry points.
+settle, cancel, status, show, list, run-due, recover, stock), `stock` (show, add),
+`ledger` (show, verify, repair) and `demo`, the guided tour of the order
+lifecycle. Loaded lazily through the `flowscheme.commands` entry points (`stock`
+is also `order stock`).
 
-Reading commands (order list, order status, ledger show, ledger verify) never run
-a flow; `order recover` is the one that finishes what a crash left half-done.
+Reading commands (order list, order status, order show, stock show, ledger show,
+ledger verify) never run a flow; `order recover` is the one that finishes what a
+crash left half-done, `order run-due` the one that fires payment deadlines.
 A torn ledger tail cut off on opening is announced on stderr ("warning: LEDGER
 REPAIRED ...") from `Ledger.repaired`.
 
@@ -24,13 +26,17 @@ import warnings
 
 import click
 
-from flow.cli import _debug, fail, internal_error
+from flow.cli import fail, internal_error
 from flow.inspect import format_table
 
 LEDGER_FILE = "ledger.log"
 
 
 # ====================================================================== helpers
+
+
+def _debug(ctx):
+    return bool(ctx.find_root().params.get("debug", False))
 
 
 def money(minor):
@@ -130,14 +136,14 @@ def require_data(ctx, data):
 
 
 @contextlib.contextmanager
-def shop_session(ctx, data, create=False):
+def shop_session(ctx, data, create=False, **options):
     """An open Shop (nothing runs on opening) whose ledger repairs are announced;
-    closed afterwards."""
+    closed afterwards. options: Shop's (payment_window, ...)."""
     from .orders import Shop
 
     if not create:
         require_data(ctx, data)
-    shop = guarded(ctx, lambda: Shop(data))
+    shop = guarded(ctx, lambda: Shop(data, **options))
     seen = announce_repairs(shop.ledger, data)
     try:
         yield shop
@@ -191,32 +197,65 @@ def _quote(cart):
 # ====================================================================== order
 
 ORDER_HELP = """The order lifecycle: price a cart, begin an order (created, stock
-reserved, then it waits for payment as a durable flow), settle it with the payment
-webhook (paid, fulfilled), and look at orders.
+reserved — or out-of-stock — then it waits for payment, until its deadline, as a
+durable flow), settle it with the payment webhook (paid, fulfilled), cancel it,
+and look at orders.
 
 \b
 flowscheme order catalog
 flowscheme order quote tea=2 mug=1
-flowscheme order begin o-1 tea=2 mug=1 --data shop
+flowscheme order begin o-1 tea=2 mug=1 --data shop [--payment-window 1800]
 flowscheme order settle o-1 pay-123 2100 --data shop
+flowscheme order cancel o-1 --data shop
 flowscheme order status o-1 --data shop
-flowscheme order list --data shop
+flowscheme order show o-1 --data shop
+flowscheme order list [--status expired] --data shop
+flowscheme order run-due --data shop
 flowscheme order recover --data shop
+flowscheme order stock show|add --data shop
 flowscheme order carts 2400 --max-items 3
 
-Reading (list, status) never runs a flow; after a crash, `order recover`
-finishes what was left half-done (begin and settle also finish their own order).
+Reading (list, status, show) never runs a flow; after a crash, `order recover`
+finishes what was left half-done (begin, settle and cancel also finish their own
+order); `order run-due` fires the payment deadlines that have passed (the order
+expires and its stock goes back). A payment that does not fit — another
+reference for a paid order, or one for an expired, cancelled or out-of-stock
+order — is recorded refund-due.
 
 Amounts are integers in minor units (2100 is 21.00). Exit status: 0 success,
-1 an order error (unknown sku or order, bad quantity, wrong amount, no data
-there), 2 a usage error.
+1 an order error (unknown sku or order, bad quantity, wrong amount, a fulfilled
+order cancelled, no data there), 2 a usage error.
 """
 
 
-@click.group(help=ORDER_HELP, short_help="Price carts and drive orders: quote, begin, settle, status, list, recover.",
+@click.group(help=ORDER_HELP, short_help="Price carts and drive orders: quote, begin, settle, cancel, list, ...",
              context_settings={"help_option_names": ["-h", "--help"]})
 def order():
     pass
+
+
+class _Numbers(click.Command):
+    """A command whose arguments may be negative numbers (-2100 is a value, not
+    an option: no `--` needed); the command itself says what is wrong with one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("context_settings", {})["ignore_unknown_options"] = True
+        super().__init__(*args, **kwargs)
+
+
+def minor_units(ctx, text, name):
+    """A whole, non-negative number of minor units from the command line."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: {name} is a whole number of minor units (2100 for 21.00)", ctx, param_hint=name
+        ) from None
+    if value < 0:
+        raise click.BadParameter(
+            f"{text}: {name} is negative; it is a whole number of minor units, 0 or more (2100 for 21.00)",
+            ctx, param_hint=name)
+    return value
 
 
 @order.command("catalog")
@@ -249,8 +288,8 @@ def order_quote(ctx, items, as_json):
     click.echo(format_table(rows, [("sku", "SKU"), ("qty", "QTY"), ("unit", "UNIT"), ("total", "TOTAL")]))
 
 
-@order.command("carts")
-@click.argument("total", type=click.IntRange(min=0))
+@order.command("carts", cls=_Numbers)
+@click.argument("total", metavar="TOTAL")
 @click.option("--max-items", default=3, show_default=True, type=click.IntRange(0, 6),
               help="At most this many units in a cart.")
 @json_option
@@ -258,6 +297,8 @@ def order_quote(ctx, items, as_json):
 def order_carts(ctx, total, max_items, as_json):
     """Which carts cost exactly TOTAL (minor units)? The pricing relations run
     backwards: a miniKanren query over every cart of at most --max-items units."""
+    total = minor_units(ctx, total, "TOTAL")
+
     def run():
         from .orders import OrderError
         from .pricing import PricingError
@@ -280,22 +321,38 @@ def order_carts(ctx, total, max_items, as_json):
 @order.command("begin")
 @click.argument("order_id", metavar="ORDER_ID")
 @click.argument("items", nargs=-1, metavar="SKU=QTY...")
+@click.option("--payment-window", metavar="SECONDS", type=click.FloatRange(min=0, min_open=True),
+              default=1800, show_default=True, help="How long the order waits for its payment before it "
+                                                     "expires (its stock goes back).")
 @data_option
 @json_option
 @click.pass_context
-def order_begin(ctx, order_id, items, data, as_json):
+def order_begin(ctx, order_id, items, payment_window, data, as_json):
     """Begin order ORDER_ID for a cart: record it (with its quote), reserve the
-    stock, and leave it waiting for payment. The data directory is created if
-    missing. Beginning an existing order changes nothing and shows its status."""
+    stock, and leave it waiting for payment — or, when some sku is short, end it
+    out-of-stock with nothing reserved. The data directory is created if
+    missing. Beginning an existing order with the same cart changes nothing and
+    shows its status; with another cart it is refused."""
     cart = parse_cart(ctx, items)
-    with shop_session(ctx, data, create=True) as shop:
+    window = int(payment_window) if float(payment_window).is_integer() else payment_window
+    with shop_session(ctx, data, create=True, payment_window=window) as shop:
         status = guarded(ctx, lambda: shop.begin(order_id, cart))
         total = guarded(ctx, lambda: _order_total(shop, order_id))
+        short = guarded(ctx, lambda: _shortage(shop, order_id)) if status == "out-of-stock" else None
     if as_json:
-        echo_json({"order_id": order_id, "status": status, "total": total})
-    else:
+        out = {"order_id": order_id, "status": status, "total": total}
+        if short is not None:
+            out["short"] = short
+        echo_json(out)
+    elif status == "out-of-stock":
+        click.echo(f"{order_id}: out-of-stock (total {money(total)}; nothing reserved: "
+                   + ", ".join(f"{sku} {s['wanted']} wanted, {s['on_hand']} on hand" for sku, s in short.items())
+                   + ")")
+    elif status == "awaiting-payment":
         click.echo(f"{order_id}: {status} (total {money(total)}; settle with "
                    f"`flowscheme order settle {order_id} PAYMENT_REF {total} --data {data}`)")
+    else:
+        click.echo(f"{order_id}: {status} (total {money(total)})")
 
 
 def _order_total(shop, order_id):
@@ -303,7 +360,23 @@ def _order_total(shop, order_id):
     return created.amount if created is not None else None
 
 
-@order.command("settle")
+def _shortage(shop, order_id):
+    """{sku: {"wanted", "on_hand"}} of an out-of-stock order."""
+    for r in shop.ledger.records(order_id):
+        if r.kind == "out-of-stock":
+            return r.details.get("short") or {}
+    return {}
+
+
+SETTLE_TEXT = {
+    "duplicate-payment": "the order was already paid under another reference",
+    "expired": "the order expired before its payment came",
+    "cancelled": "the order was cancelled",
+    "out-of-stock": "the order found no stock",
+}
+
+
+@order.command("settle", cls=_Numbers)
 @click.argument("order_id", metavar="ORDER_ID")
 @click.argument("payment_ref", metavar="PAYMENT_REF")
 @click.argument("amount", metavar="AMOUNT")
@@ -314,13 +387,11 @@ def order_settle(ctx, order_id, payment_ref, amount, data, as_json):
     """The payment webhook: ORDER_ID was paid AMOUNT (minor units: 2100 for 21.00)
     under PAYMENT_REF. Records the payment, resumes the order's flow and fulfils
     it: "settled". A replayed webhook answers "already-settled" and records
-    nothing; an amount other than the quoted total is refused."""
-    try:
-        amount_minor = int(amount)
-    except ValueError:
-        raise click.BadParameter(
-            f"{amount!r}: AMOUNT is a whole number of minor units (2100 for 21.00)", ctx, param_hint="AMOUNT"
-        ) from None
+    nothing; an amount other than the quoted total is refused. Money that came
+    in and must go back — another reference for a paid order
+    ("duplicate-payment"), a payment for an expired, cancelled or out-of-stock
+    order — is recorded refund-due, once per reference."""
+    amount_minor = minor_units(ctx, amount, "AMOUNT")
     with shop_session(ctx, data) as shop:
         result = guarded(ctx, lambda: shop.settle(order_id, payment_ref, amount_minor))
         status = guarded(ctx, lambda: shop.status(order_id))
@@ -328,8 +399,48 @@ def order_settle(ctx, order_id, payment_ref, amount, data, as_json):
         echo_json({"order_id": order_id, "result": result, "status": status})
     elif result == "settled":
         click.echo(f"{order_id}: settled (paid {money(amount_minor)}, {status})")
-    else:
+    elif result == "already-settled":
         click.echo(f"{order_id}: already-settled (a replayed webhook: nothing recorded; {status})")
+    else:
+        click.echo(f"{order_id}: {result} ({SETTLE_TEXT.get(result, status)}: payment {payment_ref} of "
+                   f"{money(amount_minor)} recorded refund-due)")
+
+
+@order.command("cancel")
+@click.argument("order_id", metavar="ORDER_ID")
+@data_option
+@json_option
+@click.pass_context
+def order_cancel(ctx, order_id, data, as_json):
+    """Cancel ORDER_ID: its reservation is released (its stock goes back) and a
+    payment it took but did not fulfil is recorded refund-due. The order's own
+    flow does the release. A fulfilled order is refused (exit 1); an order that
+    already ended (expired, cancelled, out-of-stock) answers so and records
+    nothing."""
+    with shop_session(ctx, data) as shop:
+        before = guarded(ctx, lambda: [r.key for r in shop.ledger.records(order_id)])
+        result = guarded(ctx, lambda: shop.cancel(order_id))
+        new = guarded(ctx, lambda: [r for r in shop.ledger.records(order_id) if r.key not in before])
+    if as_json:
+        echo_json({"order_id": order_id, "status": result, "recorded": [record_json(r) for r in new]})
+        return
+    if not new:
+        click.echo(f"{order_id}: {result} (nothing recorded)")
+        return
+    parts = []
+    for r in new:
+        if r.kind == "released":
+            parts.append("reservation released" + (f" ({_stock_text(r.details.get('stock'))} back)"
+                                                   if r.details.get("stock") else ""))
+        elif r.kind == "refund-due":
+            parts.append(f"payment {r.details.get('payment_ref')} of {money(r.amount)} refund-due")
+        else:
+            parts.append(r.kind)
+    click.echo(f"{order_id}: {result} ({'; '.join(parts)})")
+
+
+def _stock_text(change):
+    return ", ".join(f"{sku} x{n}" for sku, n in (change or {}).items())
 
 
 @order.command("status")
@@ -338,8 +449,9 @@ def order_settle(ctx, order_id, payment_ref, amount, data, as_json):
 @json_option
 @click.pass_context
 def order_status(ctx, order_id, data, as_json):
-    """The status of ORDER_ID: awaiting-payment, fulfilled, ... and its ledger records.
-    Reads only: no flow runs (a half-done order shows as such; `order recover` finishes it)."""
+    """The status of ORDER_ID: awaiting-payment, fulfilled, expired, ... and its
+    ledger records. Reads only: no flow runs (a half-done order shows as such;
+    `order recover` finishes it)."""
     with shop_session(ctx, data) as shop:
         status = guarded(ctx, lambda: shop.status(order_id))
         total = guarded(ctx, lambda: _order_total(shop, order_id))
@@ -352,26 +464,95 @@ def order_status(ctx, order_id, data, as_json):
         click.echo(f"{order_id}: {status} (total {money(total)}; ledger: {kinds or 'nothing'})")
 
 
-@order.command("list")
+@order.command("show")
+@click.argument("order_id", metavar="ORDER_ID")
 @data_option
 @json_option
 @click.pass_context
-def order_list(ctx, data, as_json):
-    """Every order: id, status, total. Reads only: no flow runs, and the flows'
-    code is not needed (a flow of another name shows as unknown-flow)."""
+def order_show(ctx, order_id, data, as_json):
+    """Everything about ORDER_ID: status, cart, total, its flow's state (waiting
+    on what, under which key, until which deadline) and its ledger records.
+    Reads only: no flow runs."""
     with shop_session(ctx, data) as shop:
-        orders = guarded(ctx, shop.orders)
-    echo_orders(orders, as_json)
+        d = guarded(ctx, lambda: shop.show(order_id))
+    if as_json:
+        echo_json({"order_id": d.order_id, "status": d.status, "total": d.total, "cart": d.cart,
+                   "flow": d.flow, "records": [record_json(r) for r in d.records]})
+        return
+    click.echo(f"{d.order_id}: {d.status} (total {money(d.total)}"
+               + (f"; {cart_text(d.cart)})" if d.cart else ")"))
+    click.echo("flow:   " + _flow_text(d.flow))
+    click.echo("ledger:" + ("" if d.records else " nothing"))
+    if d.records:
+        click.echo(_indent(ledger_table(d.records), "    "))
 
 
-def echo_orders(orders, as_json):
+def _flow_text(flow):
+    if flow is None:
+        return "none (never started: `order recover` starts it)"
+    text = f"{flow['name']} {flow['status']}"
+    if flow.get("waiting_on"):
+        text += f", waiting on {flow['waiting_on']} (key {flow['key']})"
+    if flow.get("deadline") is not None:
+        text += f", deadline {_when(flow['deadline'])}"
+    if flow.get("retry_at") is not None:
+        text += f", handler retry {flow['attempts']} at {_when(flow['retry_at'])}"
+    if flow.get("value"):
+        text += f": {flow['value']}"
+    if flow.get("error"):
+        text += f" ({flow['error']})"
+    return text + f"; step {flow['step']}"
+
+
+def _when(epoch):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+ORDER_STATUSES = ("created", "reserving", "awaiting-payment", "fulfilling", "releasing", "fulfilled", "expired",
+                  "cancelled", "out-of-stock", "failed", "unknown-flow")
+
+
+@order.command("list")
+@click.option("--status", "only", type=click.Choice(ORDER_STATUSES), metavar="STATUS",
+              help="Only orders with this status: " + ", ".join(ORDER_STATUSES) + ".")
+@data_option
+@json_option
+@click.pass_context
+def order_list(ctx, only, data, as_json):
+    """Every order: id, status, total (only those with --status). Reads only: no
+    flow runs, and the flows' code is not needed (a flow of another name shows as
+    unknown-flow)."""
+    with shop_session(ctx, data) as shop:
+        orders = guarded(ctx, lambda: shop.orders(status=only))
+    echo_orders(orders, as_json, f"no {only} orders" if only else "no orders")
+
+
+def echo_orders(orders, as_json, none="no orders"):
     if as_json:
         echo_json([o._asdict() for o in orders])
     elif not orders:
-        click.echo("no orders")
+        click.echo(none)
     else:
         rows = [{"id": o.order_id, "status": o.status, "total": money(o.total)} for o in orders]
         click.echo(format_table(rows, [("id", "ORDER"), ("status", "STATUS"), ("total", "TOTAL")]))
+
+
+@order.command("run-due")
+@data_option
+@json_option
+@click.pass_context
+def order_run_due(ctx, data, as_json):
+    """Fire what is due now: each order whose payment deadline passed expires
+    (its reservation released, its stock back); a failed step is tried again.
+    Safe from several processes at once: each deadline fires once."""
+    with shop_session(ctx, data) as shop:
+        fired = guarded(ctx, shop.run_due)
+    if as_json:
+        echo_json([{"order_id": o, "status": s} for o, s in fired])
+    elif not fired:
+        click.echo("nothing due")
+    else:
+        click.echo(f"fired {len(fired)}: " + _grouped(fired))
 
 
 @order.command("recover")
@@ -381,8 +562,11 @@ def echo_orders(orders, as_json):
 def order_recover(ctx, data, as_json):
     """Finish what a crash left half-done, then list every order: start the flow
     of an order created in the ledger whose flow never started, finish a step the
-    shop serves on the spot (reserve, fulfil), and resume a flow whose payment the
-    ledger already records. Opening the data never does this by itself."""
+    shop serves on the spot (reserve, fulfil, release), resume a flow whose
+    payment the ledger already records, release the reservation of an order
+    whose flow was cancelled (`flows cancel`), and make refund-due a payment an
+    order that did not fulfil still holds. Opening the data never does this by
+    itself."""
     with shop_session(ctx, data) as shop:
         moved = guarded(ctx, shop.recover)
         orders = guarded(ctx, shop.orders)
@@ -391,6 +575,66 @@ def order_recover(ctx, data, as_json):
         return
     click.echo(f"recovered {moved} half-done order(s)" if moved else "nothing half-done to recover")
     echo_orders(orders, False)
+
+
+# ====================================================================== stock
+
+STOCK_HELP = """The shop's stock, kept in the ledger: what is on hand (can still be
+reserved), held by open orders, shipped, and received. Every change is a ledger
+record — received (the opening stock, `stock add`), reserved, released — so the
+stock after any crash is exactly what the ledger says.
+
+\b
+flowscheme stock show --data shop [--json]
+flowscheme stock add tea=50 mug=10 --data shop [--ref DELIVERY-NOTE]
+
+(also `flowscheme order stock ...`)
+"""
+
+
+@click.group(help=STOCK_HELP, short_help="Show the stock (from the ledger) or add to it.",
+             context_settings={"help_option_names": ["-h", "--help"]})
+def stock():
+    pass
+
+
+@stock.command("show")
+@data_option
+@json_option
+@click.pass_context
+def stock_show(ctx, data, as_json):
+    """Units of each sku: on hand (can be reserved), held by orders awaiting
+    payment, shipped (fulfilled), received. Reads only."""
+    with shop_session(ctx, data) as shop:
+        levels = guarded(ctx, shop.stock_levels)
+    if as_json:
+        echo_json([lv._asdict() for lv in levels])
+        return
+    rows = [lv._asdict() for lv in levels]
+    click.echo(format_table(rows, [("sku", "SKU"), ("on_hand", "ON HAND"), ("held", "HELD"),
+                                   ("shipped", "SHIPPED"), ("received", "RECEIVED")]))
+
+
+@stock.command("add")
+@click.argument("items", nargs=-1, metavar="SKU=QTY...")
+@click.option("--ref", metavar="REF", help="The delivery's reference: adding twice under one REF adds once.")
+@data_option
+@json_option
+@click.pass_context
+def stock_add(ctx, items, ref, data, as_json):
+    """Receive stock: one `received` ledger record for the skus given (the data
+    directory is created if missing). With --ref the delivery is recorded once
+    however often it is added."""
+    cart = parse_cart(ctx, items)
+    with shop_session(ctx, data, create=True) as shop:
+        on_hand = guarded(ctx, lambda: shop.add_stock(cart, ref=ref))
+    if as_json:
+        echo_json(on_hand)
+    else:
+        click.echo("on hand: " + ", ".join(f"{sku} {on_hand[sku]}" for sku, _ in cart))
+
+
+order.add_command(stock)
 
 
 # ====================================================================== ledger
@@ -411,6 +655,20 @@ def details_text(r):
     ref = d.pop("payment_ref", None)
     if ref:
         parts.append(f"payment {ref}")
+    reason = d.pop("reason", None)
+    if reason:
+        parts.append(str(reason))
+    change = d.pop("stock", None)
+    if isinstance(change, dict) and change:
+        parts.append("stock " + ", ".join(f"{sku} {n:+d}" if type(n) is int else f"{sku} {n}"
+                                          for sku, n in change.items()))
+    short = d.pop("short", None)
+    if isinstance(short, dict):
+        parts.append("short: " + ", ".join(
+            f"{sku} {v.get('wanted')} wanted, {v.get('on_hand')} on hand" if isinstance(v, dict) else f"{sku} {v}"
+            for sku, v in short.items()))
+    if d.pop("opening", None):
+        parts.append("opening stock")
     parts += [f"{k}={v}" for k, v in d.items()]
     return "; ".join(parts)
 
@@ -486,11 +744,14 @@ def ledger_show(ctx, order_id, data, as_json):
 @click.pass_context
 def ledger_verify(ctx, data, as_json):
     """Re-read the whole ledger — every frame's checksum, every order's records in
-    the order created -> reserved -> paid -> fulfilled — and cross-check it against
-    the order flows: every request a flow's journal answered has its record under
-    its key, every order's records match its flow's state. Every gap is named with
-    order, key and what is missing. Reads only (a damaged ledger is reported, not
-    opened). Exit 1 on any problem."""
+    one lifecycle (created -> reserved -> paid -> fulfilled; created -> reserved
+    -> released; created -> out-of-stock; refund-due after paid, released or
+    out-of-stock) — and cross-check it against the order flows: every request a
+    flow's journal answered has its record under its key, every order's records
+    match its flow's state, a finished order holds no reservation and no payment
+    that is neither fulfilled nor refund-due. Every gap is named with order, key
+    and what is missing. Reads only (a damaged ledger is reported, not opened).
+    Exit 1 on any problem."""
     from .ledger import verify_file
 
     require_data(ctx, data)
@@ -529,8 +790,9 @@ def ledger_verify(ctx, data, as_json):
 @click.pass_context
 def ledger_repair(ctx, data, set_aside, as_json):
     """Re-derive lost ledger records from the order flows: each record a flow's
-    journal shows was served (created, reserved, paid, fulfilled) but the ledger
-    lacks is re-appended under its own idempotency key, from the journal's answer.
+    journal shows was served (created, reserved or out-of-stock, paid, fulfilled,
+    released) but the ledger lacks is re-appended under its own idempotency key,
+    from the journal's answer.
     Names what cannot be re-derived. Runs no flow; safe to run twice. Exit 1 if
     anything is left."""
     from . import audit as audit_module
@@ -580,6 +842,10 @@ DEMO_ORDERS = [
     ("o-1003", [("tea", 10)]),
 ]
 DEMO_BACKWARD = (2400, 2)
+#: The demo shop's opening stock: little of pot and tray, so that it runs out.
+DEMO_STOCK = {"tea": 20, "mug": 5, "filter": 10, "honey": 5, "tray": 1, "pot": 1}
+DEMO_SHORT = ("o-1004", [("pot", 2)])   # more than there is: out-of-stock
+DEMO_EXPIRES = ("o-1005", [("tray", 1)])  # never paid: its deadline passes on a skipped clock
 
 
 def _fresh_demo_dir(parent):
@@ -610,7 +876,7 @@ def _run_child(ctx, args):
     return out, proc.pid
 
 
-@click.command(short_help="The order lifecycle, narrated: price, begin, restart, pay, ledger.")
+@click.command(short_help="The order lifecycle, narrated: price, begin, restart, pay, refund, expire, ledger.")
 @click.option("--data", metavar="DIR", type=click.Path(file_okay=False), default="flowscheme-data",
               show_default=True,
               help="Parent directory: each run works in a fresh DIR/demo-<date>-<time> subdirectory, "
@@ -621,8 +887,12 @@ def demo(ctx, data):
     cart with the miniKanren rules, begin three orders (each a durable flow that
     stops to wait for its payment), restart (fresh processes pick the orders up),
     deliver the payment webhooks from concurrent processes, replay one (it is
-    answered already-settled and records nothing), ask the pricing rules a
-    backward question, and print the verified ledger."""
+    answered already-settled and records nothing), pay one twice (the second
+    payment becomes refund-due), order more than there is (out-of-stock), let an
+    order's payment deadline pass on a skipped clock (expired, its stock back),
+    ask the pricing rules a backward question, and print the verified ledger."""
+    from flow import ManualClock
+
     from . import audit
     from .orders import Shop
 
@@ -631,7 +901,7 @@ def demo(ctx, data):
     step = _Narrator()
     click.echo(f"flowscheme demo: an order lifecycle on durable Scheme flows (data in {where})")
 
-    shop = guarded(ctx, lambda: Shop(where))
+    shop = guarded(ctx, lambda: Shop(where, opening_stock=DEMO_STOCK))
     try:
         cart0 = DEMO_ORDERS[0][1]
         q = guarded(ctx, lambda: shop.quote(cart0))
@@ -671,11 +941,31 @@ def demo(ctx, data):
     step("webhooks", f"{len(procs)} processes at once deliver the payment webhooks: {_grouped(results)}")
 
     replay_id = DEMO_ORDERS[0][0]
-    shop = guarded(ctx, lambda: Shop(where))
+    clock = ManualClock(time.time())  # the flows' clock, skipped forward below
+    shop = guarded(ctx, lambda: Shop(where, clock=clock, opening_stock=DEMO_STOCK))
     try:
         r = guarded(ctx, lambda: shop.settle(replay_id, f"pay-{replay_id[2:]}", totals[replay_id]))
         step("replay", f"the webhook for {replay_id} delivered again (to this process) -> {r}: "
                        f"nothing recorded twice")
+        r = guarded(ctx, lambda: shop.settle(replay_id, f"pay-{replay_id[2:]}-bis", totals[replay_id]))
+        step("duplicate", f"{replay_id} paid again under another reference -> {r}: the money is recorded "
+                          f"refund-due, to go back")
+        order_id, cart = DEMO_SHORT
+        status = guarded(ctx, lambda: shop.begin(order_id, cart))
+        short = guarded(ctx, lambda: _shortage(shop, order_id))
+        step("stockout", f"{order_id}: {cart_text(cart)} -> {status} ("
+                         + ", ".join(f"{sku}: {v['wanted']} wanted, {v['on_hand']} on hand" for sku, v in short.items())
+                         + "): nothing reserved, the flow is done")
+        order_id, cart = DEMO_EXPIRES
+        sku = cart[0][0]
+        status = guarded(ctx, lambda: shop.begin(order_id, cart))
+        held = guarded(ctx, lambda: shop.stock()[sku])
+        clock.advance(shop.payment_window + 1)
+        fired = guarded(ctx, shop.run_due)
+        back = guarded(ctx, lambda: shop.stock()[sku])
+        step("expire", f"{order_id}: {cart_text(cart)} -> {status} ({sku} on hand {held}); the clock skips "
+                       f"{shop.payment_window // 60:.0f} minutes, no payment: {_grouped(fired)}, "
+                       f"{sku} on hand {back} again")
         total, max_items = DEMO_BACKWARD
         carts = guarded(ctx, lambda: shop.carts_costing(total, max_items))
         answers = " | ".join(cart_text(c) for c in carts) or "none"
@@ -685,8 +975,9 @@ def demo(ctx, data):
         report = guarded(ctx, lambda: audit.verify(shop))
     finally:
         shop.close()
-    verdict = ("verified (checksums; every order created -> reserved -> paid -> fulfilled; every request "
-               "its flow was answered recorded under its key)") if report.ok \
+    verdict = ("verified (checksums; every order in one lifecycle: created -> reserved -> paid -> fulfilled, "
+               "-> released, or -> out-of-stock; every request its flow was answered recorded under its key; "
+               "every payment fulfilled or refund-due)") if report.ok \
         else (f"{len(report.ledger.problems) + len(report.gaps)} problem(s): "
               + "; ".join(str(x) for x in (*report.ledger.problems, *report.gaps)))
     step("ledger", f"{len(records)} records, every effect written once; {verdict}")

@@ -2,7 +2,16 @@
 
 Every effect of the order lifecycle is appended here once, under an idempotency
 key, and fsync'd before `Ledger.append` returns. Several processes may append to
-the same file at once (serialised by an exclusive `flock`). A torn tail left by
+the same file at once (serialised by an exclusive `flock`).
+
+Stock: a record may carry `details["stock"]`, {sku: signed change of the stock
+on hand} (received +n, reserved -n, released +n); the ledger keeps the running
+balance per sku (`Ledger.stock()`), so the stock on hand is whatever the file
+says, exact after any crash. `append(..., short_kind=...)` is the conditional
+append: checked and written under the same exclusive lock, it records `kind`
+only if no balance would go below zero, and otherwise `short_kind` (with what
+was short) under the same key — so of two processes reserving the last unit,
+exactly one gets it. A torn tail left by
 a crash (a frame that runs past the end of the file: an interrupted write, never
 committed) is truncated on the next open or append, with a LedgerWarning and an
 entry in `Ledger.repaired`; any other damage — a complete frame whose checksum
@@ -47,6 +56,8 @@ import msgpack
 __all__ = [
     "FORMAT_VERSION",
     "KINDS",
+    "RECORD_KINDS",
+    "STOCK",
     "Ledger",
     "LedgerCorruptError",
     "LedgerError",
@@ -65,8 +76,15 @@ __all__ = [
 
 FORMAT_VERSION = 1
 
-#: The kinds of record, in the only order an order may pass through them.
+#: The kinds of record of an order that is fulfilled, in the order it passes through them.
 KINDS = ("created", "reserved", "paid", "fulfilled")
+#: Every kind of record: KINDS, an order's other ends (out-of-stock instead of
+#: reserved; released: its reservation given back; refund-due: money that came
+#: in and must go back) and stock received (under the pseudo-order STOCK).
+RECORD_KINDS = KINDS + ("out-of-stock", "released", "refund-due", "received")
+#: The order field of stock records (`received`); never an order id (the Shop
+#: refuses ids starting with "%").
+STOCK = "%stock"
 
 FILE_MAGIC = b"FSLEDGER"
 _FILE_HEADER = struct.Struct(">8sHHI")
@@ -403,10 +421,12 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
 
 
 class _Request:
-    __slots__ = ("order", "kind", "key", "amount", "details", "time", "done", "result", "error", "wake")
+    __slots__ = ("order", "kind", "key", "amount", "details", "time", "short_kind", "done", "result", "error",
+                 "wake")
 
-    def __init__(self, order, kind, key, amount, details, time):
+    def __init__(self, order, kind, key, amount, details, time, short_kind=None):
         self.order, self.kind, self.key = order, kind, key
+        self.short_kind = short_kind
         self.amount, self.details, self.time = amount, details, time
         self.done, self.result, self.error = False, None, None
         self.wake = threading.Lock()  # held until the request is done or leads a commit
@@ -435,6 +455,7 @@ class Ledger:
         self._by_order: dict[str, list[int]] = {}
         self._count = 0
         self._last_seq = 0
+        self._stock: dict[str, int] = {}  # sku -> stock on hand: the sum of the records' stock changes
         self._end = FILE_HEADER_SIZE  # everything before this offset is indexed (and durable)
         # where the file ends as far as we know: _end plus our own frames being fsync'd
         self._tail = FILE_HEADER_SIZE
@@ -566,6 +587,8 @@ class Ledger:
             raise LedgerCorruptError(
                 self.path, offset, "frame checksum is valid but its key/order/seq have the wrong types"
             )
+        if key not in self._by_key:  # a duplicate (never written by append) counts once
+            _add_stock(self._stock, _stock_of(d.get("details")))
         self._by_key.setdefault(key, offset)  # a duplicate (never written by append) keeps the first
         self._by_order.setdefault(order, []).append(offset)
         self._count += 1
@@ -589,19 +612,31 @@ class Ledger:
         amount: int | None = None,
         details: dict[str, Any] | None = None,
         time: float | None = None,
+        short_kind: str | None = None,
     ) -> tuple[LedgerRecord, bool]:
         """Record `kind` for `order` under idempotency `key`, durably.
 
         Returns (record, True) once the new record is fsync'd, or (existing record,
         False) without writing anything if `key` is already in the ledger.
         Concurrent appends from threads of one process share one fsync.
+
+        `details["stock"]` ({sku: signed int}) changes the stock on hand. With
+        `short_kind`, the append is conditional: if a change would take some
+        sku's stock below zero, the record written under `key` is a
+        `short_kind` record instead, without the stock change and with
+        `details["short"]` = {sku: {"wanted": n, "on_hand": m}} — decided under
+        the file lock, against every committed record (the caller reads the
+        returned record's kind).
         """
         details = _validate(order, kind, key, amount, details, time)
+        if short_kind is not None and short_kind not in RECORD_KINDS:
+            raise LedgerInputError(f"short_kind must be one of {', '.join(map(repr, RECORD_KINDS))}; "
+                                   f"got {_describe(short_kind)}")
         self._check_usable()
         offset = self._by_key.get(key)  # a key we have indexed is committed: answer at once
         if offset is not None:
             return self._read_record(offset), False
-        request = _Request(order, kind, key, amount, details, None if time is None else float(time))
+        request = _Request(order, kind, key, amount, details, None if time is None else float(time), short_kind)
         with self._queue_lock:
             self._queue.append(request)
             leads = self._queue[0] is request
@@ -651,6 +686,7 @@ class Ledger:
         frames: list[bytes] = []
         bodies: list[tuple[int, bytes]] = []
         new: dict[str, LedgerRecord] = {}
+        stock = dict(self._stock)  # the balances with this batch's records so far
         now = _time.time()
         for request in batch:
             if request.key in new:
@@ -660,14 +696,25 @@ class Ledger:
             if offset is not None:
                 request.result = (self._read_record(offset), False)
                 continue
+            kind, details = request.kind, request.details
+            change = _stock_of(details)
+            if request.short_kind is not None and change:
+                short = {sku: {"wanted": -delta, "on_hand": stock.get(sku, 0)}
+                         for sku, delta in change.items() if stock.get(sku, 0) + delta < 0}
+                if short:
+                    kind = request.short_kind
+                    details = {k: v for k, v in details.items() if k != "stock"}
+                    details["short"] = short
+                    change = None
+            _add_stock(stock, change)
             fields = {
                 "seq": self._last_seq + len(new) + 1,
                 "order": request.order,
-                "kind": request.kind,
+                "kind": kind,
                 "key": request.key,
                 "amount": request.amount,
                 "time": now if request.time is None else request.time,
-                "details": request.details,
+                "details": details,
             }
             frames.append(encode_frame(fields))
             bodies.append((end, frames[-1][FRAME_HEADER_SIZE:]))
@@ -695,6 +742,7 @@ class Ledger:
                 self._by_order.setdefault(record.order, []).append(record.offset)
             self._count += len(new)
             self._last_seq += len(new)
+            self._stock = stock
             self._end = end
         for request in batch:
             request.done = True
@@ -731,10 +779,16 @@ class Ledger:
             return list(self._iter_records(self._end))
 
     def orders(self) -> list[str]:
-        """Order ids in the order they first appear in the ledger."""
+        """Order ids in the order they first appear in the ledger (not STOCK)."""
         with self._io:
             self._refresh()
-            return list(self._by_order)
+            return [order for order in self._by_order if order != STOCK]
+
+    def stock(self) -> dict[str, int]:
+        """{sku: stock on hand}: the sum of every record's `details["stock"]` changes."""
+        with self._io:
+            self._refresh()
+            return dict(self._stock)
 
     def _iter_records(self, stop: int) -> Iterator[LedgerRecord]:
         reader = _FrameReader(self._fd, stop)
@@ -872,8 +926,8 @@ def _validate(order, kind, key, amount, details, time) -> dict[str, Any]:
     """Check append's arguments; return `details` normalised to what reading it back gives."""
     if not isinstance(order, str) or not order:
         raise LedgerInputError(f"order must be a non-empty str, got {_describe(order)}")
-    if not isinstance(kind, str) or kind not in KINDS:
-        raise LedgerInputError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {_describe(kind)}")
+    if not isinstance(kind, str) or kind not in RECORD_KINDS:
+        raise LedgerInputError(f"kind must be one of {', '.join(map(repr, RECORD_KINDS))}; got {_describe(kind)}")
     if not isinstance(key, str) or not key:
         raise LedgerInputError(f"key must be a non-empty str, got {_describe(key)}")
     text_size = 0
@@ -894,6 +948,13 @@ def _validate(order, kind, key, amount, details, time) -> dict[str, Any]:
         details = {}
     if not isinstance(details, dict):
         raise LedgerInputError(f"details must be a dict or None, got {_describe(details)}")
+    if "stock" in details:
+        change = details["stock"]
+        if not (isinstance(change, dict) and all(
+                isinstance(sku, str) and sku and type(n) is int and _INT64_MIN <= n <= _INT64_MAX
+                for sku, n in change.items())):
+            raise LedgerInputError(f"details['stock'] must map skus (non-empty str) to signed 64-bit ints, "
+                                   f"got {_describe(change)}")
     try:
         packed = _packb(details)
         normal = _unpack(packed)
@@ -908,11 +969,47 @@ def _validate(order, kind, key, amount, details, time) -> dict[str, Any]:
     return normal
 
 
+def _stock_of(details: Any) -> dict[str, int] | None:
+    """The stock changes a record's details carry ({sku: int}), or None."""
+    change = details.get("stock") if isinstance(details, dict) else None
+    if not isinstance(change, dict):
+        return None
+    return {sku: n for sku, n in change.items() if isinstance(sku, str) and type(n) is int} or None
+
+
+def _add_stock(balances: dict[str, int], change: dict[str, int] | None) -> None:
+    for sku, n in (change or {}).items():
+        balances[sku] = balances.get(sku, 0) + n
+
+
 def _finite(number: int | float) -> bool:
     try:
         return math.isfinite(number)
     except OverflowError:  # an int too large for a float
         return False
+
+
+#: The lifecycles `verify` accepts, as what each kind of record needs before it
+#: (one of) and what it may not follow: created -> reserved -> paid -> fulfilled;
+#: created -> reserved [-> paid] -> released; created -> out-of-stock; refund-due
+#: after paid, released or out-of-stock (a payment that must go back; one per
+#: payment reference, so it may repeat); received: stock, under STOCK.
+_NEEDS = {
+    "reserved": ("created",),
+    "out-of-stock": ("created",),
+    "paid": ("reserved",),
+    "fulfilled": ("paid",),
+    "released": ("reserved",),
+    "refund-due": ("paid", "released", "out-of-stock"),
+}
+_EXCLUDES = {
+    "reserved": ("out-of-stock",),
+    "out-of-stock": ("reserved",),
+    "paid": ("out-of-stock",),
+    "fulfilled": ("released",),
+    "released": ("fulfilled",),
+}
+_REPEATABLE = frozenset({"refund-due", "received"})
 
 
 class _Checker:
@@ -925,7 +1022,6 @@ class _Checker:
         self.lost_frames = False  # damage was skipped: the next seq may jump
         self.keys: dict[str, int] = {}
         self.kinds: dict[str, dict[str, int]] = {}  # order -> kind -> offset of first
-        self.progress: dict[str, int] = {}  # order -> how many of KINDS it has, in order
 
     def problem(self, offset: int, message: str, damage: bool = False) -> None:
         self.problems.append(VerifyProblem(offset, message, damage))
@@ -968,20 +1064,25 @@ class _Checker:
             self.problem(offset, f"details is {_describe(details)}, not a map")
         if not isinstance(order, str) or not order:
             return self.problem(offset, f"order is {_describe(order)}, not a non-empty str")
-        if kind not in KINDS:
+        if kind not in RECORD_KINDS:
             return self.problem(offset, f"order {order!r}: unknown kind {_describe(kind)}")
+        if (kind == "received") != (order == STOCK):
+            return self.problem(offset, f"order {order!r}: {kind!r} records belong under {STOCK!r} only, "
+                                        f"and {STOCK!r} holds only 'received' records")
 
         seen = self.kinds.setdefault(order, {})
-        done = self.progress.get(order, 0)
-        if kind in seen:
+        if kind in seen and kind not in _REPEATABLE:
             self.problem(offset, f"order {order!r}: {kind!r} recorded twice (first at offset {seen[kind]})")
             return
-        if done < len(KINDS) and kind != KINDS[done]:
-            self.problem(offset, f"order {order!r}: {kind!r} recorded before {KINDS[done]!r}")
-        seen[kind] = offset
-        while done < len(KINDS) and KINDS[done] in seen:
-            done += 1
-        self.progress[order] = done
+        needs = _NEEDS.get(kind)
+        if needs is not None and not any(k in seen for k in needs):
+            self.problem(offset, f"order {order!r}: {kind!r} recorded before "
+                                 + " or ".join(repr(k) for k in needs))
+        for other in _EXCLUDES.get(kind, ()):
+            if other in seen:
+                self.problem(offset, f"order {order!r}: {kind!r} recorded after {other!r} "
+                                     f"(at offset {seen[other]}): an order has one or the other")
+        seen.setdefault(kind, offset)
 
 
 def _warn(repairs: list[LedgerRepair]) -> None:

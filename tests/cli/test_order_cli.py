@@ -9,6 +9,7 @@ import os
 import sys
 
 import pytest
+from click.testing import CliRunner
 
 from clihelp import ROOT
 
@@ -167,8 +168,9 @@ def test_ledger_show_and_verify(cli, begun):
     assert r.exit_code == 0
     rows = [l.split()[:5] for l in r.stdout.splitlines()]
     assert rows[0] == ["SEQ", "ORDER", "KIND", "AMOUNT", "KEY"]
-    assert rows[1] == ["1", "o-1", "created", "21.00", "o-1:created"]
-    assert [r[2] for r in rows[1:]] == ["created", "reserved", "paid", "fulfilled"]
+    assert rows[1] == ["1", "%stock", "received", "-", "stock:opening"]  # the shop's opening stock
+    assert rows[2] == ["2", "o-1", "created", "21.00", "o-1:created"]
+    assert [r[2] for r in rows[2:]] == ["created", "reserved", "paid", "fulfilled"]
     assert "payment pay-7" in r.stdout and "tea x2, mug x1" in r.stdout
     r = cli("ledger", "show", "o-1", "--data", begun, "--json")
     recs = json.loads(r.stdout)
@@ -176,7 +178,7 @@ def test_ledger_show_and_verify(cli, begun):
     r = cli("ledger", "show", "o-2", "--data", begun)
     assert r.stdout == "no records for o-2\n"
     r = cli("ledger", "verify", "--data", begun)
-    assert r.exit_code == 0 and r.stdout.endswith("4 records, no problems\n")
+    assert r.exit_code == 0 and r.stdout.endswith("5 records, no problems\n")
     r = cli("ledger", "verify", "--data", begun, "--json")
     assert json.loads(r.stdout)["ok"] is True
 
@@ -184,12 +186,14 @@ def test_ledger_show_and_verify(cli, begun):
 def test_damaged_ledger(cli, begun):
     cli("order", "begin", "o-2", "pot=1", "--data", begun)
     path = begun / "ledger.log"
+    with storebuild.Ledger(path) as ledger:
+        created = ledger.get("o-1:created")
     raw = bytearray(path.read_bytes())
-    raw[40] ^= 0xFF  # inside the first record
+    raw[created.offset + 24] ^= 0xFF  # inside o-1's created record (the first is the opening stock)
     path.write_bytes(bytes(raw))
     r = cli("ledger", "verify", "--data", begun)  # verify reads a ledger too damaged to open
     assert r.exit_code == 1
-    assert "offset 16: frame body checksum mismatch" in r.stdout
+    assert f"offset {created.offset}: frame body checksum mismatch" in r.stdout
     assert "'reserved' recorded before 'created'" in r.stdout  # the lost frame shows in the lifecycle too
     no_traceback(r)
     r = cli("ledger", "show", "--data", begun)
@@ -377,7 +381,7 @@ def cut_ledger(data, keep):
 def test_verify_names_every_gap_and_repair_re_derives_it(cli, begun):
     cli("order", "settle", "o-1", "pay-1", "2100", "--data", begun)
     cli("order", "begin", "o-2", "pot", "--data", begun)
-    lost = cut_ledger(begun, 3)  # o-1's fulfilled, o-2's created and reserved
+    lost = cut_ledger(begun, 4)  # o-1's fulfilled, o-2's created and reserved (record 0: the opening stock)
     r = cli("ledger", "verify", "--data", begun)
     assert r.exit_code == 1
     assert "cross-check of 2 order(s) against their flows: 3 gap(s)" in r.stdout
@@ -396,7 +400,7 @@ def test_verify_names_every_gap_and_repair_re_derives_it(cli, begun):
     assert r.exit_code == 0
     assert json.loads(r.stdout)["appended"] == [] and json.loads(r.stdout)["ok"] is True
     r = cli("ledger", "verify", "--data", begun)
-    assert r.exit_code == 0 and r.stdout.endswith("6 records, no problems\n")
+    assert r.exit_code == 0 and r.stdout.endswith("7 records, no problems\n")
     r = cli("order", "settle", "o-2", "pay-2", "3950", "--data", begun)
     assert r.stdout == "o-2: settled (paid 39.50, fulfilled)\n"
 
@@ -415,5 +419,123 @@ def test_repair_names_what_it_cannot_re_derive(cli, tmp_path):
 
 @pytest.mark.parametrize("cmd", [["order", "recover"], ["ledger", "repair"]])
 def test_help_of_the_new_commands(cli, cmd):
+    r = cli(*cmd, "--help")
+    assert r.exit_code == 0 and "Usage:" in r.stdout
+
+
+# ---------------------------------------------------------------------- #15: the lifecycles a shop runs
+
+
+@pytest.mark.parametrize("args", [["o-1", "pay-1", "-2100"], ["o-1", "pay-1", "--", "-2100"]])
+def test_a_negative_amount_gets_a_clear_message_and_records_nothing(cli, begun, args):
+    before = (begun / "ledger.log").read_bytes()
+    r = cli("order", "settle", "--data", begun, *args)
+    assert r.exit_code == 2, r.output
+    assert "-2100: AMOUNT is negative" in r.stderr and "No such option" not in r.stderr
+    no_traceback(r)
+    assert (begun / "ledger.log").read_bytes() == before
+    r = cli("order", "carts", "-5")
+    assert r.exit_code == 2 and "-5: TOTAL is negative" in r.stderr
+
+
+def test_payments_that_do_not_fit_are_refund_due(cli, begun):
+    r = cli("order", "settle", "o-1", "pay-1", "2100", "--data", begun)
+    assert r.stdout == "o-1: settled (paid 21.00, fulfilled)\n"
+    r = cli("order", "settle", "o-1", "pay-2", "2100", "--data", begun)
+    assert r.exit_code == 0
+    assert r.stdout == ("o-1: duplicate-payment (the order was already paid under another reference: "
+                        "payment pay-2 of 21.00 recorded refund-due)\n")
+    r = cli("order", "settle", "o-1", "pay-2", "2100", "--data", begun, "--json")
+    assert json.loads(r.stdout) == {"order_id": "o-1", "result": "duplicate-payment", "status": "fulfilled"}
+    r = cli("ledger", "show", "o-1", "--data", begun, "--json")
+    assert [x["kind"] for x in json.loads(r.stdout)] == ["created", "reserved", "paid", "fulfilled", "refund-due"]
+
+
+def test_cancel_and_list_by_status(cli, begun):
+    cli("order", "begin", "o-2", "pot", "--data", begun)
+    r = cli("order", "cancel", "o-1", "--data", begun)
+    assert (r.exit_code, r.stdout) == (0, "o-1: cancelled (reservation released (tea x2, mug x1 back))\n")
+    r = cli("order", "cancel", "o-1", "--data", begun)
+    assert r.stdout == "o-1: cancelled (nothing recorded)\n"
+    r = cli("order", "list", "--status", "cancelled", "--data", begun)
+    assert [l.split() for l in r.stdout.splitlines()] == [["ORDER", "STATUS", "TOTAL"], ["o-1", "cancelled", "21.00"]]
+    r = cli("order", "list", "--status", "expired", "--data", begun)
+    assert r.stdout == "no expired orders\n"
+    r = cli("order", "list", "--status", "nonsense", "--data", begun)
+    assert r.exit_code == 2 and "--status" in r.stderr
+    r = cli("order", "settle", "o-1", "pay-1", "2100", "--data", begun)
+    assert "o-1: cancelled (the order was cancelled: payment pay-1 of 21.00 recorded refund-due)" in r.stdout
+    cli("order", "settle", "o-2", "pay-2", "3950", "--data", begun)
+    r = cli("order", "cancel", "o-2", "--data", begun, "--json")
+    assert r.exit_code == 1 and "order o-2 is fulfilled: it cannot be cancelled" in r.stderr
+    no_traceback(r)
+    r = cli("ledger", "verify", "--data", begun)
+    assert r.exit_code == 0, r.output
+
+
+def test_begin_out_of_stock_and_with_another_cart(cli, begun):
+    r = cli("order", "begin", "o-2", "tea=1001", "--data", begun)
+    assert r.exit_code == 0
+    assert r.stdout == "o-2: out-of-stock (total 4054.05; nothing reserved: tea 1001 wanted, 998 on hand)\n"
+    r = cli("order", "begin", "o-2", "tea=1001", "--data", begun, "--json")
+    assert json.loads(r.stdout)["short"] == {"tea": {"wanted": 1001, "on_hand": 998}}
+    r = cli("order", "begin", "o-1", "tea=3", "--data", begun)
+    assert r.exit_code == 1 and "order o-1 exists with a different cart (tea x2, mug x1)" in r.stderr
+    no_traceback(r)
+
+
+def test_order_show(cli, begun):
+    before = storebuild.tree_bytes(begun)
+    r = cli("order", "show", "o-1", "--data", begun)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0] == "o-1: awaiting-payment (total 21.00; tea x2, mug x1)"
+    assert lines[1].startswith("flow:   shop-order suspended, waiting on payment (key o-1:2), deadline ")
+    assert lines[2] == "ledger:" and "o-1:created" in lines[4] and "o-1:1" in lines[5]
+    r = cli("order", "show", "o-1", "--data", begun, "--json")
+    shown = json.loads(r.stdout)
+    assert shown["flow"]["waiting_on"] == "payment" and shown["flow"]["deadline"] is not None
+    assert [x["kind"] for x in shown["records"]] == ["created", "reserved"]
+    assert storebuild.tree_bytes(begun) == before
+    r = cli("order", "show", "o-9", "--data", begun)
+    assert r.exit_code == 1 and "unknown order: o-9" in r.stderr
+
+
+def test_run_due_expires_an_order_whose_window_passed(cli, data):
+    import time
+
+    r = cli("order", "begin", "o-1", "tray", "--payment-window", "0.01", "--data", data)
+    assert r.exit_code == 0, r.output
+    time.sleep(0.05)  # the CLI runs on the real clock; the Python API tests skip time instead
+    r = cli("order", "run-due", "--data", data)
+    assert (r.exit_code, r.stdout) == (0, "fired 1: o-1 expired\n")
+    assert cli("order", "run-due", "--data", data).stdout == "nothing due\n"
+    r = cli("order", "status", "o-1", "--data", data)
+    assert r.stdout == "o-1: expired (total 24.00; ledger: created -> reserved -> released)\n"
+    r = cli("order", "begin", "o-2", "tea", "--payment-window", "0", "--data", data)
+    assert r.exit_code == 2
+
+
+def test_stock_show_and_add(cli, begun):
+    from commerce.cli import stock
+
+    r = cli("order", "stock", "show", "--data", begun)
+    rows = {l.split()[0]: l.split()[1:] for l in r.stdout.splitlines()}
+    assert rows["SKU"] == ["ON", "HAND", "HELD", "SHIPPED", "RECEIVED"]
+    assert rows["tea"] == ["998", "2", "0", "1000"] and rows["pot"] == ["1000", "0", "0", "1000"]
+    r = cli("order", "stock", "add", "tea=5", "pot=2", "--ref", "note-1", "--data", begun)
+    assert (r.exit_code, r.stdout) == (0, "on hand: tea 1003, pot 1002\n")
+    r = cli("order", "stock", "add", "tea=5", "pot=2", "--ref", "note-1", "--data", begun, "--json")
+    assert json.loads(r.stdout)["tea"] == 1003  # once per reference
+    r = cli("order", "stock", "add", "nope=1", "--data", begun)
+    assert r.exit_code == 1 and "unknown sku: nope" in r.stderr
+    r = CliRunner().invoke(stock, ["show", "--json", "--data", str(begun)])  # the `flowscheme stock` group
+    assert r.exit_code == 0 and {"sku": "pot", "on_hand": 1002, "held": 0, "shipped": 0,
+                                 "received": 1002} in json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("cmd", [["order", "cancel"], ["order", "show"], ["order", "run-due"], ["order", "stock"],
+                                 ["order", "stock", "show"], ["order", "stock", "add"]])
+def test_help_of_the_lifecycle_commands(cli, cmd):
     r = cli(*cmd, "--help")
     assert r.exit_code == 0 and "Usage:" in r.stdout

@@ -1,13 +1,14 @@
 """Order data directories the Shop did not write itself, for the tests: a hostile
 one (flows that opening a Shop must never run), and orders as an older flowscheme
-journalled them (plain-string answers that carry nothing to re-derive a record from).
+journalled them (plain-string answers that carry nothing to re-derive a record from;
+order-lifecycle flows, from before stock and payment deadlines).
 Built with the flow and ledger APIs directly; every FlowRuntime is closed after."""
 
 import os
 
 from flow import FlowRuntime
 from commerce.ledger import Ledger
-from commerce.orders import FLOW, LEDGER_KIND
+from commerce.orders import LEDGER_KIND, LEGACY_FLOW as FLOW  # the flow older stores hold
 from commerce.pricing import scheme_path, scheme_source
 
 CART = [["tea", 2]]

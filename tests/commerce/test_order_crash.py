@@ -1,10 +1,14 @@
-"""Crash everywhere: a child process drives orders and is SIGKILLed right after its
-Nth ledger append (before the flow commit that follows: reserve and fulfil are
+"""Crash everywhere: a child process drives orders through every lifecycle — begin
+(reserved, and out-of-stock), settle, a duplicate payment, cancel, a cancel by the
+runtime (`flows cancel`) then recover, a payment deadline passing on a skipped
+clock (expire), a late payment — and is SIGKILLed right after its Nth ledger
+append (before the flow commit that follows: reserve, fulfil and release are
 serviced inside the flow's step, so a kill there loses the uncommitted step) or
 right after its Nth flow commit (before the next ledger append), for every N the
-lifecycle has; then a new
-Shop on the same data directory takes the begin and the webhook again, and every
-order must end with exactly one created, reserved, paid and fulfilled record.
+plan has; then a new Shop on the same data directory recovers and takes the whole
+plan again, and every order must end in its one lifecycle with each record once,
+the stock on hand must be the opening stock minus what was fulfilled, and every
+payment received must be the one its order was fulfilled for or refund-due.
 
 The kill is armed in the child script only (Ledger.append / FileStore.commit
 wrapped there), never in production code.
@@ -20,29 +24,54 @@ from pathlib import Path
 
 import pytest
 
-from commerce import Shop
-from commerce.ledger import Ledger
+from commerce import Shop, audit
+from flow import ManualClock
 
 ROOT = Path(__file__).resolve().parents[2]
-KINDS = ["created", "reserved", "paid", "fulfilled"]
-CARTS = {"a": [["tea", 2], ["mug", 1]], "b": [["pot", 1]]}
-TOTALS = {"a": 2100, "b": 3950}
-# begin a, begin b, settle a, settle b: 8 ledger appends and 4 flow commits in all
-# (begin commits once, waiting for payment; settle once, done)
-PLAN = [["begin", "a"], ["begin", "b"], ["settle", "a"], ["settle", "b"]]
-STEPS = {"append": 8, "commit": 4}
+T0 = 1_800_000_000
+WINDOW = 1800
+CARTS = {"a": [["tea", 2], ["mug", 1]], "b": [["pot", 1]], "c": [["tea", 3]], "d": [["tray", 1]],
+         "e": [["pot", 1]], "f": [["mug", 2]]}
+TOTALS = {"a": 2100, "b": 3950, "c": 1350, "d": 2400, "e": 3950, "f": 2400}
+OPENING = {"tea": 10, "mug": 5, "filter": 0, "honey": 0, "tray": 3, "pot": 1}
+# The plan, in time order ("advance" skips the clock past every payment deadline):
+# a paid; b paid, then paid again under another reference; c expires, then a late
+# payment; d cancelled by the shop; e finds no pot (b holds the only one); f
+# cancelled by the runtime, its reservation released by the recover that follows.
+PLAN = [["begin", "a"], ["begin", "b"], ["begin", "c"], ["begin", "d"], ["begin", "e"], ["begin", "f"],
+        ["settle", "a", "pay-a"], ["settle", "b", "pay-b"], ["settle", "b", "pay-b2"],
+        ["cancel", "d"], ["flows-cancel", "f"], ["recover"],
+        ["advance"], ["run-due"], ["settle", "c", "pay-c"]]
+LIFECYCLES = {
+    "a": ["created", "reserved", "paid", "fulfilled"],
+    "b": ["created", "reserved", "paid", "fulfilled", "refund-due"],
+    "c": ["created", "reserved", "released", "refund-due"],
+    "d": ["created", "reserved", "released"],
+    "e": ["created", "out-of-stock"],
+    "f": ["created", "reserved", "released"],
+}
+STATUSES = {"a": "fulfilled", "b": "fulfilled", "c": "expired", "d": "cancelled", "e": "out-of-stock",
+            "f": "cancelled"}
+PAYMENTS = {"pay-a": "a", "pay-b": "b", "pay-b2": "b", "pay-c": "c"}
+# appends: begin a 3 (the opening stock, created, reserved), b c d f 2 each, e 2 (created,
+# out-of-stock), settle a b 2 each, pay-b2 1 (refund-due), cancel d 1, recover 1 (f
+# released), run-due 1 (c released), pay-c 1 (refund-due); commits: 6 begins, 2
+# settles, cancel d, flows cancel f, run-due c
+STEPS = {"append": 22, "commit": 11}
 
 # The child script: imports flowscheme once, then forks one worker per run (a fresh
 # process with nothing open, as after a restart) so that the many runs do not each
 # pay for starting Python. Each worker arms the kill, opens a Shop on its data
-# directory, runs the recovery pass explicitly (its appends and commits count
-# too) and delivers the plan. Runs of a scenario go one after another; scenarios in parallel.
+# directory (a ManualClock at T0: every run replays the plan's time from its start),
+# runs the recovery pass explicitly (its appends and commits count too) and
+# delivers the plan. Runs of a scenario go one after another; scenarios in parallel.
 CHILD = textwrap.dedent(
     """
     import json, os, signal, sys, traceback
     sys.path.insert(0, sys.argv[1])
     from commerce import Shop
     from commerce.ledger import Ledger
+    from flow import ManualClock
     from flow.store import FileStore
 
     job = json.load(sys.stdin)
@@ -62,13 +91,24 @@ CHILD = textwrap.dedent(
             return result
 
         setattr(cls, name, wrapped)
-        shop = Shop(data_dir)
+        clock = ManualClock(job["t0"])
+        shop = Shop(data_dir, clock=clock, payment_window=job["window"], opening_stock=job["opening"])
         shop.recover()
-        for op, order in plan:
+        for op, *args in plan:
             if op == "begin":
-                shop.begin(order, [tuple(line) for line in carts[order]])
-            else:
-                shop.settle(order, "pay-" + order, totals[order])
+                shop.begin(args[0], [tuple(line) for line in carts[args[0]]])
+            elif op == "settle":
+                shop.settle(args[0], args[1], totals[args[0]])
+            elif op == "cancel":
+                shop.cancel(args[0])
+            elif op == "flows-cancel":
+                shop.flows.cancel(args[0])
+            elif op == "recover":
+                shop.recover()
+            elif op == "advance":
+                clock.set(job["t0"] + job["window"] + 1)
+            elif op == "run-due":
+                shop.run_due()
         print("finished", calls)
 
     def fork(fn, log):
@@ -117,7 +157,8 @@ def run_scenarios(base, scenarios, parallel=3):
     script: {scenario id: (data dir, [(returncode, output)])}."""
     script = base / "child.py"
     script.write_text(CHILD, encoding="utf-8")
-    job = {"plan": PLAN, "carts": CARTS, "totals": TOTALS, "parallel": parallel,
+    job = {"plan": PLAN, "carts": CARTS, "totals": TOTALS, "parallel": parallel, "t0": T0, "window": WINDOW,
+           "opening": OPENING,
            "scenarios": [{"dir": str(base / scenario_id(k)), "kills": k} for k in scenarios]}
     done = subprocess.run([sys.executable, str(script), str(ROOT)], input=json.dumps(job),
                           capture_output=True, text=True, timeout=600)
@@ -133,14 +174,17 @@ def run_scenarios(base, scenarios, parallel=3):
 
 
 SINGLE = [[(hook, n)] for hook in ("append", "commit") for n in range(1, STEPS[hook] + 1)]
-# a second crash while the restarted process is recovering / taking the redeliveries
+# a second crash while the restarted process is recovering / taking the plan again
 DOUBLE = [
     [("append", 5), ("append", 1)],
     [("commit", 3), ("commit", 1)],
     [("append", 3), ("commit", 1)],
     [("commit", 4), ("append", 2)],
-    [("append", 6), ("append", 1)],
-    [("append", 7), ("append", 1)],
+    [("append", 14), ("append", 1)],
+    [("append", 17), ("commit", 2)],
+    [("commit", 9), ("append", 3)],
+    [("append", 19), ("append", 19)],
+    [("commit", 10), ("commit", 10)],
 ]
 SCENARIOS = SINGLE + DOUBLE
 
@@ -154,22 +198,56 @@ def crashed(tmp_path_factory):
     return run_scenarios(tmp_path_factory.mktemp("crash"), SCENARIOS)
 
 
-def paid_before_restart(data_dir):
-    with Ledger(data_dir / "ledger.log") as ledger:
-        return {o for o in TOTALS if any(r.kind == "paid" for r in ledger.records(o))}
+def open_shop(data_dir, **kw):
+    return Shop(data_dir, clock=ManualClock(T0), payment_window=WINDOW, opening_stock=OPENING, **kw)
 
 
-def check_every_order_complete(shop):
-    for order in TOTALS:
+def deliver(shop, plan=PLAN):
+    """The whole plan again, as the child runs it (each step idempotent)."""
+    for op, *args in plan:
+        if op == "begin":
+            status = shop.begin(args[0], [tuple(line) for line in CARTS[args[0]]])
+            assert status in ("awaiting-payment", STATUSES[args[0]]), (args, status)
+        elif op == "settle":
+            answer = shop.settle(args[0], args[1], TOTALS[args[0]])
+            assert answer in ("settled", "already-settled", "duplicate-payment", "expired"), (args, answer)
+        elif op == "cancel":
+            assert shop.cancel(args[0]) == "cancelled"
+        elif op == "flows-cancel":
+            shop.flows.cancel(args[0])
+        elif op == "recover":
+            shop.recover()
+        elif op == "advance":
+            shop.clock.set(T0 + WINDOW + 1)
+        elif op == "run-due":
+            shop.run_due()
+
+
+def check_every_order_settled(shop):
+    """Each order in its one lifecycle, each record once; the stock on hand is the
+    opening stock minus what was fulfilled; every payment fulfilled-for or refund-due."""
+    for order, kinds in LIFECYCLES.items():
         records = shop.ledger.records(order)
-        assert [r.kind for r in records] == KINDS, order
-        assert records[0].amount == TOTALS[order] and records[2].amount == TOTALS[order]
-        assert records[2].details == {"payment_ref": "pay-" + order}
-        assert shop.status(order) == "fulfilled"
-        assert shop.flows.status(order) == "done"
+        assert [r.kind for r in records] == kinds, order
+        assert records[0].amount == TOTALS[order]
+        assert shop.status(order) == STATUSES[order], order
+    shipped = {}
+    for order in ("a", "b"):
+        for sku, qty in CARTS[order]:
+            shipped[sku] = shipped.get(sku, 0) + qty
+    assert shop.stock() == {sku: OPENING[sku] - shipped.get(sku, 0) for sku in OPENING}
+    for ref, order in PAYMENTS.items():
+        records = shop.ledger.records(order)
+        fulfilled_for = [r for r in records if r.kind == "paid" and r.details["payment_ref"] == ref
+                         and any(x.kind == "fulfilled" for x in records)]
+        refund = shop.ledger.get(f"{order}:refund:{ref}")
+        assert bool(fulfilled_for) != (refund is not None), (ref, order)
+        assert refund is None or (refund.kind == "refund-due" and refund.amount == TOTALS[order])
     report = shop.ledger.verify()
     assert report.ok, str(report)
-    assert report.records == 4 * len(TOTALS)
+    assert report.records == 1 + sum(len(k) for k in LIFECYCLES.values())
+    cross = audit.verify(shop)
+    assert cross.ok, str(cross)
 
 
 @pytest.mark.parametrize("kills", SCENARIOS, ids=[scenario_id(k) for k in SCENARIOS])
@@ -180,30 +258,25 @@ def test_a_crash_then_redelivery_records_each_effect_exactly_once(crashed, kills
     for code, output in results[1:]:
         assert code in (0, -signal.SIGKILL), output
 
-    # Two restarts of the same wreck: with the recovery pass and the begin and the
-    # webhook redelivered; and without recovery, with only the webhook redelivered
-    # (for orders the ledger knows) — each must finish every order exactly once.
+    # Two restarts of the same wreck: with the recovery pass, then the plan delivered
+    # again; and without it, only the plan again — each must settle every order once.
     bare = tmp_path / "bare"
     shutil.copytree(data_dir, bare)
-    paid = paid_before_restart(data_dir)
 
-    with Shop(data_dir) as shop:
+    with open_shop(data_dir) as shop:
+        wreck = audit.verify(shop)  # what a crash leaves is named, and is all work recover finishes
+        assert wreck.ledger.ok, str(wreck)
+        assert all(g.remedy == audit.RECOVER for g in wreck.gaps), str(wreck)
         shop.recover()  # explicit: opening a Shop runs nothing
-        for order, cart in CARTS.items():
-            assert shop.begin(order, [tuple(line) for line in cart]) in ("awaiting-payment", "fulfilled")
-        for order in TOTALS:
-            answer = shop.settle(order, "pay-" + order, TOTALS[order])
-            assert answer == ("already-settled" if order in paid else "settled"), order
-            assert shop.settle(order, "pay-" + order, TOTALS[order]) == "already-settled"
-        check_every_order_complete(shop)
+        deliver(shop)
+        check_every_order_settled(shop)
+        before = (data_dir / "ledger.log").read_bytes()
+        deliver(shop)  # and once more: every step a replay now, nothing recorded
+        assert (data_dir / "ledger.log").read_bytes() == before
 
-    with Shop(bare, recover=False) as shop:
-        for order, cart in CARTS.items():
-            if shop.ledger.get(f"{order}:created") is None:
-                shop.begin(order, [tuple(line) for line in cart])
-            answer = shop.settle(order, "pay-" + order, TOTALS[order])
-            assert answer in ("settled", "already-settled")
-        check_every_order_complete(shop)
+    with open_shop(bare, recover=False) as shop:
+        deliver(shop)
+        check_every_order_settled(shop)
 
 
 def test_the_child_finishes_when_no_kill_fires(tmp_path):
@@ -214,5 +287,5 @@ def test_the_child_finishes_when_no_kill_fires(tmp_path):
         [(code, output)] = results
         assert code == 0, output
         assert output.split() == ["finished", str(n)]
-        with Shop(data_dir) as shop:
-            check_every_order_complete(shop)
+        with open_shop(data_dir) as shop:
+            check_every_order_settled(shop)

@@ -87,7 +87,7 @@ def test_settle_records_payment_and_fulfils(shop):
     assert paid.amount == TOTAL and type(paid.amount) is int
     assert paid.details == {"payment_ref": "pay-77"}
     assert [type(r.amount) for r in records] == [int, type(None), int, type(None)]
-    assert [r.seq for r in records] == [1, 2, 3, 4]
+    assert [r.seq for r in records] == [2, 3, 4, 5]  # seq 1: the shop's opening stock
     assert len({r.key for r in records}) == 4
     assert shop.ledger.verify().ok
 
@@ -97,17 +97,21 @@ def test_a_replayed_webhook_answers_already_settled_and_records_nothing(shop, da
     assert shop.settle("o-1", "pay-77", TOTAL) == "settled"
     before = ledger_bytes(data_dir)
     assert shop.settle("o-1", "pay-77", TOTAL) == "already-settled"
-    assert shop.settle("o-1", "pay-other", TOTAL) == "already-settled"  # a second payment for it too
     assert ledger_bytes(data_dir) == before
     assert kinds(shop, "o-1") == KINDS
+    # (changed by #15: a second, real payment under another reference used to answer
+    # already-settled and be recorded nowhere; it is refund-due now: test_order_lifecycles.py)
 
 
 def test_beginning_an_existing_order_changes_nothing_and_answers_its_status(shop, data_dir):
     assert shop.begin("o-1", CART) == "awaiting-payment"
     before = ledger_bytes(data_dir)
     assert shop.begin("o-1", CART) == "awaiting-payment"
-    assert shop.begin("o-1", [("pot", 3)]) == "awaiting-payment"  # another cart: still a no-op
-    assert shop.begin("o-1", [("nope", 1)]) == "awaiting-payment"  # even a cart it would refuse
+    assert shop.begin("o-1", list(reversed(CART))) == "awaiting-payment"  # the same cart, in another order
+    # (changed by #15: another cart used to be a silent no-op; it is refused now)
+    for other in ([("pot", 3)], [("nope", 1)], [("tea", 2)]):
+        with pytest.raises(OrderError, match="order o-1 exists with a different cart"):
+            shop.begin("o-1", other)
     assert ledger_bytes(data_dir) == before
     shop.settle("o-1", "pay-1", TOTAL)
     assert shop.begin("o-1", CART) == "fulfilled"
@@ -123,7 +127,7 @@ def test_a_restart_between_begin_and_settle_loses_nothing(data_dir):
     with Shop(data_dir) as second:  # a new process would see exactly this
         assert [s.order_id for s in second.orders()] == list(carts)
         assert all(s.status == "awaiting-payment" for s in second.orders())
-        assert second.settle("o-3", "pay-3", totals["o-3"]) == "settled"
+        assert second.settle("o-3", "pay-o-3", totals["o-3"]) == "settled"
     with Shop(data_dir) as third:
         assert third.status("o-3") == "fulfilled"
         for order_id in carts:
@@ -131,7 +135,7 @@ def test_a_restart_between_begin_and_settle_loses_nothing(data_dir):
                 assert third.settle(order_id, f"pay-{order_id}", totals[order_id]) == "settled"
         for order_id in carts:
             assert kinds(third, order_id) == KINDS
-            assert third.settle(order_id, "again", totals[order_id]) == "already-settled"
+            assert third.settle(order_id, f"pay-{order_id}", totals[order_id]) == "already-settled"
         assert third.ledger.verify().ok
 
 
@@ -298,13 +302,16 @@ def test_an_unknown_order_is_a_clear_error(shop, data_dir):
     assert shop.ledger.records("o-2") == []
 
 
-def test_a_cancelled_order_refuses_payment(shop, data_dir):
+def test_a_payment_for_an_order_cancelled_by_the_runtime_becomes_refund_due(shop, data_dir):
+    """(Changed by #15: it used to be refused with nothing recorded — the money
+    was recorded nowhere — and the reservation kept forever.)"""
     shop.begin("o-1", CART)
     shop.flows.cancel("o-1")
     assert shop.status("o-1") == "cancelled"
+    assert shop.settle("o-1", "pay-1", TOTAL) == "cancelled"
+    assert kinds(shop, "o-1") == ["created", "reserved", "released", "refund-due"]
     before = ledger_bytes(data_dir)
-    with pytest.raises(OrderError, match="order o-1 is cancelled"):
-        shop.settle("o-1", "pay-1", TOTAL)
+    assert shop.settle("o-1", "pay-1", TOTAL) == "cancelled"  # idempotent by its reference
     assert ledger_bytes(data_dir) == before
 
 
