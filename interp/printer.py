@@ -254,13 +254,18 @@ class _TooLarge(Exception):
     pass
 
 
-def _find_cycle_targets(root):
+_OPTIMISTIC_BUDGET = 20000  # containers the first pass writes before it looks for cycles
+_OPTIMISTIC_DEPTH = 200  # nesting the first pass allows before it looks for cycles
+
+
+def _find_cycle_targets(root, shared=None):
     """ids of the pairs/vectors that close a cycle (targets of DFS back edges).
 
     Every cycle passes through one of them, so labelling just these lets `write`
     terminate while leaving acyclic sharing unlabelled. A depth-first search with an
     explicit stack; the cdr chain of a list is walked in a loop (a list's pairs stay
-    "grey", i.e. on the current path, until the whole list is done)."""
+    "grey", i.e. on the current path, until the whole list is done). The ids of all
+    containers met more than once go into the set `shared`, if given."""
     GREY, BLACK = 1, 2
     color = {}
     targets = set()
@@ -281,6 +286,8 @@ def _find_cycle_targets(root):
             if c is not None:
                 if c == GREY:
                     targets.add(id(x))
+                elif shared is not None:
+                    shared.add(id(x))
                 continue
             if t is Vector:
                 color[id(x)] = GREY
@@ -298,6 +305,8 @@ def _find_cycle_targets(root):
             if c is not None:
                 if c == GREY:
                     targets.add(id(p))
+                elif shared is not None:
+                    shared.add(id(p))
                 break
             color[id(p)] = GREY
             spine.append(p)
@@ -313,12 +322,71 @@ def _find_cycle_targets(root):
     return targets
 
 
+# Acyclic shared structure is written in full, as `write` requires; but a small
+# structure can share its way to an exponential text (x = (y y), y = (z z), ...).
+# When writing in full would print over this many more containers than there are, the
+# shared ones get datum labels too (as write-shared would), which read back equal.
+_EXPANSION_LIMIT = 1_000_000
+
+
+def _expansion(root, cut, limit):
+    """How many more containers writing root would print than there are, when the
+    ones in `cut` (ids) are written once each and referred to by label elsewhere;
+    stops early once over limit. A depth-first walk with an explicit path; sizes
+    are memoised per container."""
+    memo = {}
+    later = {id(root)}  # cut containers, each counted once on its own
+    starts = [root]
+    total = 0
+    while starts and total - len(memo) <= limit:
+        start = starts.pop()
+        path = [[start, (start.car, start.cdr) if type(start) is Pair else start, 0, 1]]
+        on_path = {id(start)}
+        while path:
+            top = path[-1]
+            kids = top[1]
+            i = top[2]
+            n = top[3]
+            while i < len(kids):
+                c = kids[i]
+                i += 1
+                if type(c) is not Pair and type(c) is not Vector:
+                    continue
+                ci = id(c)
+                if ci in cut or ci in on_path:  # a label reference
+                    n += 1
+                    if ci not in later:
+                        later.add(ci)
+                        starts.append(c)
+                    continue
+                m = memo.get(ci)
+                if m is not None:
+                    n += m
+                    continue
+                top[2] = i
+                top[3] = n
+                path.append([c, (c.car, c.cdr) if type(c) is Pair else c, 0, 1])
+                on_path.add(ci)
+                break
+            else:
+                path.pop()
+                on_path.discard(id(top[0]))
+                memo[id(top[0])] = n
+                if path:
+                    path[-1][3] += n
+        total += memo[id(start)]
+    return total - len(memo)
+
+
 def _render(root, write, targets, budget):
     """Print a pair or vector with an explicit work stack.
 
     `targets`: ids of objects that get datum labels (None: assume no cycles).
-    `budget`: give up with _TooLarge after this many containers (None: no limit)."""
+    `budget`: give up with _TooLarge after this many containers, or on nesting
+    deeper than _OPTIMISTIC_DEPTH, as a cycle through cars or vectors soon is
+    (None: no limit)."""
     out = []
+    depth = 0  # containers open
     emit = out.append
     labels = {}  # id -> label number, once the labelled object has been started
     stack = [root]
@@ -329,13 +397,15 @@ def _render(root, write, targets, budget):
         t = type(x)
         if t is _Text:
             emit(x.text)
+            if x is _CLOSE:
+                depth -= 1
             continue
         if t is not Pair and t is not Vector:
             emit(_atom(x, write))
             continue
         if budget is not None:
             budget -= 1
-            if budget < 0:
+            if budget < 0 or depth > _OPTIMISTIC_DEPTH:
                 raise _TooLarge
         if targets and id(x) in targets:
             n = labels.get(id(x))
@@ -347,6 +417,7 @@ def _render(root, write, targets, budget):
         if t is Vector:
             emit("#(")
             push(_CLOSE)
+            depth += 1
             for i in range(len(x) - 1, -1, -1):
                 push(x[i])
                 if i:
@@ -382,6 +453,7 @@ def _render(root, write, targets, budget):
                         raise _TooLarge
         emit("(")
         push(_CLOSE)
+        depth += 1
         if p is not NIL:
             push(p)
             push(_DOT)
@@ -399,9 +471,14 @@ def _print(x, write):
     try:
         # Optimistic pass: most data are small and acyclic, so skip cycle detection
         # unless the structure turns out large (or infinite).
-        return _render(x, write, None, 20000)
+        return _render(x, write, None, _OPTIMISTIC_BUDGET)
     except _TooLarge:
-        return _render(x, write, _find_cycle_targets(x), None)
+        shared = set()
+        targets = _find_cycle_targets(x, shared)
+        shared -= targets
+        if shared and _expansion(x, targets, _EXPANSION_LIMIT) > _EXPANSION_LIMIT:
+            targets |= shared
+        return _render(x, write, targets, None)
 
 
 def write_string(x):

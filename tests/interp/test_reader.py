@@ -587,3 +587,113 @@ def test_parser_cache_is_written_read_back_and_survives_corruption(tmp_path, mon
     assert parse_with(loaded) == expected
     cache.write_text('{"d": [["data", 1]]}')  # corrupt: ignored and rebuilt
     assert parse_with(reader._build_parser()) == expected
+
+
+# ---------------------------------------------------------------- found by fuzzing (tests/interp/test_fuzz_source.py)
+
+
+@pytest.mark.parametrize(
+    "text, col",
+    [("#0=(#0# #0=x)", 9), ("#0=(a #0=(b #0#) #0#)", 7), ("#0=(#0# . #0=(#0#))", 11), ("#0=#;#0=x y", 6)],
+)
+def test_a_label_defined_again_inside_its_own_datum_is_an_error(text, col):
+    # used to leave the outer label's placeholder in the datum: (#<_Placeholder> x)
+    err = syntax_error(text)
+    assert err.message == "datum label #0= defined again inside its own datum"
+    assert err.pos == SourcePos(None, 1, col)
+
+
+def test_a_label_may_be_defined_again_once_its_datum_is_read():
+    d = read1("(#0=a #0=b #0#)")
+    assert pairs_to_list(d) == [S("a"), S("b"), S("b")]
+
+
+def test_labels_with_more_digits_than_python_converts():
+    # int() of 5000 digits raised ValueError ("cannot read: ValueError: ...")
+    n = "0" * 4999 + "7"
+    d = read1("#" + n + "=(a . #" + n + "#)")
+    assert d.cdr is d
+    assert syntax_error("#" + "9" * 5000 + "#").message.startswith("undefined datum label #9999")
+
+
+@pytest.mark.parametrize("radix", [3, 7, 12, 36])
+def test_long_digit_strings_in_any_radix(radix):
+    # int(digits, radix) refuses over 4300 digits unless the radix is a power of two
+    digits = "1" * 6000
+    expected = 0
+    for _ in range(6000):
+        expected = expected * radix + 1
+    assert parse_number(digits, radix) == expected
+    assert parse_number("-" + digits + "/1" + "0" * 5000, radix) == Fraction(-expected, radix**5000)
+
+
+@pytest.mark.parametrize("start", [-1, -10, 1.5, None, "0"])
+def test_read_datum_rejects_a_bad_start_index(start):
+    # -1 read from the end, -10 and 1.5 gave "cannot read: AssertionError/TypeError"
+    with pytest.raises(SchemeSyntaxError, match="read_datum: expected a start index"):
+        read_datum("abc", start)
+
+
+def test_read_datum_positions_when_reading_on_jumping_back_and_switching_text():
+    text = "a\n (b\n c)\n\n  (d)\n'e"
+    starts = []
+    i = 0
+    while True:
+        d, j = read_datum(text, i, "f.scm")
+        if d is EOF_OBJECT:
+            break
+        starts.append(i)
+        if type(d) is Pair:
+            assert d.pos.file == "f.scm"
+            starts[-1] = (i, (d.pos.line, d.pos.col))
+        i = j
+    assert [s[1] for s in starts[1:]] == [(2, 2), (5, 3), (6, 1)]
+    assert read_datum(text, starts[1][0])[0].pos == SourcePos(None, 2, 2)  # back again
+    other = "".join(["\n\n", text])  # another string: counted from its own start
+    assert read_datum(other, starts[1][0] + 2)[0].pos == SourcePos(None, 4, 2)
+    assert read_datum(text, starts[3][0])[0].pos == SourcePos(None, 6, 1)
+    assert read_datum(text, starts[2][0])[0].cdr is NIL
+
+
+def test_reading_a_long_text_datum_by_datum_counts_its_lines_once():
+    # each read_datum used to count the newlines of the whole text before `start`:
+    # reading a long port datum by datum was quadratic
+    class Text(str):
+        counted = 0
+
+        def count(self, sub, start=0, end=None):
+            end = len(self) if end is None else end
+            Text.counted += max(0, end - start)
+            return str.count(self, sub, start, end)
+
+    text = Text("(a 1)\n" * 2000)
+    i = n = 0
+    while True:
+        d, i = read_datum(text, i)
+        if d is EOF_OBJECT:
+            break
+        n += 1
+    assert n == 2000
+    assert Text.counted <= 2 * len(text)
+
+
+def test_nested_labelled_data_are_patched_in_one_pass(monkeypatch):
+    # each label's placeholders used to be patched as its datum ended, walking all the
+    # labelled data inside it again: 3000 nested labels took 12 s to read
+    import interp.reader as reader
+
+    passes = []
+    patch = reader._patch
+    monkeypatch.setattr(reader, "_patch", lambda roots: passes.append(1) or patch(roots))
+    n = 3000
+    text = "".join("#%d=(a #%d# . " % (i, i) for i in range(n)) + "()" + ")" * n
+    d = read1(text)
+    assert len(passes) == 1
+    for _ in range(n):
+        assert d.cdr.car is d
+        d = d.cdr.cdr
+    assert d is NIL
+
+
+def test_a_label_in_a_bytevector_is_named_in_the_error():
+    assert syntax_error("#0=#u8(#0#)").message == "bad bytevector element #0# (expected an integer 0 to 255)"
