@@ -462,6 +462,8 @@ class Analyzer:
                     nodes.append(self.node(Const(UNSPECIFIED), fpos, owner))
             else:
                 nodes.append(self.analyze(item[1], scope, tail and last, owner, item[2]))
+        if not nodes:  # only empty (begin)s
+            raise self.error("empty body", pos)
         if len(nodes) == 1:
             return nodes[0]
         return self.node(Seq(nodes), pos, owner)

@@ -538,3 +538,15 @@ def test_hash_table_keys_with_heavy_sharing_are_refused():
         t.set(v, 1)
     with pytest.raises(SchemeError):
         t.set(circular(1, 2), 1)
+
+
+@pytest.mark.parametrize("src", [
+    "(let () (begin))", "((lambda () (begin)))", "(define (f) (begin)) (f)", "(let* () (begin (begin)))",
+    "(parameterize () (begin))", "(let-values () (begin))",
+])
+def test_a_body_of_only_empty_begins_is_a_syntax_error(src):
+    from interp import Interpreter
+    from interp.errors import SchemeSyntaxError
+
+    with pytest.raises(SchemeSyntaxError, match="empty body"):
+        Interpreter().eval(src)
