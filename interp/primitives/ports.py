@@ -298,46 +298,31 @@ def _closed(who, doing):
     return scheme_error(f"{who}: cannot {doing} a closed port")
 
 
-def textual_input(p, who):
-    """p (or the current input port when None) as an open textual input port."""
+def _open_port(p, who, current, cls, what, doing):
+    """p (or the current port of its direction when None) as an open port of class cls."""
     if p is None:
-        p = current_input_port()
-    if not isinstance(p, InputPort):
-        raise type_error(who, "a textual input port", p)
+        p = current()
+    if not isinstance(p, cls):
+        raise type_error(who, what, p)
     if p.closed:
-        raise _closed(who, "read from")
+        raise _closed(who, doing)
     return p
+
+
+def textual_input(p, who):
+    return _open_port(p, who, current_input_port, InputPort, "a textual input port", "read from")
 
 
 def textual_output(p, who):
-    """p (or the current output port when None) as an open textual output port."""
-    if p is None:
-        p = current_port()
-    if not isinstance(p, OutputPort):
-        raise type_error(who, "a textual output port", p)
-    if p.closed:
-        raise _closed(who, "write to")
-    return p
+    return _open_port(p, who, current_port, OutputPort, "a textual output port", "write to")
 
 
 def binary_input(p, who):
-    if p is None:
-        p = current_input_port()
-    if not isinstance(p, BinaryInputPort):
-        raise type_error(who, "a binary input port", p)
-    if p.closed:
-        raise _closed(who, "read from")
-    return p
+    return _open_port(p, who, current_input_port, BinaryInputPort, "a binary input port", "read from")
 
 
 def binary_output(p, who):
-    if p is None:
-        p = current_port()
-    if not isinstance(p, BinaryOutputPort):
-        raise type_error(who, "a binary output port", p)
-    if p.closed:
-        raise _closed(who, "write to")
-    return p
+    return _open_port(p, who, current_port, BinaryOutputPort, "a binary output port", "write to")
 
 
 _INPUT = (InputPort, BinaryInputPort)
