@@ -124,14 +124,16 @@ class FlowRuntime(Timers):
     """Durable flows on one interpreter; see the module docstring."""
 
     def __init__(self, store=None, interpreter=None, stdout=None, allow=None, limits=None, clock=None,
-                 retry=None):
+                 retry=None, store_key=None):
         """allow: the restricted procedures flow code may call (names or categories
         of interp.capabilities: "file", "process", "eval", "environment-variables", "flows";
         "all" for everything; by default none). limits: an interp.limits.Limits
         for every step (default Limits(): generous bounds on calls, time, memory).
         clock: what "now" is for timers, deadlines, retries and the clock reads
         of flows (flow.clock: SystemClock() by default, ManualClock in tests).
-        retry: the RetryPolicy of request handlers (serve=, the Worker's)."""
+        retry: the RetryPolicy of request handlers (serve=, the Worker's).
+        store_key: bytes or str; exports carry its HMAC-SHA256 and imports
+        without a valid one are refused (default: $FLOWSCHEME_STORE_KEY)."""
         self.interp = interpreter if interpreter is not None else Interpreter(stdout=stdout)
         self.cenv = codec.Env(self.interp)
         self.defs = {}  # name -> the latest FlowDef
@@ -140,6 +142,7 @@ class FlowRuntime(Timers):
         self.limits = Limits() if limits is None else limits
         self.clock = SystemClock() if clock is None else clock
         self.retry_policy = (RetryPolicy() if retry is None else retry).check()
+        self.store_key = store_key
         self._lock = threading.RLock()
         self._running = set()  # ids of flows in a step (a flow may not start or resume itself)
         self._budgets = {}  # flow id -> (Budget, thread id) of its running step

@@ -720,7 +720,9 @@ def _drive(action, k, level, base, roomy=False):
         except Throw as t:
             _depth = 0
             if t.kproc.level < level:
-                raise  # it belongs to an outer driver
+                if level > 1:
+                    raise  # it belongs to an outer driver
+                raise scheme_error("a continuation of a computation that has ended was called") from None
             k = _jump(t.kproc, t.values)
             action = _value_action(UNSPECIFIED)
             if _interrupt:  # a loop of continuation jumps stops here

@@ -797,3 +797,22 @@ def test_only_store_format_errors_escape_for_typed_junk_in_snapshots(target):
         with pytest.raises(StoreFormatError):
             target.import_store(store.pack(graph=False))
         assert target.ids() == ["mine"]
+
+
+def test_a_store_key_given_to_the_runtime_signs_and_checks(monkeypatch):
+    from flow import StoreAuthenticationError
+
+    monkeypatch.delenv("FLOWSCHEME_STORE_KEY", raising=False)
+    rt = FlowRuntime(store_key=b"k1")
+    rt.load("(defflow f (lambda () (request 'a 1)))", "f.scm")
+    rt.start("f", flow_id="x")
+    signed = rt.export_store()
+    same = FlowRuntime(store_key=b"k1")
+    same.load("(defflow f (lambda () (request 'a 1)))", "f.scm")
+    assert same.import_store(signed) == 1
+    other = FlowRuntime(store_key=b"k2")
+    other.load("(defflow f (lambda () (request 'a 1)))", "f.scm")
+    with pytest.raises(StoreAuthenticationError):
+        other.import_store(signed)
+    with pytest.raises(StoreAuthenticationError):
+        same.import_store(FlowRuntime().export_store())  # unsigned, but a key is required
