@@ -347,17 +347,27 @@ def flows_upgrade(ctx, flow_ids, every, dry_run, store, loads, allow, as_json):
 
 @flows.command("cancel")
 @click.argument("flow_id", metavar="ID")
+@click.option("--unwind", is_flag=True,
+              help="Let the flow compensate: the request it waits on raises a flow-cancellation "
+                   "its guard can handle (release what it holds, ...); needs its code (--load).")
 @store_options
+@allow_option
 @click.pass_context
-def flows_cancel(ctx, flow_id, store, loads):
-    """Cancel flow ID if it is suspended (a finished flow is left as it is)."""
-    rt = open_runtime(ctx, store, loads)
+def flows_cancel(ctx, flow_id, unwind, store, loads, allow):
+    """Cancel flow ID if it is waiting (a finished flow is left as it is).
+    With --unwind the flow handles its cancellation itself and runs on to where
+    that takes it: done, or waiting on a compensating request (which its host
+    then serves, e.g. `flowscheme order recover` for an order)."""
+    rt = open_runtime(ctx, store, loads, allow=allow)
     before = guarded(ctx, lambda: rt.status(flow_id))
-    status = guarded(ctx, lambda: rt.cancel(flow_id))
-    if before == "suspended":
+    if before not in ("suspended", "sleeping"):
+        click.echo(f"flow {flow_id} is {before}: nothing to cancel")
+        return
+    status = guarded(ctx, lambda: rt.cancel(flow_id, unwind=unwind))
+    if status == "cancelled":
         click.echo(f"flow {flow_id} cancelled")
     else:
-        click.echo(f"flow {flow_id} is {status}: nothing to cancel")
+        _echo_outcome(ctx, rt, flow_id)
 
 
 def key_option(fn):

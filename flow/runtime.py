@@ -395,21 +395,47 @@ class FlowRuntime(Timers):
             return int(self.clock.now() * 1_000_000)
         return _random(*args)
 
-    def cancel(self, flow_id):
-        """Cancel a suspended flow (a no-op on a finished one); returns its status.
+    def cancel(self, flow_id, unwind=False, serve=None):
+        """Cancel a waiting flow (a no-op on a finished one); returns its status.
         A flow running a step in another thread of this process stops at its next
-        check (within milliseconds) and is cancelled at its last commit."""
+        check (within milliseconds) and is cancelled at its last commit.
+
+        unwind=True lets the flow compensate instead: the request it waits on
+        raises a flow-cancellation (`(flow-cancellation? c)`, journalled), which
+        its guard / dynamic-wind can handle — release what it holds, say — and
+        the flow then runs on (serving requests from serve) to wherever its
+        handling takes it: done, or waiting on a compensating request. Uncaught,
+        the flow ends cancelled. Needs the flow's code."""
         flow_id = str(flow_id)
         running = self._budgets.get(flow_id)
         if running is not None and running[1] != threading.get_ident():
             running[0].request_stop("cancel")
         with self.store.lock(flow_id):
             self._not_running(flow_id)
-            f = self._flow(flow_id, decode_data=False)  # its data is kept as it is
+            f = self._flow(flow_id, decode_data=unwind)  # (else its data is kept as it is, encoded)
+            if f.waiting and unwind:
+                return self._unwind(f, serve)
             if f.waiting:
                 f.cancel()
                 self._commit(f, [])
             return f.status
+
+    def _unwind(self, f, serve):
+        entries = []
+        condition = self.interp.call(self.interp.lookup("make-flow-cancellation"), f.id)
+        self._running.add(f.id)
+        try:
+            outcome, params = self._answer(f, self._continuation(f), condition, entries, raised=True)
+            if isinstance(outcome, SchemeError) and outcome.payload is condition:
+                f.cancel()  # not handled: cancelled where it stood
+            else:
+                self._advance(f, outcome, params, entries, serve)
+        except Abandoned as a:
+            return self._abandoned(self._flow(f.id, decode_data=False), a.stopped).status
+        finally:
+            self._running.discard(f.id)
+        self._commit(f, entries)
+        return f.status
 
     def _run(self, action, budget):
         try:

@@ -31,6 +31,10 @@ FLOW_PRELUDE = """
   timeout?
   (kind timeout-kind)
   (seconds timeout-seconds))
+(define-record-type flow-cancellation
+  (make-flow-cancellation id)
+  flow-cancellation?
+  (id flow-cancellation-flow-id))
 """
 
 # the runtime's own request kinds (a flow cannot ask for them by name)

@@ -16,12 +16,14 @@
 ;; and answers payment when the webhook comes. It cancels an order by answering the
 ;; request the order waits on with a cancellation (a table whose "record" is
 ;; "cancel"): `ask` raises it, and the guard in `holding-reservation` turns it into
-;; the release -- the one place where stock goes back.
+;; the release -- the one place where stock goes back. `flowscheme flows cancel
+;; --unwind` raises the runtime's flow-cancellation at the request: the same guard.
 
 (define (answer-record answer)                ; "reserved", "paid", "cancel", ... or #f
   (and (hash-table? answer) (hash-table-ref/default answer "record" #f)))
 
-(define (cancellation? answer) (equal? (answer-record answer) "cancel"))
+(define (cancellation? answer)                ; the shop's, or `flows cancel --unwind`'s
+  (or (flow-cancellation? answer) (equal? (answer-record answer) "cancel")))
 
 ;; (ask kind oid [seconds]): a request, with a deadline when seconds is a number;
 ;; a cancellation as its answer is raised rather than returned.

@@ -10,6 +10,8 @@ import multiprocessing
 import os
 import traceback
 
+from pathlib import Path
+
 import pytest
 
 from commerce import OrderError, Shop, audit
@@ -596,3 +598,41 @@ def test_show_gives_the_records_and_the_flows_state_and_runs_nothing(shop, data)
     with pytest.raises(OrderError, match="unknown order: nope"):
         shop.show("nope")
     assert os.path.exists(data / "flows")
+
+
+def test_flows_cancel_with_unwind_compensates_in_the_flow(shop, data):
+    """`flows cancel --unwind`: the order's own guard catches the cancellation
+    at its payment request and asks for the release; serving it (recover)
+    records the release under the same key as every other path."""
+    shop.begin("o-1", CART)
+    assert shop.flows.cancel("o-1", unwind=True) == "suspended"  # compensating: waits on its release
+    assert shop.flows.result("o-1").kind == "release"
+    assert shop.recover() == 1
+    assert kinds(shop, "o-1") == ["created", "reserved", "released"]
+    assert shop.ledger.get("o-1:released").details["reason"] == "cancelled"
+    assert shop.status("o-1") == "cancelled"
+    assert shop.flows.result("o-1").value == "cancelled"  # the flow ended by itself
+    assert shop.stock() == on_hand(shop)
+    clean(shop)
+
+
+def test_the_flows_cancel_command_unwinds_an_order(shop, data):
+    from click.testing import CliRunner
+
+    from interp.cli import main
+
+    def cli(*args):
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    ORDER_SCM = Path(__file__).resolve().parents[2] / "schemes" / "order.scm"
+    shop.begin("o-1", CART)
+    shop.close()
+    r = cli("flows", "cancel", "o-1", "--unwind", "--store", data / "flows", "--load", ORDER_SCM)
+    assert r.exit_code == 0, r.stderr
+    assert "release" in r.stdout
+    r = cli("order", "recover", "--data", data)
+    assert r.exit_code == 0, r.stderr
+    r = cli("order", "status", "o-1", "--data", data)
+    assert "cancelled" in r.stdout
+    r = cli("ledger", "verify", "--data", data)
+    assert r.exit_code == 0, r.stdout + r.stderr

@@ -284,3 +284,56 @@ def test_a_worker_reports_a_flow_it_cannot_move_and_carries_on_with_the_others()
     assert {t.flow_id for t in errors} == {"a", "b"}
     assert "diverged from its journal" in str(errors[0].result)
     assert w.run_once() == [] and len(seen) == 3  # not tried again while unchanged
+
+
+# ------------------------------------------------------------------ cancel with unwind
+
+COMPENSATING = """
+(defflow careful (lambda (o)
+  (guard (c ((flow-cancellation? c) (request 'release (flow-cancellation-flow-id c)) 'compensated))
+    (request 'payment o))))
+(define undone '())
+(defflow winding (lambda (o)
+  (dynamic-wind (lambda () #f) (lambda () (request 'payment o)) (lambda () (set! undone (cons o undone))))))
+(defflow napping (lambda () (guard (c (#t 'woken-to-cancel)) (sleep 3600))))
+"""
+
+
+def test_cancel_with_unwind_lets_the_flow_compensate():
+    rt = FlowRuntime()
+    rt.load(COMPENSATING)
+    rt.start("careful", "o1", flow_id="a")
+    assert rt.cancel("a", unwind=True) == "suspended"  # compensating: waits on its release
+    assert rt.result("a").kind == "release" and rt.result("a").payload == "a"
+    assert [(e.kind.name, e.raised) for e in rt.journal("a")] == [("payment", True)]
+    assert rt.resume("a", "released").value == "compensated"
+    rt.start("careful", "o2", flow_id="b")
+    assert rt.cancel("b", unwind=True, serve={"release": lambda r: "ok"}) == "done"
+    assert rt.result("b").value == "compensated"
+
+
+def test_cancel_with_unwind_of_a_flow_that_does_not_handle_it_cancels_it():
+    rt = FlowRuntime()
+    rt.load(COMPENSATING)
+    rt.start("winding", "o", flow_id="w")
+    assert rt.cancel("w", unwind=True) == "cancelled"  # not caught: cancelled where it stood,
+    assert rt.eval("undone") is not None and rt.eval("(car undone)") == "o"  # its after thunk run
+    rt.load("(defflow bare (lambda () (request 'payment 1)))")
+    rt.start("bare", flow_id="x")
+    assert rt.cancel("x", unwind=True) == "cancelled"
+    assert rt.resume("x", 1) == NotWaiting("x", "cancelled", None)
+
+
+def test_cancel_with_unwind_wakes_a_sleeping_flow_and_survives_a_replay():
+    clock = ManualClock(T0)
+    rt = FlowRuntime(clock=clock)
+    rt.load(COMPENSATING, "v1.scm")
+    rt.start("napping", flow_id="n")
+    assert rt.cancel("n", unwind=True) == "done" and rt.result("n").value == "woken-to-cancel"
+    assert rt.due() == []
+    rt.start("careful", "o", flow_id="a")
+    rt.cancel("a", unwind=True)
+    fresh = FlowRuntime(clock=clock)
+    fresh.load(";; v2\n" + COMPENSATING, "v2.scm")
+    fresh.import_store(rt.export_store())
+    assert fresh.resume("a", "released").value == "compensated"  # replay raised it again
