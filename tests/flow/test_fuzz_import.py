@@ -32,7 +32,8 @@ from flow import FlowError, FlowRuntime, codec
 from flow.transfer import STORE_MAGIC
 
 EXAMPLES = int(os.environ.get("FLOWSCHEME_FUZZ_EXAMPLES", "200"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
+DERANDOMIZE = "FLOWSCHEME_FUZZ_EXAMPLES" not in os.environ  # CI tries the same cases each run
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE,
                     suppress_health_check=list(HealthCheck))
 
 CODE = r"""
@@ -406,7 +407,8 @@ def test_structurally_mutated_stores(data):
     check_import(mutate_store(data.draw))
 
 
-@settings(max_examples=max(EXAMPLES // 4, 10), deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=max(EXAMPLES // 4, 10), deadline=None, database=None, derandomize=DERANDOMIZE,
+          suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_byte_mutated_stores(data):
     mutated = mutate_bytes(data.draw, SOURCE)
@@ -536,7 +538,8 @@ def test_base_snapshot_for_synthesized_continuations():
     assert rt.status("base") == "suspended"
 
 
-@settings(max_examples=max(EXAMPLES // 2, 10), deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=max(EXAMPLES // 2, 10), deadline=None, database=None, derandomize=DERANDOMIZE,
+          suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_synthesized_continuations(data):
     """Continuations assembled from random frames of the loaded code (random data
