@@ -371,28 +371,26 @@ def output_port_open_p(p):
     return isinstance(p, _OUTPUT) and not p.closed
 
 
-@primitive("close-port")
-def close_port(p):
-    if not isinstance(p, Port):
-        raise type_error("close-port", "a port", p)
+def _close(who, p, kinds, what):
+    if not isinstance(p, kinds):
+        raise type_error(who, what, p)
     p.close()
     return UNSPECIFIED
+
+
+@primitive("close-port")
+def close_port(p):
+    return _close("close-port", p, Port, "a port")
 
 
 @primitive("close-input-port")
 def close_input_port(p):
-    if not isinstance(p, _INPUT):
-        raise type_error("close-input-port", "an input port", p)
-    p.close()
-    return UNSPECIFIED
+    return _close("close-input-port", p, _INPUT, "an input port")
 
 
 @primitive("close-output-port")
 def close_output_port(p):
-    if not isinstance(p, _OUTPUT):
-        raise type_error("close-output-port", "an output port", p)
-    p.close()
-    return UNSPECIFIED
+    return _close("close-output-port", p, _OUTPUT, "an output port")
 
 
 @primitive("eof-object")
