@@ -17,35 +17,47 @@ from interp.errors import SchemeError
 from interp.interpreter import format_value
 from interp.primitives.io import SchemeExit
 from interp.printer import write_string
+from interp.pretty import pretty_string
 from interp.reader import is_complete, read_all
-from interp.values import Pair, Symbol
+from interp.values import NIL, UNSPECIFIED, Pair, Symbol, sym
 
 from . import codec
 from .convert import SchemeObject
 from .errors import FlowError
-from .inspect import describe, flow_rows, flows_table, format_description, outcome_text
+from .inspect import clip, describe, flow_rows, flows_table, format_description, outcome_text
 
 HELP = """\
 Type Scheme expressions; an input runs when its parentheses balance.
 Flows: (defflow name (lambda (arg ...) ... (request 'kind payload) ...)),
 (flow/start 'name arg ...), (flow/start-with-id "id" 'name arg ...), (flow/resume "id" value).
 
-Meta-commands:
-  ,help               this text
-  ,load FILE          evaluate a Scheme file here (defflows included)
-  ,flows              every flow: id, name, status, what it waits on
+Meta-commands (aliases after the slash):
+  ,help / ,h ,?       this text
+  ,load FILE / ,l     evaluate a Scheme file here (defflows included)
+  ,flows / ,ls        every flow: id, name, status, what it waits on
   ,show ID            a flow made readable: where it stopped, its locals, its journal
   ,resume ID EXPR     answer the request flow ID waits on with the value of EXPR
   ,cancel ID          cancel a suspended flow
   ,export FILE        write every flow to FILE (the msgpack store format)
   ,import FILE        replace the flows with those in FILE (their defflows must be loaded)
-  ,time EXPR          evaluate EXPR and say how long it took
-  ,quit               leave (also Ctrl-D); flows in a --store survive, definitions do not
+  ,bt / ,backtrace    the whole backtrace of the last error
+  ,describe X / ,d    what X is: a name (procedure, macro, special form, variable) or
+                      the value of an expression, with its parameters and where defined
+  ,apropos TEXT / ,a  every bound name containing TEXT, with what it is
+  ,expand EXPR / ,x   EXPR with its macros expanded (the code the evaluator sees)
+  ,trace NAME ...     print each call of these global procedures and what it returns
+  ,untrace [NAME ...] stop tracing them (all of them without a name)
+  ,pp EXPR            pretty-print the value of EXPR
+  ,time EXPR / ,t     evaluate EXPR and say how long it took
+  ,quit / ,q ,exit    leave (also Ctrl-D); flows in a --store survive, definitions do not
+Several expressions on one line each print their value.
 Keys (terminal): Enter runs a complete input, Esc Enter inserts a newline,
 Tab completes names, Ctrl-C abandons the input or interrupts a running one."""
 
-COMMANDS = ("help", "load", "flows", "show", "resume", "cancel", "export", "import", "time", "quit")
-ALIASES = {"h": "help", "?": "help", "l": "load", "q": "quit", "exit": "quit", "ls": "flows"}
+COMMANDS = ("help", "load", "flows", "show", "resume", "cancel", "export", "import", "bt", "describe",
+            "apropos", "expand", "trace", "untrace", "pp", "time", "quit")
+ALIASES = {"h": "help", "?": "help", "l": "load", "q": "quit", "exit": "quit", "ls": "flows",
+           "backtrace": "bt", "d": "describe", "a": "apropos", "x": "expand", "t": "time"}
 SHAPES = ("flow-suspended", "flow-done", "flow-failed", "flow-cancelled", "flow-not-waiting")
 
 
@@ -93,6 +105,8 @@ class Repl:
         self.store_dir = store_dir
         self.count = 0
         self.errors = 0
+        self.last_error = None  # the SchemeError ,bt shows
+        self.traced = {}  # global name -> the procedure it named before ,trace
 
     # ------------------------------------------------------------------ output
 
@@ -134,26 +148,32 @@ class Repl:
             return is_complete(rest) if rest.strip() else True
         return is_complete(text)
 
-    def handle(self, text):
+    def handle(self, text, filename=None, line=1):
         """Run one complete input; errors are reported and the session carries on.
-        Raises Quit to end the session."""
+        Raises Quit to end the session. Several expressions in it each print their
+        value. filename/line: where the input came from (piped input names its
+        line in errors), else `<repl-N>`."""
         if not text.strip():
             return
         self.count += 1
         s = text.strip()
         if s.startswith(","):
             self.guard(lambda: self.meta(s[1:]))
-        else:
-            self.guard(lambda: self.show_value(self.eval(text)))
+            return
+        name = filename or f"<repl-{self.count}>"
+        for form in _forms(text, name, line):
+            if not self.guard(lambda: self.show_value(self.eval(form, name))):
+                break
 
     def load(self, path):
         """What ,load does, for a file named on the command line."""
         self.guard(lambda: self._load(path))
 
     def guard(self, fn):
-        """Run fn(), reporting any error; only Quit ends the session."""
+        """Run fn(), reporting any error (then False); only Quit ends the session."""
         try:
             fn()
+            return True
         except Quit:
             raise
         except SchemeExit as e:
@@ -162,7 +182,9 @@ class Repl:
             self.complain(";; interrupted")
         except SchemeError as e:
             self._debug_trace(e)
-            self.complain(e.format())
+            self.last_error = e
+            more = "\n;; ,bt shows the whole backtrace" if len(e.backtrace) > BACKTRACE_SHOWN else ""
+            self.complain(e.format(BACKTRACE_SHOWN) + more)
         except (FlowError, ReplError, codec.MissingUnit) as e:
             self._debug_trace(e)
             self.complain(str(e))
@@ -170,6 +192,7 @@ class Repl:
             self.complain(f"internal error: {type(e).__name__}: {e}")
             if self.debug:
                 traceback.print_exception(e, file=self.err)
+        return False
 
     def _debug_trace(self, e):
         if self.debug:
@@ -278,6 +301,94 @@ class Repl:
         self.show_value(value)
         self.say(f";; {_duration(t1 - t0)} elapsed, {_duration(c1 - c0)} cpu")
 
+    def cmd_bt(self, rest):
+        e = self.last_error
+        if e is None:
+            raise ReplError("no error yet: ,bt shows the backtrace of the last one")
+        self.say(e.format(limit=len(e.backtrace)))
+
+    def cmd_describe(self, rest):
+        if not rest:
+            raise ReplError("usage: ,describe NAME or ,describe EXPR")
+        self.say(describe_text(self, rest))
+
+    def cmd_apropos(self, rest):
+        if not rest or len(rest.split()) != 1:
+            raise ReplError("usage: ,apropos TEXT (one word: part of the names to look for)")
+        found = [n for n in self.names() if rest.lower() in n.lower()]
+        if not found:
+            self.say(f";; no bound name contains {rest!r}")
+            return
+        width = max(len(n) for n in found)
+        self.say("\n".join(f"{n.ljust(width)}  {self.what_is(n)}" for n in found))
+
+    def cmd_expand(self, rest):
+        if not rest:
+            raise ReplError("usage: ,expand EXPR")
+        data = read_all(rest, "<expand>")
+        if len(data) != 1:
+            raise ReplError(",expand takes one expression")
+        self.say(pretty_string(expand_all(self.rt.interp, data[0])))
+
+    def cmd_pp(self, rest):
+        if not rest:
+            raise ReplError("usage: ,pp EXPR")
+        value = self.eval(rest)
+        self.say(pretty_string(value) if value is not UNSPECIFIED else "")
+
+    def cmd_trace(self, rest):
+        names = rest.split()
+        if not names:
+            shown = ", ".join(sorted(self.traced)) or "nothing"
+            self.say(f";; tracing {shown} (,trace NAME ... adds, ,untrace removes)")
+            return
+        for name in names:
+            self._trace(name)
+        self.say(f";; tracing {', '.join(names)}")
+
+    def _trace(self, name):
+        interp = self.rt.interp
+        try:
+            proc = interp.lookup(name)
+        except KeyError:
+            raise ReplError(f",trace: {name} is not a bound global variable") from None
+        if not callable_value(proc):
+            raise ReplError(f",trace: {name} is not a procedure (it is {write_string(proc)[:60]})")
+        if name in self.traced:
+            return
+        interp.define("%traced-procedure", proc)
+        try:
+            interp.lookup("%trace-depth")
+        except KeyError:
+            interp.eval("(define %trace-depth (make-parameter 0))", filename="<trace>")
+        interp.eval(TRACER.replace("NAME", _symbol_text(name)), filename="<trace>")
+        self.traced[name] = proc
+
+    def cmd_untrace(self, rest):
+        names = rest.split() or sorted(self.traced)
+        for name in names:
+            if name not in self.traced:
+                raise ReplError(f",untrace: {name} is not traced")
+        for name in names:
+            self.rt.interp.define(name, self.traced.pop(name))
+        self.say(f";; untraced {', '.join(names)}" if names else ";; nothing is traced")
+
+    def what_is(self, name):
+        """`special form`, `macro`, `procedure (a b)`, `variable`: what a global name is."""
+        from interp.analyzer import SPECIAL_FORMS
+
+        genv = self.rt.interp.genv
+        s = sym(name)
+        if s in genv.macros:
+            return "macro"
+        if s in SPECIAL_FORMS and s not in getattr(genv, "shadowed", ()):
+            return "special form"
+        try:
+            value = self.rt.interp.lookup(name)
+        except KeyError:
+            return "unbound"
+        return value_kind(value)
+
     # ------------------------------------------------------------------ completion
 
     def names(self):
@@ -295,6 +406,199 @@ class Repl:
             return sorted(self.rt.ids())
         except Exception:
             return []
+
+
+BACKTRACE_SHOWN = 10  # frames an error shows; ,bt shows them all
+
+# ,trace NAME: rebinds the global to a procedure that prints the call, calls the
+# original (held in %traced-procedure when this is evaluated) and prints the result
+TRACER = """
+(define NAME
+  (let ((original %traced-procedure) (name 'NAME))
+    (lambda args
+      (let ((depth (%trace-depth)))
+        (display (make-string (* 2 depth) #\\space))
+        (write (cons name args))
+        (newline)
+        (call-with-values
+          (lambda () (parameterize ((%trace-depth (+ depth 1))) (apply original args)))
+          (lambda results
+            (display (make-string (* 2 depth) #\\space))
+            (display "=>")
+            (for-each (lambda (r) (display " ") (write r)) results)
+            (newline)
+            (apply values results)))))))
+"""
+
+
+def _symbol_text(name):
+    return write_string(sym(name))
+
+
+def callable_value(x):
+    return getattr(x, "type_name", None) == "procedure" or type(x).__name__ in ("Closure", "Primitive")
+
+
+def value_kind(value):
+    """What a value is, in a few words (`procedure (n)`, `number`, `list of 3`)."""
+    from interp.machine import Closure, parameter_text
+    from interp.values import scheme_type_name
+
+    if type(value) is Closure:
+        return f"procedure {parameter_text(value.lam) or ''}".rstrip()
+    if callable_value(value):
+        arity = getattr(value, "arity_text", None)
+        return f"procedure ({arity()})" if arity else "procedure"
+    kind = scheme_type_name(value)
+    if type(value) is Pair:
+        n, x = 0, value
+        while type(x) is Pair and n <= 1_000_000:
+            n, x = n + 1, x.cdr
+        if x is NIL:
+            return f"list of {n} element{'s' if n != 1 else ''}"
+    size = {"string": "character", "vector": "element", "bytevector": "byte"}.get(kind)
+    if size is not None:
+        try:
+            n = len(value)
+        except TypeError:
+            return kind
+        return f"{kind} of {n} {size}{'s' if n != 1 else ''}"
+    return kind
+
+
+def describe_text(repl, text):
+    """,describe: a name's kind and value, or an expression's value, made readable."""
+    from interp.machine import Closure
+
+    name = text.strip()
+    if re.fullmatch(r"[^\s()'`,\"]+", name) and not re.fullmatch(r"[-+]?[\d.].*|#.*", name):
+        kind = repl.what_is(name)
+        if kind in ("macro", "special form"):
+            return f"{name} is a {kind}" + (" (,expand shows what a use of it becomes)" if kind == "macro" else "")
+        if kind == "unbound":
+            raise ReplError(f",describe: {name} is not bound (,apropos {name} finds names containing it)")
+        value = repl.rt.interp.lookup(name)
+        head = f"{name} is a global variable whose value is a {value_kind(value)}"
+    else:
+        value = repl.eval(text)
+        head = f"a {value_kind(value)}"
+    lines = [head, f"  written: {clip(write_string(value), 200)}"]
+    if type(value) is Closure:
+        pos = getattr(value.lam.node, "pos", None)
+        if pos is not None:
+            lines.append(f"  defined at {pos}")
+    elif callable_value(value) and hasattr(value, "arity_text"):
+        lines.append("  a primitive (written in Python)")
+    return "\n".join(lines)
+
+
+def expand_all(interp, form):
+    """form with every macro use expanded, in head position and below (quoted data
+    and binding names are left alone), as plain data."""
+    from interp.analyzer import Analyzer, SpecialForm, is_ident, strip
+    from interp.nodes import CodeUnit
+
+    analyzer = Analyzer(interp.genv, CodeUnit("", "<expand>"))
+
+    def expand(x, depth=0):
+        if depth > 10000:
+            raise ReplError(",expand: the expression is nested too deeply")
+        x = analyzer.expand_head(x, None, getattr(x, "pos", None))
+        if type(x) is not Pair:
+            return x
+        items, tail = [], x
+        while type(tail) is Pair:
+            items.append(tail.car)
+            tail = tail.cdr
+        head = items[0]
+        syn = analyzer.syntax_of(head, None) if is_ident(head) else None
+        name = getattr(strip(head), "name", None) if type(syn) is SpecialForm else None
+        if name in ("quote", "quasiquote", "syntax-rules", "define-syntax", "let-syntax", "letrec-syntax",
+                    "define-record-type", "cond-expand", "import", "define-library", "include", "include-ci"):
+            return x
+        out = list(items)
+        if name in ("lambda", "define", "named-lambda", "set!", "defflow", "define-values", "case-lambda"):
+            start = 2 if name != "case-lambda" else 1
+            out[start:] = [expand(i, depth + 1) for i in items[start:]]
+        elif name in ("let", "let*", "letrec", "letrec*", "let-values", "let*-values"):
+            at = 2 if len(items) > 2 and is_ident(items[1]) else 1  # a named let
+            out[at] = _map_list(items[at], lambda b: _expand_binding(b, expand, depth)) if len(items) > at else None
+            out[at + 1:] = [expand(i, depth + 1) for i in items[at + 1:]]
+        else:
+            out[1:] = [expand(i, depth + 1) if type(i) is Pair else i for i in items[1:]]
+        result = tail
+        for item in reversed(out):
+            result = Pair(item, result)
+        return result
+
+    return _readable(interp, expand(form))
+
+
+def _readable(interp, x):
+    """Expanded code as data: an identifier a macro introduced keeps its name when
+    it means a global (a procedure, a special form, a macro), else gets a number
+    (`t.1`) so that two macros' temporaries are told apart, as hygiene keeps them."""
+    from interp.analyzer import SPECIAL_FORMS, Alias, map_leaves
+
+    genv = interp.genv
+    names = {}
+
+    def leaf(v):
+        if type(v) is not Alias:
+            return v
+        base = v.base
+        if base in genv.macros or base in SPECIAL_FORMS or base in genv.cells:
+            return base
+        if v not in names:
+            names[v] = sym(f"{base.name}.{len(names) + 1}")
+        return names[v]
+
+    return map_leaves(x, leaf)
+
+
+def _expand_binding(b, expand, depth):
+    if type(b) is Pair and type(b.cdr) is Pair:
+        return Pair(b.car, Pair(expand(b.cdr.car, depth + 1), b.cdr.cdr))
+    return b
+
+
+def _map_list(x, fn):
+    items = []
+    while type(x) is Pair:
+        items.append(fn(x.car))
+        x = x.cdr
+    result = x
+    for item in reversed(items):
+        result = Pair(item, result)
+    return result
+
+
+def _forms(text, filename, line):
+    """The top-level forms of one input as separate texts, each padded so that
+    positions in it are those in the input (which starts at `line` of its source).
+    Input that does not read is returned whole (evaluating it reports the error)."""
+    pad = "\n" * (line - 1)
+    positions = []
+    try:
+        read_all(text, filename, positions)
+    except SchemeError:
+        return [pad + text]
+    if len(positions) <= 1:
+        return [pad + text]
+    starts = [0]
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            starts.append(i + 1)
+    offsets = [starts[p.line - 1] + p.col - 1 for p in positions]
+    offsets[0] = 0
+    offsets.append(len(text))
+    out = []
+    for i in range(len(positions)):
+        p = positions[i]
+        chunk = text[offsets[i]:offsets[i + 1]]
+        lead = "\n" * (line - 1 + (p.line - 1 if i else 0)) + (" " * (p.col - 1) if i else "")
+        out.append(lead + chunk)
+    return out
 
 
 def _duration(seconds):
@@ -363,8 +667,14 @@ def run_plain(repl, stream=None):
     Returns the exit status: 0, or 1 if any input failed (or (exit n)'s n)."""
     stream = stream if stream is not None else sys.stdin
     buf = []
+    name = getattr(stream, "name", None)
+    name = name if isinstance(name, str) and not name.startswith("<") else "<stdin>"
+    first = number = 0  # the line where the input being gathered starts; the last line read
     try:
         for line in stream:
+            number += 1
+            if not buf:
+                first = number
             buf.append(line)
             text = "".join(buf)
             if not text.strip():
@@ -372,10 +682,10 @@ def run_plain(repl, stream=None):
                 continue
             if repl.input_complete(text):
                 buf = []
-                repl.handle(text)
+                repl.handle(text, name, first)
         text = "".join(buf)
         if text.strip():
-            repl.handle(text)  # incomplete at end of input: reported as a read error
+            repl.handle(text, name, first)  # incomplete at end of input: reported as a read error
     except Quit as q:
         if q.code is not None:
             return q.code

@@ -79,6 +79,24 @@ class Lambda:
         self.fast = nreq if not rest and not nslots else -1
 
 
+def parameter_text(info):
+    """A procedure's parameter list as written: `(a b)`, `(a . rest)`, `args`
+    (None when its code carries no scope)."""
+    scope = getattr(info.node, "scope", None)
+    if scope is None:
+        return None
+    names = {}
+    for ident, binding in scope.bindings.items():
+        if binding[0] == "var" and binding[1] <= info.nreq:
+            base = getattr(ident, "base", ident)
+            names[binding[1]] = getattr(base, "name", str(base))
+    required = " ".join(names.get(i, "?") for i in range(info.nreq))
+    if not info.rest:
+        return f"({required})"
+    rest = names.get(info.nreq, "rest")
+    return f"({required} . {rest})" if required else rest
+
+
 class Closure:
     __slots__ = ("lam", "env")
     type_name = "procedure"
@@ -88,8 +106,9 @@ class Closure:
         self.env = env
 
     def __scheme_write__(self):
-        name = self.lam.name
-        return f"#<procedure {name}>" if name else "#<procedure>"
+        """`#<procedure fib (n)>`: the name (when it has one) and the parameters."""
+        name, params = self.lam.name, parameter_text(self.lam)
+        return "#<procedure" + "".join(f" {x}" for x in (name, params) if x) + ">"
 
     @property
     def name(self):

@@ -33,6 +33,8 @@ class Primitive:
     def __repr__(self):
         return f"#<procedure {self.name}>"
 
+    __scheme_write__ = __repr__
+
     def arity_ok(self, n):
         return n >= self.min_args and (self.max_args is None or n <= self.max_args)
 

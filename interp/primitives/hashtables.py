@@ -185,6 +185,25 @@ class HashTable:
     def __repr__(self):
         return f"#<hash-table {len(self._entries)}>"
 
+    def __scheme_write__(self):
+        """`#<hash-table 2 (a . 1) ("b" 1 2)>`: the size, then the first entries
+        (a table inside itself is written by its size only)."""
+        if self in _BEING_WRITTEN:
+            return repr(self)
+        from ..printer import write_string
+
+        _BEING_WRITTEN.add(self)
+        try:
+            shown = [write_string(Pair(k, v)) for k, v in list(self._entries.values())[:SHOWN_ENTRIES]]
+        finally:
+            _BEING_WRITTEN.discard(self)
+        more = " ..." if len(self._entries) > SHOWN_ENTRIES else ""
+        return f"#<hash-table {len(self._entries)}{''.join(' ' + e for e in shown)}{more}>"
+
+
+SHOWN_ENTRIES = 10  # entries a written hash table shows
+_BEING_WRITTEN = set()  # tables whose entries are being written (a table inside itself)
+
 
 def check_table(name, t):
     if type(t) is not HashTable:

@@ -134,7 +134,7 @@ def test_piped_session_is_plain(cli):
         ';; flow o-1 done: (shipped "o-1" visa-77)',
         "10",
     ]
-    assert "<repl-7>:1:1: car: expected a pair, got 5" in r.stderr
+    assert "<stdin>:11:1: car: expected a pair, got 5" in r.stderr
     assert "backtrace" in r.stderr
 
 
@@ -163,7 +163,7 @@ def test_incomplete_input_at_end_is_reported(cli):
     r = cli("repl", input="(+ 1 2)\n(+ 1\n")
     assert r.exit_code == 1
     assert r.stdout == "3\n"
-    assert "<repl-2>:" in r.stderr
+    assert "<stdin>:2:1: unclosed (" in r.stderr
 
 
 def test_several_forms_on_a_line_and_a_form_over_lines(cli):
@@ -255,8 +255,8 @@ def test_cancel_and_failed_flow(cli):
     ]
     r = cli("repl", input="\n".join(inputs) + "\n")
     out = r.stdout
-    assert ";; flow b failed: <repl-1>:1:" in out and "car: expected a pair, got 5" in out
-    assert "flow b (boom): failed" in out and "error: <repl-1>:1:" in out
+    assert ";; flow b failed: <stdin>:1:" in out and "car: expected a pair, got 5" in out
+    assert "flow b (boom): failed" in out and "error: <stdin>:1:" in out
     assert ";; flow c cancelled" in out
     assert "c   boom  cancelled" in out
 
