@@ -52,7 +52,6 @@ can re-derive a lost record from the journal.
 """
 
 import os
-import time
 import uuid
 from typing import Any, NamedTuple
 
@@ -795,7 +794,3 @@ def _check_id(order_id):
     if order_id.startswith("%"):
         raise OrderError(f"order id must not start with '%' (the ledger's own, as in {STOCK!r}), got {order_id!r}")
     return order_id
-
-
-def now():
-    return time.time()

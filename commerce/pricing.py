@@ -8,7 +8,7 @@ from importlib import resources
 from typing import NamedTuple
 
 from interp.errors import SchemeError
-from interp.values import Pair, list_to_pairs, pairs_to_list
+from interp.values import list_to_pairs, pairs_to_list
 
 
 class Product(NamedTuple):
@@ -160,7 +160,3 @@ def _describe(value):
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{text} ({type(value).__name__})"
-
-
-def is_pair(x):
-    return type(x) is Pair

@@ -16,7 +16,7 @@ from enum import Enum
 
 import msgpack
 
-from interp.values import Symbol, sym
+from interp.values import sym
 
 from . import codec
 from .packing import packb
@@ -445,7 +445,3 @@ def _shown(x):
     """x for a message: short."""
     r = repr(x)
     return r if len(r) <= 60 else r[:57] + "..."
-
-
-def is_symbol(x):
-    return type(x) is Symbol

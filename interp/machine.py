@@ -483,23 +483,11 @@ def _write(x):
     return write_string(x)
 
 
-def apply_procedure(f, args):
-    """Call f with a Python list of args and return its value (non-tail)."""
-    return call(f, args)
-
-
 def tail_apply(f, args, node=None):
     """The value of a call in tail position: primitives run now, others trampoline."""
     if type(f) is Primitive:
         return call_primitive(f, args)
     return TailCall(f, args, node)
-
-
-def resolve(v):
-    """Run out any pending tail call."""
-    if type(v) is TailCall:
-        return call(v.f, v.args)
-    return v
 
 
 # ------------------------------------------------------------------ errors
