@@ -191,14 +191,29 @@ def _pending_child(frame):
     return None
 
 
-def _is_request(node, kind=None):
+# the procedures a flow suspends at: those whose first argument is the request
+# kind, and the timers, whose kind is their own
+_REQUESTS = ("request", "request/timeout")
+_TIMERS = {"sleep": "%sleep", "sleep-until": "%sleep-until"}
+
+
+def _is_request(node, kind=None, timed=None, loose=False):
+    """Is node a call that suspends the flow (on request kind `kind`, if given;
+    with a deadline or not, if `timed` is given)? loose: a kind computed at run
+    time (a variable, not a quoted symbol) may be `kind`."""
     if type(node) is not App or type(node.fn) is not GlobalRef:
         return False
-    if node.fn.cell.name.name != "request":
+    name = node.fn.cell.name.name
+    if name in _TIMERS:
+        return kind is None or kind.name == _TIMERS[name]
+    if name not in _REQUESTS or (timed is not None and (name == "request/timeout") != timed):
         return False
     if kind is None:
         return True
-    return bool(node.args) and type(node.args[0]) is Const and node.args[0].value is kind
+    if not node.args:
+        return False
+    first = node.args[0]
+    return first.value is kind if type(first) is Const else loose
 
 
 def _subtree(node):
@@ -210,26 +225,33 @@ def _subtree(node):
     return seen
 
 
-def _request_site(frames, kind, def_unit):
-    """(node where it stopped, the innermost frame in flow code or None)."""
+def _request_site(frames, kind, def_unit, timed=None, elsewhere=frozenset()):
+    """(node where it stopped, the innermost frame in flow code or None).
+    timed: whether the request has a deadline (request/timeout), when known;
+    elsewhere: nodes that belong to other flows' procedures."""
     code = [fr for fr in frames if isinstance(fr.node, Node)]
     if code:
         fr = code[0]
         p = _pending_child(fr)
         if p is not None and _is_request(p):
             return p, fr
-        within = [n for n in _subtree(p) if _is_request(n, kind)] if p is not None else []
-        if len(within) == 1:
-            return within[0], fr
+        for loose in (False, True):  # a quoted kind first, then one the code computes
+            within = [n for n in _subtree(p) if _is_request(n, kind, timed, loose)] if p is not None else []
+            if len(within) == 1:
+                return within[0], fr
         unit_sites = [n for n in fr.node.unit.nodes if _is_request(n, kind)]
         if len(unit_sites) == 1:
             return unit_sites[0], fr
         return (p or fr.node), fr
-    # no frame in flow code: the request was a tail call of the flow's procedure
+    # no frame in flow code: the request was a tail call (of the flow's procedure,
+    # or of a helper it tail-called); the one call site it can be, if only one,
+    # leaving out the bodies of the unit's other defflows
     if def_unit is not None:
-        sites = [n for n in def_unit.nodes if _is_request(n, kind)]
-        if len(sites) == 1:
-            return sites[0], None
+        candidates = [n for n in def_unit.nodes if n not in elsewhere]
+        for loose in (False, True):
+            sites = [n for n in candidates if _is_request(n, kind, timed, loose)]
+            if len(sites) == 1:
+                return sites[0], None
     return None, None
 
 
@@ -329,6 +351,8 @@ def describe(rt, flow_id):
                 "key": e.key,
                 "request": request_text(e.kind, e.payload),
                 "answer": write_string(e.answer),
+                "asked": e.asked,
+                "answered": e.at,
             })
     except (codec.MissingUnit, FlowError) as e:
         info["note"] = f"journal unreadable: {e}"
@@ -336,10 +360,11 @@ def describe(rt, flow_id):
         info["result"] = write_string(f.result)
     elif f.status == "failed":
         info["error"] = f.error
-    if f.status != "suspended":
+    if f.status not in ("suspended", "sleeping"):
         return info
     info["waiting_on"] = request_text(f.kind, f.payload)
     info["request_key"] = f.key
+    info["waiting_since"] = f.since
     missing = [(h, fn) for h, fn in f.k_units if rt.interp.units.get(h) is None]
     if f.name not in rt.defs:
         missing = missing or [f.def_unit or ("?", "<unknown>")]
@@ -371,7 +396,12 @@ def describe(rt, flow_id):
     d = rt.versions.get((f.name, f.def_unit[0])) if f.def_unit else None
     def_unit = rt.interp.units.get(f.def_unit[0]) if f.def_unit else None
     flow_lambda = d.proc.lam.node if d is not None and not (info["code"] or {}).get("changed") else None
-    site, frame = _request_site(frames, f.kind, def_unit)
+    others = set()
+    for other in rt.defs.values():
+        if other.name != f.name and f.def_unit and other.unit_hash == f.def_unit[0]:
+            others.update(_subtree(other.proc.lam.node))
+    site, frame = _request_site(frames, f.kind, def_unit, timed=str(f.timer) == "deadline" if f.timer else False,
+                                elsewhere=others)
 
     def owner_of(node):
         if node.owner == "anonymous procedure" and flow_lambda is not None and node in _own_body(flow_lambda):

@@ -110,16 +110,20 @@ def graph_units(blob):
 
 class JournalEntry:
     """One answered request: raised means the answer was a condition raised at
-    the request (a handler's attempts spent) instead of a value returned."""
+    the request (a handler's attempts spent) instead of a value returned; asked
+    and at: when the flow made the request and when it was answered (epoch
+    seconds on the runtime's clock; None in entries written before they were kept)."""
 
-    __slots__ = ("kind", "payload", "key", "answer", "raised")
+    __slots__ = ("kind", "payload", "key", "answer", "raised", "asked", "at")
 
-    def __init__(self, kind, payload, key, answer, raised=False):
+    def __init__(self, kind, payload, key, answer, raised=False, asked=None, at=None):
         self.kind = kind  # Symbol
         self.payload = payload
         self.key = key
         self.answer = answer
         self.raised = raised
+        self.asked = asked
+        self.at = at
 
 
 class FlowStatus(str, Enum):
@@ -169,7 +173,7 @@ class Flow:
     __slots__ = (
         "id", "name", "status", "step", "def_unit", "kind", "key", "error",
         "args", "payload", "result", "suspension", "params", "k_blob", "k_units", "_data_blob",
-        "wake", "timer", "attempts",
+        "wake", "timer", "attempts", "since",
     )
 
     def __init__(self, flow_id, name, args=()):
@@ -180,6 +184,7 @@ class Flow:
         self.wake = None  # epoch seconds when `timer` fires, or None
         self.timer = None  # a Timer while wake is set
         self.attempts = 0  # failed handler attempts at the pending request
+        self.since = None  # epoch seconds when it suspended at the pending request (or None)
         self.def_unit = None  # (hash, file) of the defflow's code unit
         self.kind = None  # pending request kind (Symbol)
         self.key = None
@@ -229,6 +234,8 @@ class Flow:
             meta["timer"] = self.timer.value
         if self.attempts:
             meta["attempts"] = self.attempts
+        if self.since is not None and self.status in WAITING:
+            meta["since"] = self.since
         return packb(meta)
 
     def changed(self):
@@ -252,6 +259,7 @@ class Flow:
         self.payload = None
         self.wake = self.timer = None
         self.attempts = 0
+        self.since = None
 
     def suspend(self, suspension, params, now):
         """The flow stopped at a request: (kind payload), (kind payload seconds)
@@ -266,6 +274,7 @@ class Flow:
         self.key = f"{self.id}:{self.step}"
         self.suspension = suspension
         self.params = params
+        self.since = float(now)
         if kind is SLEEP or kind is SLEEP_UNTIL:
             self.status = FlowStatus.SLEEPING
             self.wake = float(now + payload if kind is SLEEP else payload)
@@ -363,6 +372,10 @@ class Flow:
             f.wake = float(wake) if wake is not None else None
             f.timer = Timer(timer) if wake is not None else None
             f.attempts = attempts
+            since = meta.get("since")
+            if since is not None and not (type(since) in (int, float) and since == since):
+                raise ValueError("malformed suspension time")
+            f.since = float(since) if since is not None else None
             if not isinstance(f._data_blob, bytes) or (f.status in _WAITING_NAMES and not isinstance(f.k_blob, bytes)):
                 raise ValueError("missing data")
             if f.k_blob is not None and not isinstance(f.k_blob, bytes):
@@ -415,6 +428,10 @@ def journal_entry_bytes(entry, cenv):
     m = {"kind": entry.kind.name, "key": entry.key, "data": data}
     if entry.raised:
         m["raised"] = True
+    for name in ("asked", "at"):
+        when = getattr(entry, name)
+        if when is not None:
+            m[name] = float(when)
     return packb(m)
 
 
@@ -432,7 +449,16 @@ def journal_entry_from_bytes(blob, cenv, trust=None):
     except codec.CodecError as e:
         raise StoreFormatError(f"journal entry {key}: {e}") from None
     foreign = trust is not None and trust.foreign
-    return JournalEntry(None if foreign else sym(kind), payload, key, answer, m.get("raised") is True)
+    asked, at = (_time_or_none(m.get(name), key) for name in ("asked", "at"))
+    return JournalEntry(None if foreign else sym(kind), payload, key, answer, m.get("raised") is True, asked, at)
+
+
+def _time_or_none(x, key):
+    if x is None:
+        return None
+    if type(x) not in (int, float) or x != x:
+        raise StoreFormatError(f"journal entry {key}: malformed time")
+    return float(x)
 
 
 def _text(x, what):

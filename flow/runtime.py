@@ -346,7 +346,8 @@ class FlowRuntime(Timers):
         """Answer the request f waits on (its journal entry goes into `entries`) and
         run the flow on from suspension susp -> (outcome, params). raised: the
         answer is a condition raised at the request instead of returned."""
-        entries.append(journal_entry_bytes(JournalEntry(f.kind, f.payload, f.key, answer, raised), self.cenv))
+        entries.append(journal_entry_bytes(JournalEntry(f.kind, f.payload, f.key, answer, raised, f.since,
+                                                        self.clock.now()), self.cenv))
         go = self.interp.resume_raising if raised else self.interp.resume
         return self._step(f.params, lambda **kw: go(susp, answer, **kw), f.id)
 
