@@ -1,0 +1,1 @@
+"""The HTTP service: JSON API, signed payment webhooks, metrics, and the worker beside them (`flowscheme serve`)."""

@@ -1,0 +1,95 @@
+"""Chromium for the dashboard's browser tests: Debian's /usr/bin/chromium, driven by
+Playwright for Python (its own browser builds are never downloaded).
+
+When /usr/bin/chromium is missing and we are root with apt-get (CI), the fixture
+installs Debian's `chromium` and `chromium-driver`. When it still cannot be had
+the tests FAIL with the reason — a missing browser is never a silent skip.
+
+    def test_x(page, server):                 # page: a fresh tab, 1280x900
+        page.goto(server.url + "/")
+        shot(page, "overview")                # tests/serve/artifacts/overview.png
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+APT_PACKAGES = ["chromium", "chromium-driver"]
+APT_BOUND = 900  # seconds for each apt-get step (a hang detector)
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().with_name("artifacts")
+VIEWPORT = {"width": 1280, "height": 900}
+
+
+def _apt(*args):
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    return subprocess.run(["apt-get", *args], capture_output=True, text=True, timeout=APT_BOUND, env=env,
+                          stdin=subprocess.DEVNULL)
+
+
+def ensure_chromium():
+    """The path of Debian's chromium, installed with apt-get if missing and we may;
+    otherwise pytest.fail with why (CI or not: never a silent skip)."""
+    if os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.fail(f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
+                    f"run `apt-get update && apt-get install -y {' '.join(APT_PACKAGES)}` as root", pytrace=False)
+    steps = [("update",), ("install", "-y", "--no-install-recommends", *APT_PACKAGES)]
+    for step in steps:
+        try:
+            done = _apt(*step)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"apt-get {step[0]} took over {APT_BOUND} s installing chromium", pytrace=False)
+        if done.returncode != 0:
+            pytest.fail(f"apt-get {' '.join(step)} failed ({done.returncode}):\n{done.stderr[-2000:]}",
+                        pytrace=False)
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"apt-get installed {APT_PACKAGES} but {CHROMIUM} is still missing", pytrace=False)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Debian chromium under Playwright, for the whole session."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the Python package playwright is missing: pip install -e '.[test]'", pytrace=False)
+    path = ensure_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser context and tab; `page.problems` collects JavaScript errors and
+    failed requests (other than the 404s a test asks for), for tests to assert empty."""
+    context = chromium.new_context(viewport=VIEWPORT, locale="en-GB", timezone_id="UTC")
+    context.set_default_timeout(30_000)  # ms: a hang detector for each wait
+    tab = context.new_page()
+    tab.problems = []
+    tab.on("pageerror", lambda e: tab.problems.append(f"page error: {e}"))
+    tab.on("console", lambda m: tab.problems.append(f"console {m.type}: {m.text}")
+           if m.type == "error" and "404" not in m.text else None)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def shot(tab, name):
+    """Save a full-page screenshot as tests/serve/artifacts/<name>.png; its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    tab.screenshot(path=str(path), full_page=True)
+    return path
