@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 import uuid
+from datetime import datetime
 from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -66,6 +67,39 @@ class Payment(BaseModel):
     order: StrictStr
     payment_ref: StrictStr
     amount: StrictInt
+
+
+class JournalItem(BaseModel):
+    """(documentation only: the response is not checked against it)"""
+    model_config = ConfigDict(extra="allow")
+    step: int
+    key: str = Field(description="The request's key (flow id:step)")
+    request: str = Field(description="The request as Scheme text: (kind payload)")
+    answer: str = Field(description="The answer as Scheme text")
+    raised: Optional[bool] = Field(default=None, description="True when the answer was raised at the "
+                                                             "request (a handler's attempts spent)")
+    asked: Optional[datetime] = Field(description="When the flow made the request: ISO 8601 UTC "
+                                                  "(2027-01-15T08:00:00.000Z); null for entries written "
+                                                  "before the journal kept times")
+    answered: Optional[datetime] = Field(description="When the request was answered: ISO 8601 UTC; for an "
+                                                     "old entry without times, the time of the ledger record "
+                                                     "under its key (order flows), else null")
+    waited: Optional[float] = Field(description="Seconds from asked to answered (null unless both are known)")
+
+
+class FlowDetail(BaseModel):
+    """(documentation only)"""
+    model_config = ConfigDict(extra="allow")
+    id: str
+    name: Optional[str]
+    status: str
+    step: Optional[int]
+    journal: list[JournalItem] = Field(description="The requests answered so far, oldest first")
+    waiting_since: Optional[datetime] = Field(description="When the flow suspended at the request it waits "
+                                                          "on (or fell asleep): ISO 8601 UTC; null when it "
+                                                          "does not wait or the time was not kept")
+    waiting: Optional[dict[str, Any]] = Field(description="{kind, key, payload, payload_text} of the request "
+                                                          "it waits on, or null")
 
 
 ERRORS = {code: {"model": Error} for code in (400, 401, 403, 404, 409, 413, 422)}
@@ -192,7 +226,7 @@ def make_router(service, admin, webhook_secret, clock=time.time):
         rows, total = await call(service.flows_page, status, name, kind, q, offset, limit)
         return {"flows": rows, "total": total, "offset": offset, "limit": limit}
 
-    @router.get("/flows/{flow_id}", responses=ERRORS,
+    @router.get("/flows/{flow_id}", responses={200: {"model": FlowDetail}, **ERRORS},
                 summary="One flow: where it waits (source position and text), locals, journal, timers")
     async def get_flow(flow_id: str):
         return await call(service.flow_detail, flow_id)

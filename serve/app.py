@@ -38,6 +38,12 @@ def wants_html(headers):
     return "text/html" in accept
 
 
+def is_form(headers):
+    """Is the request a plain HTML form's submission (what a browser posts without JavaScript)?"""
+    kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def _error(status, message, headers=None):
     return JSON({"error": message}, status_code=status, headers=headers)
 
@@ -112,7 +118,11 @@ def create_app(service, admin=None, webhook_secret=None, clock=time.time, dashbo
 
     @app.exception_handler(AuthError)
     async def auth_error(request, exc):
-        return _error(exc.status, exc.message, {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
+        message = exc.message
+        if exc.status == 401 and is_form(request.headers):
+            message = f"{message}: an HTML form cannot send it (the dashboard's forms need JavaScript; " \
+                      "without it, the flow's page shows the curl commands to run instead)"
+        return _error(exc.status, message, {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request, exc):

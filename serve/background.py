@@ -88,7 +88,7 @@ class BackgroundWorker:
             self.recovered = getattr(e, "moved", 0)
             self._error("recover", e)
         try:
-            self.service.listing.order_rows()  # warm the listing cache
+            self.service.listing_view()  # warm the listing cache (every flow's row read once)
         except Exception as e:
             self._error("listing", e)
         while not self.stop_event.is_set():

@@ -41,6 +41,17 @@ def _bind(ctx, host, port):
     return sock
 
 
+def _shown(data):
+    """--data as it may be printed: a database URL without its password."""
+    from flow.store import is_store_url
+
+    if is_store_url(data):
+        from flow.pgschema import redacted
+
+        return redacted(data)
+    return data
+
+
 def _url(host, port):
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
@@ -71,9 +82,10 @@ def _Server(config, service):
 
 
 @click.command(short_help="Serve the JSON API, payment webhooks, dashboard and metrics; run the worker beside.")
-@click.option("--data", default="flowscheme-data", show_default=True, metavar="DIR",
-              help="The shop's data: a directory (ledger.log and flows/, created if missing); the same "
-                   "--data as `flowscheme order`.")
+@click.option("--data", default="flowscheme-data", show_default=True, metavar="DIR|URL",
+              help="The shop's data: a directory (ledger.log and flows/, created if missing) or a "
+                   "postgresql://user@host:port/db URL (the ledger and the flows in that database); the "
+                   "same --data as `flowscheme order`.")
 @click.option("--load", "loads", metavar="FILE", multiple=True, type=click.Path(dir_okay=False),
               help="A .scm file of defflows to load into the shop's flow runtime, so its flows can be "
                    "started, resumed and moved by the worker (repeatable).")
@@ -111,6 +123,7 @@ def serve(ctx, data, loads, host, port, admin_token_file, webhook_secret_file, p
     \b
     export FLOWSCHEME_ADMIN_TOKEN=... FLOWSCHEME_WEBHOOK_SECRET=...
     flowscheme serve --data shop-data --load loan.scm --port 8000
+    flowscheme serve --data postgresql://shop@db.internal/shop --load loan.scm
     """
     import uvicorn
 
@@ -127,7 +140,7 @@ def serve(ctx, data, loads, host, port, admin_token_file, webhook_secret_file, p
     port = sock.getsockname()[1]
     app = create_app(service, admin=AdminToken(admin), webhook_secret=secret)
     url = _url(host, port)
-    click.echo(f"flowscheme serve: listening on {url} (data {data}; OpenAPI {url}/openapi.json)")
+    click.echo(f"flowscheme serve: listening on {url} (data {_shown(data)}; OpenAPI {url}/openapi.json)")
     click.echo(f"dashboard: {url}/")
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: reachable from the network", err=True)

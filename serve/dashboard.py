@@ -87,12 +87,14 @@ def overview_view(service, params):
     limit = _int_param(params, "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
     order_status = _text_param(params, "order_status")
     orders_offset = _int_param(params, "orders_offset", 0, 0, 10**9)
-    seq = service.feed.seq  # before reading: a change after this shows as a newer seq
-    rows, total = service.flows_page(status=status, name=name, kind=kind, q=q, offset=offset, limit=limit)
-    orders, orders_total = service.orders_page(status=order_status, offset=orders_offset, limit=limit)
+    view = service.listing_view()  # one pass, read at a change counter: a change after it shows as a newer seq
+    seq = view.seq
+    rows, total = service.flows_page(status=status, name=name, kind=kind, q=q, offset=offset, limit=limit,
+                                     view=view)
+    orders, orders_total = service.orders_page(status=order_status, offset=orders_offset, limit=limit, view=view)
     return {
         "seq": seq,
-        "counts": service.counts(),
+        "counts": service.counts(view),
         "names": service.flow_names(),
         "filters": {"status": status, "name": name, "kind": kind, "q": q, "limit": limit},
         "flows": {"rows": rows, "total": total, "offset": offset, "limit": limit},

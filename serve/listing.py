@@ -1,4 +1,4 @@
-"""Cheap listings for the service's pages: each flow's metadata row and each order's status, cached by snapshot.
+"""Cheap listings for the service's pages: each flow's metadata row and each order's status, cached by snapshot; one pass shared as a view.
 
 A flow's row (id, name, status, step, kind, key, wake, timer, attempts, error)
 is read from its snapshot's metadata only (no code, no decoding of its data) and
@@ -6,9 +6,17 @@ kept until the store holds another snapshot for it, so listing 10,000 flows
 after the first time costs a dictionary look-up per flow. An order's status is
 kept the same way, beside its flow's snapshot; an order that has no flow yet
 (created only) is looked up every time.
+
+A view (`Listing.view(seq)`) is one pass over both: every flow's row, every
+order's row and both counted by status, made once and shared by every page
+and API call that asks for the same change-feed sequence number `seq` within
+`max_age` seconds (the age bounds how long another process's commits, which
+the feed does not see, can go unnoticed). One overview request is one pass at
+most; requests that come together after a change share one.
 """
 
 import threading
+import time
 
 from commerce.orders import ORDER_FLOWS, OrderError
 from flow.errors import FlowError
@@ -32,16 +40,63 @@ def meta_row(f):
     }
 
 
+class ListingView:
+    """One pass's listing (read only; shared): flows: [row] sorted by id; orders:
+    [{id, status, total, created}]; flow_counts, order_counts: {status: n}; seq:
+    the change-feed number it was made for; made: when (time.monotonic())."""
+
+    __slots__ = ("seq", "made", "flows", "orders", "flow_counts", "order_counts")
+
+    def __init__(self, seq, flows, orders):
+        self.seq = seq
+        self.made = time.monotonic()
+        self.flows = flows
+        self.orders = orders
+        self.flow_counts = _count(flows)
+        self.order_counts = _count(orders)
+
+
+def _count(rows):
+    counts = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts
+
+
 class Listing:
     """Rows of every flow and statuses of every order of one Shop (see the module docstring)."""
 
-    def __init__(self, shop):
+    def __init__(self, shop, max_age=1.0):
         self.shop = shop
         self.rt = shop.flows
+        self.max_age = max_age
+        self.passes = 0  # views made (passes over every flow and order)
         self._rows = {}  # flow id -> (snapshot bytes, row)
         self._orders = {}  # order id -> (snapshot bytes, status)
         self._created = {}  # order id -> (total, time) of its created record (a record never changes)
         self._lock = threading.Lock()
+        self._view = None
+        self._view_lock = threading.Lock()  # (one pass at a time: who waits gets the view just made)
+
+    def view(self, seq):
+        """The ListingView for change-feed number `seq` (read the number before
+        calling): the one made for it less than max_age seconds ago, else a new pass."""
+        def fresh(v):
+            return v is not None and v.seq == seq and time.monotonic() - v.made < self.max_age
+
+        v = self._view
+        if fresh(v):
+            return v
+        with self._view_lock:
+            v = self._view
+            if fresh(v):
+                return v
+            flows = self.flow_rows()
+            v = ListingView(seq, flows, self.order_rows(flows))
+            self.passes += 1
+            if self._view is None or seq >= self._view.seq:
+                self._view = v
+            return v
 
     def _snapshot(self, flow_id):
         stored = self.rt.store.get(flow_id)
@@ -57,14 +112,16 @@ class Listing:
         store.refresh()
         ids = sorted(store.ids())
         out = []
+        get, rows, append = store.get, self._rows, out.append  # (the loop runs once per flow: kept lean)
         with self._lock:
             for flow_id in ids:
-                snap = self._snapshot(flow_id)
-                if snap is None:
+                stored = get(flow_id)
+                if stored is None:
                     continue
-                cached = self._rows.get(flow_id)
-                if cached is not None and self._same(cached[0], snap):
-                    out.append(cached[1])
+                snap = stored.snapshot
+                cached = rows.get(flow_id)
+                if cached is not None and (cached[0] is snap or cached[0] == snap):
+                    append(cached[1])
                     continue
                 try:
                     row = meta_row(Flow.from_snapshot(snap, self.rt.cenv, decode_data=False))
@@ -97,9 +154,10 @@ class Listing:
                 self._orders[order_id] = (snap, status)
         return status
 
-    def order_rows(self):
+    def order_rows(self, flow_rows=None):
         """[{id, status, total, created}] of every order: the ledger's, in ledger
-        order, then order flows the ledger has no record of (total None)."""
+        order, then order flows the ledger has no record of (total None).
+        flow_rows: flow_rows() when the caller has just made it (not made again)."""
         ledger = self.shop.ledger
         rows, listed = [], set()
         for order_id in ledger.orders():
@@ -115,7 +173,7 @@ class Listing:
             rows.append({"id": order_id, "status": status, "total": created[0] if created else None,
                          "created": created[1] if created else None})
             listed.add(order_id)
-        for row in self.flow_rows():
+        for row in self.flow_rows() if flow_rows is None else flow_rows:
             if row["id"] not in listed and row["name"] in ORDER_FLOWS:
                 rows.append({"id": row["id"], "status": self.order_status(row["id"]), "total": None,
                              "created": None})

@@ -14,6 +14,9 @@ anything else is a bug.
 
 Views (read only; nothing runs):
 
+    listing_view() -> serve.listing.ListingView: one pass over every flow and order,
+        shared while the change counter stays the same (for up to a second); the
+        three below take it as view= so one page is one pass
     counts() -> {"flows": {status: n}, "orders": {status: n}, "flows_total": n,
                  "orders_total": n, "changes": n}
     flows_page(status=None, name=None, kind=None, q=None, offset=0, limit=50) -> (rows, total)
@@ -25,8 +28,12 @@ Views (read only; nothing runs):
         position: {file, line, column} | None, in,
         source: {file, first_line (= first), lines: [text], line (= wait)} | None,
         locals: [{name, value}], called_from: [{in, at, times}],
-        journal: [{step, key, request, answer, time}]    (time: of the ledger
-                                                          record under that key, else None)
+        journal: [{step, key, request, answer, raised?, asked, answered, waited}]
+            (asked: when the flow made the request, answered: when it was answered,
+            ISO 8601 UTC text or None (entries written before the journal kept
+            times; an old entry's answer time is the ledger record's under its key,
+            when there is one); waited: seconds between them, or None),
+        waiting_since: when it suspended at the request it waits on (ISO 8601 UTC) | None,
         timer: {kind (= timer): "deadline"|"retry"|"sleep", wake, due_in, attempts} | None,
         retries: {attempts, last_error, next_at} | None, code: {...}}
     flow_source(id) -> {file, text} | None: the whole text of the code it stopped in
@@ -34,7 +41,7 @@ Views (read only; nothing runs):
         row: {id, status, total, created}   (ledger order)
     order_detail(id) -> {id, status, total, cart, records: [{seq, kind, key, amount,
         time, details}], stock: [{key, kind, time, changes: {sku: n}}],
-        flow: {...its Shop.show state...} | None}
+        flow: {...its Shop.show state..., waiting_since: ISO 8601 UTC | None} | None}
     stock() -> {sku: units on hand}
     flow_names() -> [names of the defflows loaded]
 
@@ -61,6 +68,7 @@ refuse them (Conflict), as the ledger must see every move.
 
 import math
 import time
+from datetime import datetime, timezone
 from fractions import Fraction
 
 from commerce.orders import MAX_AMOUNT, ORDER_FLOWS, OrderError, Shop
@@ -218,9 +226,11 @@ class Service:
     """See the module docstring. data: what Shop takes (a data directory, or a
     store URL where the Shop takes one); loads: .scm files loaded into the
     shop's flow runtime; clock, payment_window: passed to the Shop; idle: the
-    worker's longest sleep between looks."""
+    worker's longest sleep between looks; listing_max_age: how long (seconds)
+    views at an unchanged change counter share one listing pass (it bounds how
+    late another process's commits show; see serve.listing)."""
 
-    def __init__(self, data, loads=(), clock=None, payment_window=None, idle=1.0):
+    def __init__(self, data, loads=(), clock=None, payment_window=None, idle=1.0, listing_max_age=1.0):
         kw = {} if payment_window is None else {"payment_window": payment_window}
         self.shop = Shop(data, clock=clock, **kw)
         self.rt = self.shop.flows
@@ -235,7 +245,7 @@ class Service:
         self.feed = ChangeFeed()
         self.metrics = Metrics(self._flow_status_counts)
         self.metrics.watch_commits(self.rt.store)
-        self.listing = Listing(self.shop)
+        self.listing = Listing(self.shop, max_age=listing_max_age)
         self.worker = BackgroundWorker(self, idle=idle)
         self.started = time.time()
 
@@ -260,22 +270,24 @@ class Service:
 
     # ---------------------------------------------------------------- views
 
+    def listing_view(self):
+        """The listing (serve.listing.ListingView) as of the feed's change counter
+        now: one pass over every flow and order, shared by the views asking for
+        the same counter (pass it to counts / flows_page / orders_page so a page
+        reads one pass)."""
+        return self.listing.view(self.feed.seq)
+
     def _flow_status_counts(self):
-        counts = {}
-        for row in self.listing.flow_rows():
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
-        return counts
+        return dict(self.listing_view().flow_counts)
 
-    def counts(self):
-        flows = self._flow_status_counts()
-        orders = {}
-        for row in self.listing.order_rows():
-            orders[row["status"]] = orders.get(row["status"], 0) + 1
-        return {"flows": flows, "orders": orders, "flows_total": sum(flows.values()),
-                "orders_total": sum(orders.values()), "changes": self.feed.seq}
+    def counts(self, view=None):
+        view = view or self.listing_view()
+        flows, orders = dict(view.flow_counts), dict(view.order_counts)
+        return {"flows": flows, "orders": orders, "flows_total": len(view.flows),
+                "orders_total": len(view.orders), "changes": view.seq}
 
-    def flows_page(self, status=None, name=None, kind=None, q=None, offset=0, limit=50):
-        rows = self.listing.flow_rows()
+    def flows_page(self, status=None, name=None, kind=None, q=None, offset=0, limit=50, view=None):
+        rows = (view or self.listing_view()).flows
         if status:
             rows = [r for r in rows if r["status"] == status]
         if name:
@@ -307,14 +319,16 @@ class Service:
                     "args": [], "waiting_on": None, "request_key": meta.key, "code": None, "where": None,
                     "in": None, "locals": [], "locals_in": None, "called_from": [], "journal": [],
                     "result": None, "error": meta.error, "note": str(e)}
-        times = self._key_times(flow_id, [j["key"] for j in info["journal"]])
+        old_times = self._ledger_times(flow_id, [j["key"] for j in info["journal"]
+                                                 if j.get("answered") is None])
         out = {
             "id": info["id"], "name": info["name"], "status": str(info["status"]), "step": info["step"],
             "args": info["args"], "result": info["result"], "error": info["error"], "note": info["note"],
             "order": meta.name in ORDER_FLOWS, "code": info["code"], "in": info["in"],
             "locals": info["locals"], "locals_in": info["locals_in"], "called_from": info["called_from"],
-            "journal": [dict(j, time=times.get(j["key"])) for j in info["journal"]],
-            "waiting": None, "position": None, "source": None, "timer": None, "retries": None,
+            "journal": [_journal_item(j, old_times.get(j["key"])) for j in info["journal"]],
+            "waiting": None, "waiting_since": iso_time(info.get("waiting_since")),
+            "position": None, "source": None, "timer": None, "retries": None,
         }
         if meta.status == "suspended":
             out["waiting"] = {"kind": meta.kind.name if meta.kind is not None else None, "key": meta.key,
@@ -337,8 +351,10 @@ class Service:
                               "next_at": meta.wake if str(meta.timer) == "retry" else None}
         return out
 
-    def _key_times(self, flow_id, keys):
-        """{key: time} of the ledger records under those keys that belong to this flow."""
+    def _ledger_times(self, flow_id, keys):
+        """{key: time} of the ledger records under those keys that belong to this flow:
+        when a journal entry written before entries kept their times was answered
+        (the shop records an order's answer under its request key)."""
         out = {}
         for key in keys:
             record = self.shop.ledger.get(key)
@@ -376,8 +392,8 @@ class Service:
         text = self._unit_text(meta.def_unit[1], meta)
         return None if text is None else {"file": meta.def_unit[1], "text": text}
 
-    def orders_page(self, status=None, offset=0, limit=50):
-        rows = self.listing.order_rows()
+    def orders_page(self, status=None, offset=0, limit=50, view=None):
+        rows = (view or self.listing_view()).orders
         if status:
             rows = [r for r in rows if r["status"] == status]
         return _page(rows, offset, limit)
@@ -392,8 +408,15 @@ class Service:
                     "details": jsonable(r.details)} for r in d.records]
         stock = [{"key": r.key, "kind": r.kind, "time": r.time, "changes": dict(r.details["stock"])}
                  for r in d.records if isinstance(r.details, dict) and isinstance(r.details.get("stock"), dict)]
+        flow = jsonable(d.flow)
+        if isinstance(flow, dict):
+            try:
+                since = self.rt.flow(order_id, data=False).since
+            except FlowError:
+                since = None
+            flow["waiting_since"] = iso_time(since) if flow.get("waiting_on") else None
         return {"id": d.order_id, "status": d.status, "total": d.total, "cart": jsonable(d.cart),
-                "records": records, "stock": stock, "flow": jsonable(d.flow)}
+                "records": records, "stock": stock, "flow": flow}
 
     def stock(self):
         return self.shop.stock()
@@ -513,6 +536,32 @@ class Service:
         return {"flow": flow_id, "status": str(status)}
 
 
+def iso_time(epoch):
+    """Epoch seconds as ISO 8601 UTC text (`2027-01-15T08:00:00.000Z`), None as None."""
+    if epoch is None:
+        return None
+    try:
+        moment = datetime.fromtimestamp(float(epoch), timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _journal_item(entry, ledger_time=None):
+    """A describe() journal item as the API shows it: asked and answered as ISO 8601
+    UTC text or None, waited: the seconds between them (None unless both are known).
+    An entry written before the journal kept times has none of its own; its answer
+    time is then the ledger record's under its key, if there is one (order flows)."""
+    asked, answered = entry.get("asked"), entry.get("answered")
+    if answered is None:
+        answered = ledger_time
+    out = {k: v for k, v in entry.items() if k not in ("asked", "answered")}
+    out["asked"] = iso_time(asked)
+    out["answered"] = iso_time(answered)
+    out["waited"] = round(answered - asked, 3) if asked is not None and answered is not None else None
+    return out
+
+
 def _split_position(where):
     """"file:line:col" -> (file, line, col) (line, col None when it is not that shape)."""
     parts = str(where).rsplit(":", 2)
@@ -522,4 +571,4 @@ def _split_position(where):
 
 
 __all__ = ["Service", "ServiceError", "BadRequest", "NotFound", "Conflict", "check_id", "jsonable",
-           "result_data"]
+           "result_data", "iso_time"]

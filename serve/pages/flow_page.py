@@ -6,14 +6,16 @@ and the resume / cancel forms — from the dict Service.flow_detail makes:
      "waiting": {"kind", "key", "payload_text"} | None, "position": {"file", "line", "column"} | None,
      "in", "source": {"file", "first_line", "line", "lines"} | None, "locals": [{"name", "value"}],
      "locals_in", "called_from": [{"in", "at", "times"}], "journal": [{"step", "key", "request",
-     "answer", "time"}], "timer": {"kind", "wake", "due_in"} | None, "retries": {...} | None, "code"}
+     "answer", "asked", "answered", "waited"}] (times: ISO 8601 UTC text or None),
+     "waiting_since": ISO text | None, "timer": {"kind", "wake", "due_in"} | None,
+     "retries": {...} | None, "code"}
     (+ "seq": the change counter it was read at, "base_url": for the shell commands shown without JS)
 """
 
 import json
 import shlex
 
-from .layout import dl, page, status_badge, when_tag
+from .layout import dl, duration, iso_tag, page, status_badge, when_tag
 from .markup import Html, h, path_part, tag
 
 
@@ -32,6 +34,7 @@ def flow_page(info):
         ("Started with", tag("code", " ".join(info.get("args") or [])) if info.get("args") else None),
         ("Waits on", tag("code", waiting["payload_text"]) if waiting.get("payload_text") else None),
         ("Request key", tag("code", waiting["key"]) if waiting.get("key") else None),
+        ("Waiting since", iso_tag(info["waiting_since"]) if info.get("waiting_since") else None),
         ("Stopped at", tag("code", where) + (f" in {info['in']}" if info.get("in") else "")
          if where else None),
         ("Result", tag("code", info["result"]) if info.get("result") is not None else None),
@@ -180,13 +183,17 @@ def _journal(entries):
     if not entries:
         return head + Html('<p class="empty">No request answered yet.</p>')
     items = []
+    unknown = Html('<span class="none">time not recorded</span>')
     for e in entries:
-        stamp = when_tag(e.get("time")) if e.get("time") is not None else Html('<span class="none">time not '
-                                                                               "recorded</span>")
+        asked = iso_tag(e["asked"]) if e.get("asked") else unknown
+        answered = iso_tag(e["answered"]) if e.get("answered") else unknown
+        waited = duration(e.get("waited"))
+        waited = Html(f' <span class="waited">(waited {h(waited)})</span>') if waited else Html("")
         raised = Html(' <span class="badge s-failed">raised</span>') if e.get("raised") else Html("")
         items.append(Html(
             '<li class="entry">'
-            f'<p class="when">Step {h(e.get("step"))} · {stamp}</p>'
+            f'<p class="when">Step {h(e.get("step"))} · <span class="asked">asked {asked}</span> · '
+            f'<span class="answered">answered {answered}</span>{waited}</p>'
             f'<dl class="exchange"><dt>Request</dt><dd><code>{h(e.get("request"))}</code></dd>'
             f'<dt>Answer{raised}</dt><dd><code>{h(e.get("answer"))}</code></dd>'
             f'<dt>Key</dt><dd><code>{h(e.get("key"))}</code></dd></dl></li>'

@@ -74,6 +74,34 @@ def when_tag(epoch):
     return tag("time", text, datetime=text.replace(" ", "T"))
 
 
+def iso_tag(text):
+    """A <time> element for ISO 8601 UTC text (`2027-01-15T08:00:00.000Z`, as the API
+    gives times), shown as `2027-01-15 08:00:00Z`; an em dash for None."""
+    if not text:
+        return Html('<span class="none">—</span>')
+    shown = str(text).replace("T", " ", 1)
+    if "." in shown:
+        shown = shown.split(".", 1)[0] + "Z"
+    return tag("time", shown, datetime=text)
+
+
+def duration(seconds):
+    """Seconds as `0.2 s`, `42 s`, `3 min 5 s`, `2 h 10 min`, `3 days 4 h` ('' for None)."""
+    if seconds is None or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return ""
+    n = max(0.0, float(seconds))
+    if n < 10:
+        return f"{n:.1f} s"
+    n = round(n)
+    if n < 120:
+        return f"{n} s"
+    if n < 3600:
+        return f"{n // 60} min {n % 60} s"
+    if n < 48 * 3600:
+        return f"{n // 3600} h {n % 3600 // 60} min"
+    return f"{n // 86400} days {n % 86400 // 3600} h"
+
+
 def money(minor):
     """An amount in minor units as `21.00` ('' for None)."""
     if minor is None:

@@ -5,12 +5,12 @@ stock effects and the flow's state — from the dict Service.order_detail makes:
      "records": [{"seq", "kind", "key", "amount", "time", "details"}...],
      "stock": [{"key", "kind", "time", "changes": {sku: units}}...],
      "flow": {"name", "status", "step", "waiting_on", "key", "deadline", "retry_at", "attempts",
-              "error", "value"?} or None}
+              "error", "value"?, "waiting_since": ISO 8601 UTC text | None} or None}
 """
 
 import json
 
-from .layout import dl, money, none_dash, page, status_badge, when_tag
+from .layout import dl, iso_tag, money, none_dash, page, status_badge, when_tag
 from .markup import Html, h, path_part, tag
 
 
@@ -78,6 +78,7 @@ def _flow(order):
         ("Step", f.get("step")),
         ("Waits on", tag("code", f["waiting_on"]) if f.get("waiting_on") else None),
         ("Request key", tag("code", f["key"]) if f.get("waiting_on") and f.get("key") else None),
+        ("Waiting since", iso_tag(f["waiting_since"]) if f.get("waiting_on") and f.get("waiting_since") else None),
         ("Payment deadline", when_tag(f["deadline"]) if f.get("deadline") is not None else None),
         ("Retry at", when_tag(f["retry_at"]) if f.get("retry_at") is not None else None),
         ("Failed attempts", f.get("attempts") or None),

@@ -1,7 +1,9 @@
 """Every Python snippet README.md shows runs, in order, in one namespace, from a
 fresh directory holding the repository's schemes/; where a line's comment shows
 the result (`# Suspended(...)`, `# 'settled'`, `# [...]`), the value must match
-(the runner: tests/docs/snippets.py)."""
+(the runner: tests/docs/snippets.py). Shell blocks are not run here: the
+"Serving over HTTP" one is run by tests/serve/test_readme_serving.py; the others
+are the install line and a command reference."""
 
 import pytest
 

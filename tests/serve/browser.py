@@ -54,9 +54,11 @@ def ensure_chromium():
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A headless Debian chromium under Playwright, for the whole session."""
+    """A headless Debian chromium under Playwright, for one test module (not the
+    session: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is open, and later modules' asyncio.run() would refuse to start)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -207,3 +207,35 @@ def server(tmp_path_factory):
     s = launch(tmp_path_factory.mktemp("serve"))
     yield s
     s.stop()
+
+
+STORES = ("file", "postgres")  # where `flowscheme serve --data` keeps the shop
+
+
+def served_on(kind, tmp_path_factory, request):
+    """A server (as `server`) whose --data is a directory ("file") or a postgresql://
+    URL of a fresh database on the tests' throwaway PostgreSQL server ("postgres";
+    tests/pgserver.py via the pg_server fixture), stopped and given back after.
+    A module takes it as its `server` fixture, once per store:
+
+        @pytest.fixture(scope="module", params=STORES)
+        def server(request, tmp_path_factory):
+            yield from served_on(request.param, tmp_path_factory, request)
+    """
+    directory = tmp_path_factory.mktemp(f"serve-{kind}")
+    if kind == "file":
+        s = launch(directory)
+        yield s
+        s.stop()
+        return
+    pg = request.getfixturevalue("pg_server")
+    name = pg.acquire_database()
+    try:
+        s = launch(directory, data=pg.url(name))
+        try:
+            yield s
+        finally:
+            assert s.stop() == 0, s.log()
+    finally:
+        pg.ensure_running()
+        pg.release_database(name)

@@ -3,9 +3,19 @@ GET /flows (filters, paging), GET /flows/{id} (where it waits, its source,
 locals, journal, timer) over real HTTP; order flows are refused here; bad input
 answers 4xx with nothing changed."""
 
+import time
 import uuid
+from datetime import datetime
 
 import pytest
+
+from conftest import STORES, served_on
+
+
+@pytest.fixture(scope="module", params=STORES)
+def server(request, tmp_path_factory):
+    """The module's server, once on the file store and once on PostgreSQL."""
+    yield from served_on(request.param, tmp_path_factory, request)
 
 
 def fid(prefix="f"):
@@ -197,14 +207,69 @@ def test_flow_detail_of_a_flow_at_its_first_request_shows_its_source_line(server
     assert {v["name"]: v["value"] for v in d["locals"]} == {"who": '"eve"', "amount": "1"}
 
 
-def test_order_flows_show_their_ledger_times_in_the_journal(server):
+def iso(text):
+    """ISO 8601 UTC text as the API gives it -> epoch seconds (it must say Z)."""
+    assert isinstance(text, str) and text.endswith("Z"), text
+    return datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
+
+
+def test_journal_entries_carry_when_they_were_asked_and_answered(server):
+    f = fid()
+    before = time.time()
+    start(server, "loan", f, ["jo", 1])
+    d = server.get(f"/flows/{f}").json()
+    assert d["journal"] == [] and before - 1 <= iso(d["waiting_since"]) <= time.time() + 1
+    time.sleep(0.3)  # (a wait the journal must show: a lower bound, not a timing claim)
+    server.post(f"/flows/{f}/resume", json={"key": f"{f}:1", "value": 700}, headers=server.admin)
+    d = server.get(f"/flows/{f}").json()
+    [entry] = d["journal"]
+    asked, answered = iso(entry["asked"]), iso(entry["answered"])
+    assert before - 1 <= asked and asked + 0.3 <= answered <= time.time() + 1
+    assert abs(entry["waited"] - (answered - asked)) <= 0.002  # (the times shown are to the millisecond)
+    assert iso(d["waiting_since"]) >= answered  # it waits on its second request since it was answered
+    assert "time" not in entry  # (no time guessed from elsewhere)
+
+
+def test_order_flows_journal_times_come_from_the_journal(server):
     oid = fid("o")
     server.begin(oid)
+    d = server.get(f"/orders/{oid}").json()
+    since = iso(d["flow"]["waiting_since"])
     server.webhook({"order": oid, "payment_ref": "t", "amount": 450})
     d = server.get(f"/flows/{oid}").json()
-    assert d["order"] is True and d["status"] == "done"
+    assert d["order"] is True and d["status"] == "done" and d["waiting_since"] is None
     assert [j["key"] for j in d["journal"]] == [f"{oid}:1", f"{oid}:2", f"{oid}:3"]
-    assert all(isinstance(j["time"], float) for j in d["journal"])
+    reserve, payment, fulfil = d["journal"]
+    assert iso(payment["asked"]) == since  # the payment request was made when the order began waiting
+    for j in d["journal"]:
+        assert iso(j["asked"]) <= iso(j["answered"]) and j["waited"] >= 0
+    assert iso(reserve["answered"]) <= iso(payment["asked"]) and iso(payment["answered"]) <= iso(fulfil["asked"])
+    assert server.get(f"/orders/{oid}").json()["flow"]["waiting_since"] is None  # it waits no more
+
+
+def test_the_openapi_document_describes_the_journal_times(server):
+    doc = server.get("/openapi.json").json()
+    ok = doc["paths"]["/flows/{flow_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    detail = doc["components"]["schemas"][ok["$ref"].rsplit("/", 1)[1]]
+    item = doc["components"]["schemas"][detail["properties"]["journal"]["items"]["$ref"].rsplit("/", 1)[1]]
+    for name in ("asked", "answered"):
+        assert {"type": "string", "format": "date-time"} in item["properties"][name]["anyOf"]
+        assert {"type": "null"} in item["properties"][name]["anyOf"]
+        assert "ISO 8601" in item["properties"][name]["description"]
+        assert name in item["required"]
+    assert {"type": "string", "format": "date-time"} in detail["properties"]["waiting_since"]["anyOf"]
+
+
+def test_an_order_flow_waits_at_the_request_inside_ask(server):
+    """schemes/order.scm: shop-order waits for its payment in `ask`, at its
+    request/timeout (line 32), not at the first request of the file."""
+    oid = fid("o")
+    server.begin(oid)
+    d = server.get(f"/flows/{oid}").json()
+    assert d["position"]["file"].endswith("schemes/order.scm") and d["position"]["line"] == 32
+    src = d["source"]
+    assert src["lines"][32 - src["first_line"]].strip() == "(request/timeout kind oid (car seconds))"
+    assert d["timer"]["kind"] == "deadline" and d["waiting"]["kind"] == "payment"
 
 
 def test_get_an_unknown_flow_is_404(server):

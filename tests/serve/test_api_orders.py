@@ -6,7 +6,13 @@ import uuid
 
 import pytest
 
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, STORES, served_on
+
+
+@pytest.fixture(scope="module", params=STORES)
+def server(request, tmp_path_factory):
+    """The module's server, once on the file store and once on PostgreSQL."""
+    yield from served_on(request.param, tmp_path_factory, request)
 
 
 def fresh(prefix="o"):

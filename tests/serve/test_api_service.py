@@ -276,3 +276,20 @@ def test_flows_whose_code_is_not_loaded_are_shown_and_refused_not_500(start_serv
     assert t.post("/flows/echo", json={"id": "e2", "args": [1]}, headers=t.admin).status_code == 404
     assert t.get("/flows", params={"q": "orphan"}).json()["flows"][0]["status"] == "suspended"
     assert t.get("/healthz").json()["worker"] is True
+
+
+def test_serving_a_shop_kept_in_postgresql_never_prints_its_password(start_server, tmp_path, pg_url):
+    """--data postgresql://...: the shop lives in the database; the start-up line
+    names it without the password (the tests' server trusts any password)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(pg_url)
+    user, _, host = parts.netloc.rpartition("@")
+    url = urlunsplit(parts._replace(netloc=f"{user}:pw-s3cret-99@{host}"))
+    s = start_server(tmp_path, data=url)
+    banner = next(line for line in s.stdout_lines if "listening on" in line)
+    assert f"(data postgresql://{user}@{host}{parts.path};" in banner
+    s.begin("pg-o-1")
+    assert s.get("/orders/pg-o-1").json()["status"] == "awaiting-payment"
+    assert s.stop() == 0
+    assert "pw-s3cret-99" not in "\n".join(s.stdout_lines) + s.log()

@@ -9,7 +9,13 @@ import uuid
 
 import pytest
 
-from conftest import sign
+from conftest import STORES, served_on, sign
+
+
+@pytest.fixture(scope="module", params=STORES)
+def server(request, tmp_path_factory):
+    """The module's server, once on the file store and once on PostgreSQL."""
+    yield from served_on(request.param, tmp_path_factory, request)
 
 
 def begun(server, cart=(("tea", 1),)):

@@ -108,6 +108,21 @@ def test_flow_page_highlights_the_waiting_line_and_shows_locals(page, server):
     assert page.problems == []
 
 
+def test_an_order_flow_page_highlights_its_payment_request_and_journal_times(page, server):
+    server.begin("fp-o-1", [("tea", 1)])
+    page.goto(server.url + "/flows/fp-o-1")
+    live(page)
+    mark = page.locator("mark#wait-line")
+    assert mark.locator(".ln").inner_text() == "32"
+    assert "(request/timeout kind oid (car seconds))" in mark.inner_text()
+    assert mark.evaluate("e => getComputedStyle(e).backgroundColor") == HIGHLIGHT and mark.is_visible()
+    assert "Deadline of the request it waits on" in page.locator("#timer").inner_text()
+    assert "Waiting since" in page.locator("#facts").inner_text()
+    when = page.locator("#journal li.entry .when").first.inner_text()
+    assert re.search(r"asked \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ · answered \d{4}-", when), when
+    assert page.problems == []
+
+
 def test_resume_a_flow_with_the_admin_token(page, server):
     start_flow(server, "loan", "rs-loan-1", ["bea", 900])
     resume(server, "rs-loan-1", "rs-loan-1:1", 650)

@@ -30,7 +30,7 @@ from serve.auth import AdminToken
 from serve.dashboard import event_stream, sse_message
 from serve.events import ChangeFeed
 from serve.pages.markup import Html, attrs, h, query, tag
-from serve.service import Service
+from serve.service import Service, iso_time
 
 NOW = 1_800_000_000
 
@@ -183,12 +183,15 @@ def test_overview_pages_ten_thousand_flows(dash, tmp_path):
         bulk.start("echo", i, flow_id=f"f-{i:05d}")
     dash.service.rt.import_store(bulk.export_store())
     took = []
+    passes = dash.service.listing.passes
     for _ in range(2):  # the first reads every flow's metadata; the second finds it cached
+        dash.service.publish(type="test", id="-", action="bulk import")  # (a new counter: a pass each)
         started = time.perf_counter()
         doc, _ = dash.page("/?offset=5000")
         took.append(time.perf_counter() - started)
+    assert dash.service.listing.passes == passes + 2  # one pass per overview
     print(f"\noverview of 10,000 flows, page at offset 5000: {took[0] * 1000:.0f} ms cold, "
-          f"{took[1] * 1000:.0f} ms warm")
+          f"{took[1] * 1000:.0f} ms warm (one listing pass each)")
     assert flow_ids(doc) == [f"f-{i:05d}" for i in range(5000, 5050)]
     pager = doc.by_id("flows-region").find("nav", class_="pager")
     assert "Flows 5,001–5,050 of 10,000" in pager.text
@@ -208,6 +211,48 @@ def test_overview_pages_ten_thousand_flows(dash, tmp_path):
     doc, _ = dash.page("/?q=f-0999&offset=20")  # past the end: said so, with the way back
     assert flow_ids(doc) == [] and "No flows past 20 (of 10)" in doc.by_id("flows-region").text
     assert doc.by_id("flows-region").find("a", rel="prev").attrs["href"] == "/?q=f-0999#flows"
+
+
+def test_one_overview_is_one_pass_and_requests_at_one_change_counter_share_it(dash):
+    """The overview's counts, flows and orders come from one listing pass; pages,
+    /summary, /flows, /orders and /metrics at the same change counter reuse it; a
+    change makes the next one pass again, and what it shows is the change."""
+    s = dash.service
+    s.listing.max_age = 3600.0  # (no pass ends by age in this test)
+    s.begin_order("o-1", [["tea", 1]])
+    s.start_flow("echo", "e-1", ["x"])
+    passes = s.listing.passes
+    doc, _ = dash.page("/")
+    assert s.listing.passes == passes + 1
+    assert flow_ids(doc) == ["e-1", "o-1"] and count_of(doc, "flows", "suspended") == 2
+    api = {"Accept": "application/json"}
+    for path in ("/", "/?status=suspended", "/?order_status=awaiting-payment"):
+        dash.page(path)
+    for path in ("/summary", "/flows", "/orders", "/metrics"):
+        assert dash.client.get(path, headers=api).status_code == 200
+    assert s.listing.passes == passes + 1
+    s.resume_flow("e-1", "e-1:1", "y")  # a change: the counter moves on
+    doc, _ = dash.page("/")
+    assert s.listing.passes == passes + 2
+    assert count_of(doc, "flows", "done") == 1 and count_of(doc, "flows", "suspended") == 1
+    summary = dash.client.get("/summary", headers=api).json()
+    assert summary["flows"] == {"done": 1, "suspended": 1} and summary["changes"] == s.feed.seq
+    assert s.listing.passes == passes + 2
+
+
+def test_a_change_the_feed_did_not_see_shows_once_the_shared_pass_is_old(dash):
+    """Another process's commits do not reach this one's change feed: a pass is
+    reused for at most max_age seconds, then the store is read again."""
+    s = dash.service
+    s.listing.max_age = 3600.0
+    s.start_flow("echo", "e-1", ["x"])
+    assert flow_ids(dash.page("/")[0]) == ["e-1"]
+    other = FlowRuntime(s.rt.store)  # (a runtime beside the service's: as another process would)
+    other.load_file(s.loads[0])
+    other.start("echo", "z", flow_id="e-2")
+    assert flow_ids(dash.page("/")[0]) == ["e-1"]  # the shared pass, still young
+    s.listing.max_age = 0.0
+    assert flow_ids(dash.page("/")[0]) == ["e-1", "e-2"]
 
 
 @pytest.mark.parametrize("query_string, message", [
@@ -250,13 +295,65 @@ def test_flow_page_marks_the_line_it_waits_on_and_shows_its_locals(dash):
     entries = doc.by_id("journal").find_all("li", class_="entry")
     assert len(entries) == 1
     assert '(credit "ann")' in entries[0].text and "700" in entries[0].text and "l-1:1" in entries[0].text
-    assert "time not recorded" in entries[0].text  # a flow outside the ledger: no time for its answers
+    when = entries[0].find("p", class_="when").text
+    assert "asked 2027-01-15 08:00:00Z" in when and "answered 2027-01-15 08:00:00Z" in when
+    assert [t.attrs["datetime"] for t in entries[0].find_all("time")] == ["2027-01-15T08:00:00.000Z"] * 2
+    assert "Waiting since 2027-01-15 08:00:00Z" in facts
     assert "hidden" in doc.by_id("action-forms").attrs  # shown by live.js: they need it for the header
     assert "curl -X POST http://testserver/flows/l-1/resume" in doc.by_id("actions").find("noscript").text
     forms = doc.by_id("actions").find_all("form")
     assert [f.attrs["action"] for f in forms] == ["/flows/l-1/resume", "/flows/l-1/cancel"]
     assert forms[0].find("input", name="key").attrs["value"] == "l-1:2"
     assert all(f.find("input", type="password", name="token") is not None for f in forms)
+
+
+def test_flow_page_timeline_shows_request_and_answer_times_and_the_wait(dash):
+    s = dash.service
+    s.start_flow("loan", "l-1", ["ann", 5000])              # asks for credit at NOW
+    dash.clock.advance(75)
+    s.resume_flow("l-1", "l-1:1", 700)                      # answered 75 s later; asks for approval
+    dash.clock.advance(3 * 3600 + 125)                      # (past its deadline, not yet fired)
+    dash.service.rt.fire_due()                              # the timeout answers it
+    doc, _ = dash.page("/flows/l-1")
+    entries = doc.by_id("journal").find_all("li", class_="entry")
+    assert len(entries) == 2
+    first, second = (e.find("p", class_="when").text for e in entries)
+    assert "asked 2027-01-15 08:00:00Z" in first and "answered 2027-01-15 08:01:15Z" in first
+    assert "(waited 75 s)" in first
+    assert "asked 2027-01-15 08:01:15Z" in second and "answered 2027-01-15 11:03:20Z" in second
+    assert "(waited 3 h 2 min)" in second
+    assert "Waiting since" not in doc.by_id("facts").text  # it is done: it waits on nothing
+
+
+def test_a_journal_written_before_times_were_kept_says_so(dash):
+    """Entries without times (an older store): the page says the time was not
+    recorded; an order flow's old entries take their answer time from the ledger
+    record under their key, and only those."""
+    import msgpack
+
+    s = dash.service
+    s.start_flow("echo", "e-1", ["x"])
+    s.resume_flow("e-1", "e-1:1", "y")
+    s.begin_order("o-1", [["tea", 1]])
+    store = s.rt.store
+    old = {}
+    for flow_id in store.ids():
+        stored = store.get(flow_id)
+        entries = []
+        for blob in stored.journal:
+            m = msgpack.unpackb(blob, raw=False)
+            assert "asked" in m and "at" in m  # (what is taken away here is there to begin with)
+            entries.append(msgpack.packb({k: v for k, v in m.items() if k not in ("asked", "at")}))
+        old[flow_id] = type(stored)(stored.snapshot, entries)
+    store.replace_all(old)
+    d = s.flow_detail("e-1")
+    assert [(j["asked"], j["answered"], j["waited"]) for j in d["journal"]] == [(None, None, None)]
+    doc, _ = dash.page("/flows/e-1")
+    when = doc.by_id("journal").find("li", class_="entry").find("p", class_="when").text
+    assert when.count("time not recorded") == 2 and "waited" not in when
+    reserve = s.flow_detail("o-1")["journal"][0]
+    created = s.shop.ledger.get("o-1:1").time
+    assert reserve["asked"] is None and reserve["answered"] == iso_time(created) and reserve["waited"] is None
 
 
 def test_flow_page_after_the_deadline_passes_and_of_a_finished_flow(dash):
@@ -280,7 +377,49 @@ def test_an_order_flow_page_links_its_order_and_its_journal_is_readable(dash):
     assert doc.by_id("actions").find("a", href="/orders/o-1") is not None
     entry = doc.by_id("journal").find("li", class_="entry")
     assert "#<hash-table>" not in entry.text and '"record": "reserved"' in entry.text
-    assert entry.find("time") is not None  # its answer's time: the ledger record under its key
+    assert len(entry.find_all("time")) == 2  # asked and answered, from the journal
+
+
+def test_an_order_flow_page_marks_the_request_inside_ask_with_its_payment_window(dash):
+    """shop-order waits for the payment at the request/timeout inside `ask`
+    (schemes/order.scm line 32), its deadline the payment window."""
+    dash.service.begin_order("o-1", [["tea", 2]])
+    doc, _ = dash.page("/flows/o-1")
+    mark = doc.find("mark", id="wait-line")
+    assert int(mark.find("span", class_="ln").text) == 32
+    assert "(request/timeout kind oid (car seconds))" in mark.text
+    assert "waiting at line 32" in doc.by_id("source").text
+    assert "schemes/order.scm:32:" in doc.by_id("facts").text
+    timer = doc.by_id("timer").text
+    assert "Deadline of the request it waits on" in timer and "2027-01-15 08:30:00Z" in timer
+    assert "(in 30 min)" in timer
+    assert "Waiting since 2027-01-15 08:00:00Z" in doc.by_id("facts").text
+
+
+@pytest.mark.parametrize("action, fields", [
+    ("resume", {"answer": "1", "key": "l-1:2"}),
+    ("cancel", {}),
+])
+def test_a_form_posted_without_javascript_is_a_clear_401_and_changes_nothing(dash, action, fields):
+    """The resume / cancel forms are sent by live.js with an Authorization header; a
+    plain form submission (JavaScript off, the form shown anyway) cannot carry it:
+    a 401 JSON error that says so, even with the right token in the form's body,
+    and nothing changes."""
+    dash.loan_waiting_for_approval("l-1")
+    seq = dash.service.feed.seq
+    doc, _ = dash.page("/flows/l-1")
+    form = doc.by_id("actions").find("form", data_action=action)
+    assert form.attrs["method"] == "post" and form.attrs["action"] == f"/flows/l-1/{action}"
+    for body in ({**fields, "token": "wrong"}, {**fields, "token": ADMIN_TOKEN}):
+        for send in ({"data": body}, {"files": {"token": (None, body["token"])}}):
+            r = dash.client.post(form.attrs["action"], headers={"Accept": "text/html"}, **send)
+            assert r.status_code == 401, r.text
+            assert r.headers["content-type"].startswith("application/json")
+            error = r.json()["error"]
+            assert "Authorization: Bearer" in error and "an HTML form cannot send it" in error
+            assert "curl" in error
+    assert dash.service.feed.seq == seq
+    assert dash.service.flow_detail("l-1")["waiting"]["key"] == "l-1:2"
 
 
 def test_a_sleeping_flow_shows_its_timer_and_can_only_be_cancelled(dash):
@@ -326,6 +465,8 @@ def test_order_page_shows_cart_total_ledger_stock_and_flow(dash):
     flow = doc.by_id("flow")
     assert flow.find("a", href="/flows/o-1") is not None
     assert "payment" in flow.text and "o-1:2" in flow.text and "Payment deadline" in flow.text
+    assert "Waiting since 2027-01-15 08:00:00Z" in flow.text
+    assert flow.find("time", datetime="2027-01-15T08:00:00.000Z") is not None
     s.settle_payment("o-1", "pay-9", 2100)
     doc, _ = dash.page("/orders/o-1")
     assert doc.by_id("order-status").attrs["data-status"] == "fulfilled"
@@ -333,7 +474,7 @@ def test_order_page_shows_cart_total_ledger_stock_and_flow(dash):
     assert [r[1] for r in records] == ["created", "reserved", "paid", "fulfilled"]
     paid = records[2]
     assert paid[2] == "o-1:2" and paid[3] == "21.00" and '"pay-9"' in paid[5]
-    assert "fulfilled" in doc.by_id("flow").text
+    assert "fulfilled" in doc.by_id("flow").text and "Waiting since" not in doc.by_id("flow").text
 
 
 def test_a_cancelled_order_shows_its_stock_given_back(dash):
