@@ -39,6 +39,7 @@ from math import gcd
 
 import msgpack
 
+from interp.complexes import ExactComplex
 from interp.errors import ErrorObject, SchemeError
 from interp.frames import (
     Environments,
@@ -76,6 +77,7 @@ from interp.values import (
     NIL,
     UNSPECIFIED,
     Char,
+    MString,
     MultipleValues,
     Pair,
     Symbol,
@@ -91,9 +93,16 @@ class CodecError(Exception):
 
 # ext type codes (inline values)
 EXT_REF, EXT_SYM, EXT_CHAR, EXT_CONST, EXT_BIGINT, EXT_FRACTION, EXT_PRIM, EXT_GLOBAL = range(8)
+# complex numbers: an inexact one as two big-endian doubles; an exact one as its real and
+# imaginary parts, each a kind byte (0 integer, 1 rational), a 4-byte length and the
+# EXT_BIGINT / EXT_FRACTION payload
+EXT_COMPLEX, EXT_EXACT_COMPLEX = 8, 9
+_COMPLEX = struct.Struct(">dd")
 # object table tags
 (T_PAIR, T_VECTOR, T_ENV, T_BYTES, T_CLOSURE, T_FRAME, T_TUPLE, T_CONT, T_WINDER, T_PARAM,
- T_RECORD, T_RTD, T_RECPROC, T_HASHTABLE, T_MULTI, T_ERROR) = range(1, 17)
+ T_RECORD, T_RTD, T_RECPROC, T_HASHTABLE, T_MULTI, T_ERROR, T_STRING) = range(1, 18)
+# (a str is an inline msgpack string: immutable, so sharing it needs no identity; a
+# mutable string, interp.values.MString, is a T_STRING entry of the object table)
 
 _CONSTS = [NIL, UNSPECIFIED, EOF_OBJECT, DEFAULT, UNASSIGNED]
 _REF = struct.Struct(">I")
@@ -262,6 +271,10 @@ def encode(root, env):
         if t is Fraction:  # numerator and denominator as signed big-endian bytes
             num = _int_bytes(x.numerator)
             return msgpack.ExtType(EXT_FRACTION, _REF.pack(len(num)) + num + _int_bytes(x.denominator))
+        if t is complex:
+            return msgpack.ExtType(EXT_COMPLEX, _COMPLEX.pack(x.real, x.imag))
+        if t is ExactComplex:
+            return msgpack.ExtType(EXT_EXACT_COMPLEX, _exact_part(x.real) + _exact_part(x.imag))
         if t is Primitive or t is TailPrimitive:
             if env.primitive(x.name) is not x:
                 raise CodecError(f"cannot save the host procedure {x.name}: it is not a named primitive")
@@ -292,6 +305,16 @@ def _int_bytes(x):
     return x.to_bytes(n, "big", signed=True)
 
 
+def _exact_part(x):
+    """A part of an exact complex number: kind byte, length, integer or rational payload."""
+    if type(x) is int:
+        payload, kind = _int_bytes(x), b"\x00"
+    else:
+        num = _int_bytes(x.numerator)
+        payload, kind = _REF.pack(len(num)) + num + _int_bytes(x.denominator), b"\x01"
+    return kind + _REF.pack(len(payload)) + payload
+
+
 def entry(x, ref, unit_ref):
     t = type(x)
     if t is Pair:
@@ -304,6 +327,8 @@ def entry(x, ref, unit_ref):
         return [T_TUPLE] + [ref(v) for v in x]
     if t is bytearray:
         return [T_BYTES, bytes(x)]
+    if t is MString:
+        return [T_STRING, x.text()]
     if t is Closure:
         node = x.lam.node
         if node is None:
@@ -360,7 +385,7 @@ _RAW_TAGS = frozenset({T_TUPLE, T_RECPROC, T_HASHTABLE})  # kept from pass 1, bu
 # interp.frames.Environments, a frame's in the chain check, ...)
 _SHELL_COST = {T_PAIR: 64, T_ENV: 200, T_VECTOR: 64, T_TUPLE: 64, T_BYTES: 64, T_CLOSURE: 64, T_FRAME: 200,
                T_CONT: 120, T_WINDER: 64, T_PARAM: 64, T_RECORD: 120, T_RTD: 120, T_RECPROC: 400,
-               T_HASHTABLE: 240, T_MULTI: 120, T_ERROR: 160}
+               T_HASHTABLE: 240, T_MULTI: 120, T_ERROR: 160, T_STRING: 64}
 
 
 class MissingUnit(Exception):
@@ -524,6 +549,13 @@ class _Decoder:
             return int.from_bytes(data, "big", signed=True)
         if code == EXT_FRACTION:
             return self.rational(data)
+        if code == EXT_COMPLEX:
+            if len(data) != _COMPLEX.size:
+                raise CodecError("bad complex number")
+            self.spend(32)
+            return complex(*_COMPLEX.unpack(data))
+        if code == EXT_EXACT_COMPLEX:
+            return self.exact_complex(data)
         if code == EXT_PRIM:
             return self.named(data.decode("utf-8"), primitive=True)
         if code == EXT_GLOBAL:
@@ -531,6 +563,26 @@ class _Decoder:
         if code == EXT_REF:
             raise CodecError("malformed reference")
         raise CodecError(f"unknown ext type {code}")
+
+    def exact_complex(self, data):
+        parts = []
+        i = 0
+        for _ in range(2):
+            if len(data) < i + 5 or data[i] > 1:
+                raise CodecError("bad exact complex number")
+            (size,) = _REF.unpack_from(data, i + 1)
+            body = data[i + 5 : i + 5 + size]
+            if len(body) != size or size == 0:
+                raise CodecError("bad exact complex number")
+            if data[i] == 0:
+                parts.append(self.ext(EXT_BIGINT, body))
+            else:
+                parts.append(self.rational(body))
+            i += 5 + size
+        if i != len(data) or parts[1] == 0:  # an exact zero imaginary part is a real, never this
+            raise CodecError("bad exact complex number")
+        self.spend(48)
+        return ExactComplex(parts[0], parts[1])
 
     def rational(self, data):
         if len(data) < 4:
@@ -727,6 +779,11 @@ class _Decoder:
                 raise CodecError(f"object {i}: malformed bytevector")
             self.spend(len(e[1]))
             return bytearray(e[1])
+        if tag == T_STRING:
+            if m != 2 or type(e[1]) is not str:
+                raise CodecError(f"object {i}: malformed string")
+            self.spend(49 + len(e[1]))
+            return MString(e[1])
         if tag == T_CLOSURE:
             if m != 4:
                 raise CodecError(f"object {i}: malformed closure")
@@ -928,7 +985,7 @@ class _Decoder:
         value = self.value
         special = _SPECIAL
         up, sk = u.unpack, u.skip
-        skipped = _RAW_TAGS | {T_BYTES, T_RTD}
+        skipped = _RAW_TAGS | {T_BYTES, T_RTD, T_STRING}
         for i in range(n):
             tag = tags[i]
             if tag in skipped:

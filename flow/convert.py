@@ -4,7 +4,7 @@
     None                   <->  the unspecified value
     bool                   <->  #t / #f
     int, float, Fraction   <->  exact integer, inexact real, exact rational
-    str                    <->  string      (symbols and chars also become str)
+    str                    <->  string      (mutable strings, symbols and chars also become str)
     list, tuple            ->   proper list (a proper list or a vector -> list)
     dict                   <->  hash table (keys converted the same way)
     bytes                  <->  bytevector
@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from interp.primitives.hashtables import HashTable
 from interp.printer import write_string
-from interp.values import NIL, UNSPECIFIED, Char, Pair, Symbol, Vector, list_to_pairs
+from interp.values import NIL, UNSPECIFIED, Char, MString, Pair, Symbol, Vector, list_to_pairs
 
 
 class SchemeObject:
@@ -83,6 +83,8 @@ def _to_python(x, active):
         return None
     if t is bool or t is int or t is float or t is str or t is Fraction:
         return x
+    if t is MString:
+        return x.text()
     if t is Symbol:
         return x.name
     if t is Char:

@@ -17,7 +17,7 @@ from interp.capabilities import guard, restrict
 from fractions import Fraction
 
 from interp.errors import scheme_error, type_error
-from interp.values import Symbol, list_to_pairs, sym
+from interp.values import Symbol, is_string, list_to_pairs, string_text, sym
 
 from .errors import FlowError
 from .model import Flow
@@ -45,14 +45,14 @@ SLEEP_UNTIL = sym("%sleep-until")
 def _name(x, who):
     if type(x) is Symbol:
         return x.name
-    if type(x) is str:
-        return x
+    if is_string(x):
+        return string_text(x)
     raise type_error(who, "a flow name (symbol or string)", x)
 
 
 def _id(x, who):
-    if type(x) is str:
-        return x
+    if is_string(x):
+        return string_text(x)
     if type(x) is Symbol:
         return x.name
     raise type_error(who, "a flow id (string)", x)

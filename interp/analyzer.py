@@ -26,7 +26,7 @@ from .nodes import (
     Or,
     Seq,
 )
-from .values import NIL, UNSPECIFIED, Pair, Symbol, Vector, list_to_pairs, sym
+from .values import NIL, UNSPECIFIED, Pair, Symbol, Vector, is_string, list_to_pairs, string_text, sym
 
 
 class Alias:
@@ -180,22 +180,73 @@ class Scope:
         return self.nvars
 
 
+class TopScope(Scope):
+    """The root scope of a macro defined at top level: its global names are those
+    of environment `genv` (a library's macro means the library's bindings)."""
+
+    __slots__ = ("genv",)
+
+    def __init__(self, genv):
+        super().__init__(None)
+        self.genv = genv
+
+
+class SyntaxScope(Scope):
+    """The macros of a let-syntax / letrec-syntax spliced into a body: no frame
+    of its own (its variables live in `real`, the nearest frame scope)."""
+
+    __slots__ = ("real",)
+
+    def __init__(self, parent):
+        super().__init__(parent)
+        s = parent
+        while type(s) is SyntaxScope:
+            s = s.parent
+        self.real = s
+
+
 def lookup(ident, scope):
-    """("local", scope, slot) | ("macro", Macro) | ("global", Symbol)."""
+    """("local", scope, slot) | ("macro", Macro) | ("global", Symbol, genv or None).
+
+    The genv of a global is that of the TopScope the identifier was resolved
+    from (a library macro's free names), None for the analysing environment."""
     while True:
         s = scope
+        env = None
         while s is not None:
             b = s.bindings.get(ident)
             if b is not None:
                 if b[0] == "var":
+                    if type(s) is SyntaxScope:
+                        return ("local", s.real, b[1])
                     return ("local", s, b[1])
                 return b
+            if type(s) is TopScope:
+                env = s.genv
             s = s.parent
         if type(ident) is Alias:
             scope = ident.scope
             ident = ident.sym
             continue
-        return ("global", ident)
+        return ("global", ident, env)
+
+
+def frame_scope(scope):
+    """The nearest scope from `scope` outwards that has a run-time frame (or None)."""
+    while type(scope) is SyntaxScope:
+        scope = scope.parent
+    return scope
+
+
+def frame_path(scope, target):
+    """The frame scopes walked from scope out to target (SyntaxScopes have no frame)."""
+    scopes = []
+    s = scope
+    while s is not target:
+        if type(s) is not SyntaxScope:
+            scopes.append(s)
+        s = s.parent
+    return scopes
 
 
 def same_binding(a, scope_a, b, scope_b):
@@ -205,7 +256,12 @@ def same_binding(a, scope_a, b, scope_b):
     if ra[0] != rb[0]:
         return False
     if ra[0] == "global":
-        return ra[1] is rb[1]
+        if ra[1] is not rb[1]:
+            return False
+        ga, gb = ra[2], rb[2]
+        if ga is None or gb is None or ga is gb:
+            return True
+        return ga.cells.get(ra[1]) is gb.cells.get(rb[1]) and ga.macros.get(ra[1]) is gb.macros.get(rb[1])
     if ra[0] == "local":
         return ra[1] is rb[1] and ra[2] == rb[2]
     return ra[1] is rb[1]
@@ -280,6 +336,9 @@ class Analyzer:
         self.unit = unit
         self.includes = 0
         self.top = None  # the form being analysed at top level (where define may appear)
+        self.depth = 0  # macro expansions being analysed, one inside another
+        self.lambdas = 0  # lambda bodies being analysed, one inside another
+        self.deep_macro = None  # a macro expanded inside 200 others (named if it overflows)
 
     # -------------------------------------------------------------- helpers
 
@@ -298,10 +357,11 @@ class Analyzer:
             return r[1]
         if r[0] == "global":
             s = r[1]
-            m = self.genv.macros.get(s)
+            genv = r[2] or self.genv
+            m = genv.macros.get(s)
             if m is not None:
                 return m
-            return SPECIAL_FORMS.get(s) if s not in self.genv.shadowed else None
+            return SPECIAL_FORMS.get(s) if s not in genv.shadowed else None
         return None
 
     def is_keyword(self, x, scope, name):
@@ -319,10 +379,14 @@ class Analyzer:
 
     def compile_toplevel(self, x, pos=None):
         """The compiled code of top-level form x (analysed, then compiled)."""
+        self.deep_macro = None
         try:
             return self.analyze_toplevel(x, pos).compile()
         except RecursionError:
-            raise SchemeSyntaxError("expression nested too deeply", _form_pos(x, pos)) from None
+            why = ""
+            if self.deep_macro is not None:
+                why = f" (expanding the macro {self.deep_macro}: does its expansion grow without end?)"
+            raise SchemeSyntaxError("expression nested too deeply" + why, _form_pos(x, pos)) from None
 
     def analyze(self, x, scope, tail, owner, pos):
         t = type(x)
@@ -340,7 +404,17 @@ class Analyzer:
                     expansion = syn.expand(x, scope, p)
                     if self.top is x:
                         self.top = expansion
-                    return self.analyze(expansion, scope, tail, owner, p)
+                    self.depth += 1
+                    if self.depth > 200:
+                        self.deep_macro = syn.name
+                    if self.depth > MAX_EXPANSIONS:
+                        raise self.error(
+                            f"{syn.name}: macro expansion does not terminate "
+                            f"(more than {MAX_EXPANSIONS} nested expansions)", p)
+                    try:
+                        return self.analyze(expansion, scope, tail, owner, p)
+                    finally:
+                        self.depth -= 1
             return self.application(x, scope, tail, owner, p)
         if x is NIL:
             raise self.error("empty combination ()", pos)
@@ -357,11 +431,7 @@ class Analyzer:
         r = lookup(x, scope)
         if r[0] == "local":
             _, target, slot = r
-            scopes = []
-            s = scope
-            while s is not target:
-                scopes.append(s)
-                s = s.parent
+            scopes = frame_path(scope, target)
             scopes.append(target)
             return self.node(
                 LocalRef(len(scopes) - 1, slot, scopes, base_symbol(x).name, slot in target.checked),
@@ -369,9 +439,14 @@ class Analyzer:
                 owner,
             )
         if r[0] == "global":
-            if r[1] in SPECIAL_FORMS and r[1] not in self.genv.shadowed or r[1] in self.genv.macros:
+            genv = r[2] or self.genv
+            if r[1] in SPECIAL_FORMS and r[1] not in genv.shadowed or r[1] in genv.macros:
                 raise self.error(f"syntax keyword {r[1].name} used as a variable", pos)
-            return self.node(GlobalRef(self.genv.cell(r[1])), pos, owner)
+            cell = genv.cell(r[1])
+            if genv.restricted and not self.lambdas and not hasattr(cell, "value") and r[1] not in genv.defined:
+                # code eval runs now, in an environment that holds only its imports
+                raise self.error(f"{r[1].name}: not bound in {genv.name}", pos)
+            return self.node(GlobalRef(cell), pos, owner)
         raise self.error(f"macro {base_symbol(x).name} used as a variable", pos)
 
     def application(self, x, scope, tail, owner, pos):
@@ -415,58 +490,105 @@ class Analyzer:
 
     def body(self, forms, scope, owner, pos, tail=True):
         """A lambda/let body: internal defines become slots of `scope`. `tail`: is
-        the body in tail position (always for lambda; a let's own position)?"""
+        the body in tail position (always for lambda; a let's own position)?
+
+        A let-syntax / letrec-syntax at body level is spliced into the body (as
+        chibi does): its macros hold for its own forms only, and its definitions
+        are the body's (one of a name the body defined before it stays its own)."""
         if not forms:
             raise self.error("empty body", pos)
-        items = []  # ("define", slot, expr, name, pos) | ("expr", form, pos)
-        queue = list(forms)
+        items = []  # ("define", slot, expr, name, pos, scope) | ("expr", form, pos, scope)
+        queue = [(f, scope) for f in forms]
         while queue:
-            f = queue.pop(0)
+            f, fscope = queue.pop(0)
             fpos = getattr(f, "pos", None) or pos
-            while type(f) is Pair and is_ident(f.car):
-                syn = self.syntax_of(f.car, scope)
-                if syn is None or type(syn) is SpecialForm:
-                    break
-                self.note_macro(syn)
-                f = syn.expand(f, scope, fpos)
+            f = self.expand_head(f, fscope, fpos)
             if type(f) is Pair and is_ident(f.car):
-                syn = self.syntax_of(f.car, scope)
-                if type(syn) is SpecialForm and syn.name == "begin":
-                    queue[0:0] = plist(f.cdr, "begin", fpos)
+                syn = self.syntax_of(f.car, fscope)
+                kind = syn.name if type(syn) is SpecialForm else None
+                if kind == "begin":
+                    queue[0:0] = [(g, fscope) for g in plist(f.cdr, "begin", fpos)]
                     continue
-                if type(syn) is SpecialForm and syn.name in ("include", "include-ci"):
-                    queue[0:0] = include_forms(self, f, fpos, syn.name == "include-ci")
+                if kind in ("include", "include-ci"):
+                    queue[0:0] = [(g, fscope) for g in include_forms(self, f, fpos, kind == "include-ci")]
                     continue
-                if type(syn) is SpecialForm and syn.name == "cond-expand":
-                    queue[0:0] = cond_expand_forms(self, f, scope, fpos)
+                if kind == "cond-expand":
+                    queue[0:0] = [(g, fscope) for g in cond_expand_forms(self, f, fscope, fpos)]
                     continue
-                if type(syn) is SpecialForm and syn.name == "define":
+                if kind in ("let-syntax", "letrec-syntax"):
+                    inner, inner_forms = self.syntax_bindings(f, fscope, fpos, SyntaxScope)
+                    queue[0:0] = [(g, inner) for g in inner_forms]
+                    continue
+                if kind == "define":
                     name, expr = self.parse_define(f, fpos)
-                    slot = scope.bindings.get(name)
+                    real = fscope.real if type(fscope) is SyntaxScope else fscope
+                    slot = fscope.bindings.get(name)
                     if slot is None or slot[0] != "var":
-                        slot = ("var", scope.add_var(name, checked=True))
-                    items.append(("define", slot[1], expr, name, fpos))
+                        if fscope is not real and name in real.bindings:
+                            # the body defined it already: this one is the let-syntax's own
+                            slot = ("var", real.nvars)
+                            real.nvars += 1
+                            real.checked.add(slot[1])
+                            fscope.bindings[name] = slot
+                        else:
+                            slot = ("var", real.add_var(name, checked=True))
+                    items.append(("define", slot[1], expr, name, fpos, fscope))
                     continue
-                if type(syn) is SpecialForm and syn.name == "define-syntax":
-                    self.define_syntax(f, scope, fpos)
+                if kind == "define-syntax":
+                    self.define_syntax(f, fscope, fpos)
                     continue
-            items.append(("expr", f, fpos))
+            items.append(("expr", f, fpos, fscope))
         nodes = []
         for i, item in enumerate(items):
             last = i == len(items) - 1
             if item[0] == "define":
-                _, slot, expr, name, fpos = item
-                value = self.analyze_named(expr, scope, base_symbol(name).name, owner, fpos)
-                nodes.append(self.node(LocalSet(0, slot, [scope], value), fpos, owner))
+                _, slot, expr, name, fpos, fscope = item
+                real = fscope.real if type(fscope) is SyntaxScope else fscope
+                value = self.analyze_named(expr, fscope, base_symbol(name).name, owner, fpos)
+                nodes.append(self.node(LocalSet(0, slot, [real], value), fpos, owner))
                 if last:
                     nodes.append(self.node(Const(UNSPECIFIED), fpos, owner))
             else:
-                nodes.append(self.analyze(item[1], scope, tail and last, owner, item[2]))
+                nodes.append(self.analyze(item[1], item[3], tail and last, owner, item[2]))
         if not nodes:  # only empty (begin)s
             raise self.error("empty body", pos)
         if len(nodes) == 1:
             return nodes[0]
         return self.node(Seq(nodes), pos, owner)
+
+    def expand_head(self, f, scope, pos):
+        """f with its macro uses in head position expanded (a bounded number of times)."""
+        n = 0
+        while type(f) is Pair and is_ident(f.car):
+            syn = self.syntax_of(f.car, scope)
+            if syn is None or type(syn) is SpecialForm:
+                break
+            n += 1
+            if n > MAX_EXPANSIONS:
+                raise self.error(
+                    f"{syn.name}: macro expansion does not terminate "
+                    f"(more than {MAX_EXPANSIONS} expansions in a row)", pos)
+            self.note_macro(syn)
+            f = syn.expand(f, scope, pos)
+        return f
+
+    def syntax_bindings(self, x, scope, pos, scope_class):
+        """The scope of a let-syntax / letrec-syntax's macros, and its body forms."""
+        from .syntax_rules import make_transformer
+
+        what = base_symbol(x.car).name
+        items = plist(x, what, pos)
+        if len(items) < 3 and scope_class is Scope or len(items) < 2:
+            raise self.error(f"{what}: expected bindings and a body", pos)
+        inner = scope_class(scope)
+        recursive = what == "letrec-syntax"
+        for b in plist(items[1], what, pos):
+            parts = plist(b, f"{what} binding", pos) if type(b) is Pair else None
+            if not parts or len(parts) != 2 or not is_ident(parts[0]):
+                raise self.error(f"{what}: bad binding {_show(b)}", pos)
+            m = make_transformer(self, parts[1], inner if recursive else scope, pos, base_symbol(parts[0]).name)
+            inner.bindings[parts[0]] = ("macro", m)
+        return inner, items[2:]
 
     def analyze_named(self, expr, scope, name, owner, pos):
         """Analyse expr; a lambda there is named `name` (for messages, backtraces)."""
@@ -533,7 +655,11 @@ class Analyzer:
             inner.add_var(p)
             rest = True
         owner = name or "anonymous procedure"
-        body = self.body(items[2:], inner, owner, pos)
+        self.lambdas += 1
+        try:
+            body = self.body(items[2:], inner, owner, pos)
+        finally:
+            self.lambdas -= 1
         return self.node(Lambda(nreq, rest, inner, body, name), pos, owner)
 
     # -------------------------------------------------------------- syntax
@@ -545,10 +671,12 @@ class Analyzer:
         if len(items) != 3 or not is_ident(items[1]):
             raise self.error("define-syntax: expected (define-syntax name transformer)", pos)
         macro = make_transformer(self, items[2], scope, pos, base_symbol(items[1]).name)
-        if scope is None:
+        if is_top(scope):
             name = toplevel_name(items[1])
             self.genv.macros[name] = macro
             self.genv.shadowed.discard(name)
+            self.genv.imported.discard(name)
+            self.genv.defined.add(name)
         else:
             scope.bindings[items[1]] = ("macro", macro)
 
@@ -581,14 +709,19 @@ def _if(a, x, scope, tail, owner, pos):
 @special("define")
 def _define(a, x, scope, tail, owner, pos):
     name, expr = a.parse_define(x, pos)
-    if scope is not None or a.top is not x:
+    if not is_top(scope) or a.top is not x:
         raise a.error("define: not allowed in an expression context", pos)
     s = toplevel_name(name)
-    if s in a.genv.macros or s in SPECIAL_FORMS:
-        a.genv.macros.pop(s, None)
-        a.genv.shadowed.add(s)
+    genv = a.genv
+    if s in genv.macros or s in SPECIAL_FORMS:
+        genv.macros.pop(s, None)
+        genv.shadowed.add(s)
+    if s in genv.imported:  # a definition replaces an imported binding (a new cell)
+        genv.imported.discard(s)
+        genv.cells[s] = Cell(s)
+    genv.defined.add(s)
     value = a.analyze_named(expr, scope, s.name, owner, pos)
-    return a.node(GlobalDefine(a.genv.cell(s), value), pos, owner)
+    return a.node(GlobalDefine(genv.cell(s), value), pos, owner)
 
 
 def toplevel_name(ident):
@@ -617,14 +750,13 @@ def _set(a, x, scope, tail, owner, pos):
     r = lookup(items[1], scope)
     if r[0] == "local":
         _, target, slot = r
-        scopes = []
-        s = scope
-        while s is not target:
-            scopes.append(s)
-            s = s.parent
+        scopes = frame_path(scope, target)
         return a.node(LocalSet(len(scopes), slot, scopes, value), pos, owner)
     if r[0] == "global":
-        return a.node(GlobalSet(a.genv.cell(r[1]), value), pos, owner)
+        genv = r[2] or a.genv
+        if r[1] in genv.imported:
+            raise a.error(f"set!: cannot assign the imported variable {r[1].name}", pos)
+        return a.node(GlobalSet(genv.cell(r[1]), value), pos, owner)
     raise a.error(f"set!: cannot assign the macro {base_symbol(items[1]).name}", pos)
 
 
@@ -637,7 +769,19 @@ def _lambda(a, x, scope, tail, owner, pos):
 def _begin(a, x, scope, tail, owner, pos):
     forms = plist(x.cdr, "begin", pos)
     if scope is None and a.top is x:
-        # top level: definitions inside begin are global definitions
+        # top level: definitions inside begin are global definitions; the names a
+        # macro introduced are renamed first, so that they see each other
+        for f in forms:
+            if type(f) is Pair and is_ident(f.car):
+                syn = a.syntax_of(f.car, scope)
+                if type(syn) is SpecialForm and syn.name in ("define", "define-syntax") and type(f.cdr) is Pair:
+                    target = f.cdr.car
+                    for _ in range(100):  # curried (define ((f a) b) ...); never a cycle
+                        if type(target) is not Pair:
+                            break
+                        target = target.car
+                    if type(target) is Alias:
+                        toplevel_name(target)
         nodes = []
         for f in forms:
             a.top = f
@@ -653,9 +797,9 @@ def _bindings(a, x, what, pos):
     out = []
     for b in plist(x, what, pos):
         items = plist(b, what, pos) if type(b) is Pair else None
-        if not items or not is_ident(items[0]) or len(items) > 2:
+        if not items or not is_ident(items[0]) or len(items) != 2:
             raise a.error(f"{what}: bad binding {strip(b)!r}", getattr(b, "pos", None) or pos)
-        out.append((items[0], items[1] if len(items) == 2 else Pair(S_QUOTE, Pair(UNSPECIFIED, NIL))))
+        out.append((items[0], items[1]))
     return out
 
 
@@ -839,30 +983,45 @@ def _case(a, x, scope, tail, owner, pos):
 
 @special("define-syntax")
 def _define_syntax(a, x, scope, tail, owner, pos):
-    if scope is not None or a.top is not x:
+    if not is_top(scope) or a.top is not x:
         raise a.error("define-syntax: not allowed in an expression context", pos)
-    a.define_syntax(x, None, pos)
+    a.define_syntax(x, scope, pos)
     return a.node(Const(UNSPECIFIED), pos, owner)
 
 
 @special("let-syntax")
 @special("letrec-syntax")
 def _let_syntax(a, x, scope, tail, owner, pos):
-    from .syntax_rules import make_transformer
-
-    items = plist(x, "let-syntax", pos)
-    if len(items) < 3:
-        raise a.error("let-syntax: expected bindings and a body", pos)
-    inner = Scope(scope)
-    recursive = base_symbol(x.car).name == "letrec-syntax"
-    for b in plist(items[1], "let-syntax", pos):
-        parts = plist(b, "let-syntax binding", pos)
-        if len(parts) != 2 or not is_ident(parts[0]):
-            raise a.error("let-syntax: bad binding", pos)
-        m = make_transformer(a, parts[1], inner if recursive else scope, pos, base_symbol(parts[0]).name)
-        inner.bindings[parts[0]] = ("macro", m)
-    body = a.body(items[2:], inner, owner, pos, tail)
+    if is_top(scope) and a.top is x:
+        # at top level its forms are top-level forms (definitions are global)
+        inner, forms = a.syntax_bindings(x, scope, pos, SyntaxScope)
+        nodes = []
+        for f in forms:
+            a.top = f
+            nodes.append(a.analyze(f, inner, False, owner, getattr(f, "pos", None) or pos))
+        if not nodes:
+            return a.node(Const(UNSPECIFIED), pos, owner)
+        return nodes[0] if len(nodes) == 1 else a.node(Seq(nodes), pos, owner)
+    inner, forms = a.syntax_bindings(x, scope, pos, Scope)
+    body = a.body(forms, inner, owner, pos, tail)
     return a.node(Let([], inner, body), pos, owner)
+
+
+def is_top(scope):
+    """Is scope the top level (or a let-syntax's macros spliced there)?"""
+    return scope is None or type(scope) is SyntaxScope and scope.real is None
+
+
+@special("syntax-error")
+def _syntax_error(a, x, scope, tail, owner, pos):
+    """(syntax-error "message" irritant ...): an error when it is expanded (R7RS
+    4.3.3), at the position of the macro use that produced it."""
+    items = plist(x, "syntax-error", pos)
+    if len(items) < 2 or not is_string(items[1]):
+        raise a.error("syntax-error: expected a message string", pos)
+    e = SchemeSyntaxError(string_text(items[1]), pos)
+    e.payload.irritants = [strip(i) for i in items[2:]]
+    raise e
 
 
 @special("syntax-rules")
@@ -872,10 +1031,11 @@ def _syntax_rules(a, x, scope, tail, owner, pos):
 
 # ------------------------------------------------------------------ include, import, cond-expand
 
+MAX_EXPANSIONS = 10_000  # macro expansions in a row of one form, or nested (a looping macro)
 MAX_INCLUDES = 500  # include operations per code unit (catches a file including itself)
 
 
-def include_forms(a, x, pos, fold_case):
+def include_forms(a, x, pos, fold_case, what=None):
     """The forms of the files an (include "file" ...) names, read relative to the
     directory of the file the include form is in."""
     import hashlib
@@ -884,14 +1044,15 @@ def include_forms(a, x, pos, fold_case):
     from .reader import read_all
     from .sources import read_source, resolve_relative
 
-    what = "include-ci" if fold_case else "include"
+    what = what or ("include-ci" if fold_case else "include")
     names = plist(x.cdr, what, pos)
     if not names:
         raise a.error(f"{what}: expected at least one file name", pos)
     forms = []
     for n in names:
-        if type(n) is not str:
+        if not is_string(n):
             raise a.error(f"{what}: expected a file name string, got {_show(n)}", pos)
+        n = string_text(n)
         a.includes += 1
         if a.includes > MAX_INCLUDES:
             raise a.error(f"{what}: too many nested includes (does {n} include itself?)", pos)
@@ -942,93 +1103,163 @@ def _is_ci(a, x, scope):
     return type(syn) is SpecialForm and syn.name == "include-ci"
 
 
-def _library_parts(a, spec, pos):
+def _library_parts(a, spec, pos, what="import"):
     """The parts of a library name as Python values, or a syntax error."""
     parts = []
-    for p in plist(spec, "import", pos):
+    if type(spec) is not Pair:
+        raise a.error(f"{what}: expected a library name like (scheme base), got {_show(spec)}", pos)
+    for p in plist(spec, what, pos):
         if is_ident(p):
             parts.append(base_symbol(p).name)
         elif type(p) is int and p >= 0:
             parts.append(p)
         else:
-            raise a.error(f"import: bad library name {_show(spec)}", pos)
-    if not parts:
-        raise a.error("import: empty library name ()", pos)
+            raise a.error(f"{what}: bad library name {_show(spec)}", pos)
     return parts
 
 
 _IMPORT_WRAPPERS = ("only", "except", "prefix", "rename")
 
 
-def _import_set(a, spec, pos):
-    """Check one import set; returns [(old, new)] renamings and prefixes to apply."""
-    from .libraries import library_known, library_text
+def import_set(a, spec, pos):
+    """The bindings import set `spec` brings: {name: (binding, standard?, original name)}."""
+    from .libraries import exports_of, library_text, standard_library
 
     if type(spec) is not Pair:
         raise a.error(f"import: expected a library name like (scheme base), got {_show(spec)}", pos)
     head = spec.car
-    if is_ident(head) and base_symbol(head).name in _IMPORT_WRAPPERS and type(spec.cdr) is Pair and type(spec.cdr.car) is Pair:
+    if (is_ident(head) and base_symbol(head).name in _IMPORT_WRAPPERS
+            and type(spec.cdr) is Pair and type(spec.cdr.car) is Pair):
         kind = base_symbol(head).name
         items = plist(spec, "import", pos)
-        inner = _import_set(a, items[1], pos)
+        inner = import_set(a, items[1], pos)
         if kind in ("only", "except"):
+            names = []
             for i in items[2:]:
                 if not is_ident(i):
                     raise a.error(f"import: ({kind} ...) expects identifiers, got {_show(i)}", pos)
-            return inner
+                n = base_symbol(i)
+                if n not in inner:
+                    raise a.error(f"import: ({kind} ...): {n.name} is not exported by {_show(items[1])}", pos)
+                names.append(n)
+            if kind == "only":
+                return {n: inner[n] for n in names}
+            return {n: b for n, b in inner.items() if n not in names}
         if kind == "prefix":
             if len(items) != 3 or not is_ident(items[2]):
                 raise a.error("import: expected (prefix import-set prefix)", pos)
-            return inner + [("prefix", base_symbol(items[2]))]
-        out = list(inner)
+            prefix = base_symbol(items[2]).name
+            return {sym(prefix + n.name): b for n, b in inner.items()}
+        out = dict(inner)
         for r in items[2:]:
             pair = plist(r, "import", pos) if type(r) is Pair else None
             if not pair or len(pair) != 2 or not all(is_ident(p) for p in pair):
                 raise a.error(f"import: expected (old new) in rename, got {_show(r)}", pos)
-            out.append(("rename", base_symbol(pair[0]), base_symbol(pair[1])))
+            old, new = base_symbol(pair[0]), base_symbol(pair[1])
+            if old not in inner:
+                raise a.error(f"import: (rename ...): {old.name} is not exported by {_show(items[1])}", pos)
+            del out[old]
+            out[new] = inner[old]
         return out
     parts = _library_parts(a, spec, pos)
-    if not library_known(parts):
+    exports = exports_of(a.genv, parts)
+    if exports is None:
         raise a.error(f"import: unknown library {library_text(parts)}", getattr(spec, "pos", None) or pos)
-    return []
+    standard = standard_library(parts) is not None and tuple(parts) not in a.genv.libraries
+    return {n: (b, standard, n) for n, b in exports.items()}
 
 
-def _alias_global(a, old, new):
-    """Make global `new` mean what global `old` means now (variable, macro or special form)."""
+def import_into(a, sets, pos):
+    """Bind what the import sets bring in a's environment. The program's own
+    environment has every builtin already: a standard name imported as itself
+    changes nothing there."""
+    from .libraries import bind_import
+
     genv = a.genv
-    m = genv.macros.get(old)
-    if m is None and old in SPECIAL_FORMS and old not in genv.shadowed:
-        m = SPECIAL_FORMS[old]
-    if m is not None:
-        genv.macros[new] = m
-        genv.shadowed.discard(new)
-        return
-    cell = genv.cells.get(old)
-    if cell is not None and hasattr(cell, "value"):
-        genv.macros.pop(new, None)
-        if new in SPECIAL_FORMS:
-            genv.shadowed.add(new)
-        genv.cell(new).value = cell.value
+    for spec in sets:
+        bindings = import_set(a, spec, getattr(spec, "pos", None) or pos)
+        for name, (binding, standard, original) in bindings.items():
+            if binding[0] == "aux" or standard and genv.is_program and name is original:
+                continue
+            bind_import(genv, name, binding)
 
 
 @special("import")
 def _import(a, x, scope, tail, owner, pos):
-    """(import set ...): the libraries are all present already; checks the names,
-    and makes (rename ...) and (prefix ...) names available."""
-    sets = plist(x.cdr, "import", pos)
-    for spec in sets:
-        for op in _import_set(a, spec, getattr(spec, "pos", None) or pos):
-            if op[0] == "rename":
-                _alias_global(a, op[1], op[2])
-            else:  # prefix: every global name gets the prefixed name too
-                prefix = op[1].name
-                genv = a.genv
-                names = [s for s, c in genv.cells.items() if hasattr(c, "value") and s is sym(s.name)]
-                names += [s for s in genv.macros if s is sym(s.name)]
-                names += [s for s in SPECIAL_FORMS if s not in genv.shadowed]
-                for s in names:
-                    _alias_global(a, s, sym(prefix + s.name))
+    """(import set ...) at top level: binds what the libraries export (see import_into)."""
+    if not is_top(scope) or a.top is not x:
+        raise a.error("import: only allowed at top level", pos)
+    import_into(a, plist(x.cdr, "import", pos), pos)
     return a.node(Const(UNSPECIFIED), pos, owner)
+
+
+@special("define-library")
+def _define_library(a, x, scope, tail, owner, pos):
+    """(define-library name declaration ...): the library's forms are analysed now,
+    in an environment of its own that sees only what it imports; they run when
+    this form runs. Its exports are registered at once (by name, for import)."""
+    from .libraries import Library, library_text
+
+    if not is_top(scope) or a.top is not x:
+        raise a.error("define-library: only allowed at top level", pos)
+    items = plist(x, "define-library", pos)
+    if len(items) < 2:
+        raise a.error("define-library: expected a library name", pos)
+    parts = _library_parts(a, items[1], pos, "define-library")
+    title = library_text(parts)
+    genv = GlobalEnv(a.genv, f"library {title}")
+    sub = Analyzer(genv, a.unit)
+    sub.includes = a.includes
+    exports = []  # (internal, external, pos)
+    nodes = []
+    queue = [(d, getattr(d, "pos", None) or pos) for d in items[2:]]
+    while queue:
+        d, dpos = queue.pop(0)
+        kind = base_symbol(d.car).name if type(d) is Pair and is_ident(d.car) else None
+        if kind == "export":
+            for spec in plist(d.cdr, "export", dpos):
+                if is_ident(spec):
+                    exports.append((base_symbol(spec), base_symbol(spec), dpos))
+                    continue
+                r = plist(spec, "export", dpos) if type(spec) is Pair else None
+                if (not r or len(r) != 3 or not all(is_ident(i) for i in r)
+                        or base_symbol(r[0]).name != "rename"):
+                    raise a.error(f"define-library {title}: bad export spec {_show(spec)}", dpos)
+                exports.append((base_symbol(r[1]), base_symbol(r[2]), dpos))
+        elif kind == "import":
+            import_into(sub, plist(d.cdr, "import", dpos), dpos)
+        elif kind in ("begin", "include", "include-ci"):
+            if kind == "begin":
+                forms = plist(d.cdr, "begin", dpos)
+            else:
+                forms = include_forms(sub, d, dpos, kind == "include-ci")
+            for f in forms:
+                nodes.append(sub.analyze_toplevel(f, getattr(f, "pos", None) or dpos))
+        elif kind == "include-library-declarations":
+            decls = include_forms(sub, d, dpos, False, kind)
+            queue[0:0] = [(g, getattr(g, "pos", None) or dpos) for g in decls]
+        elif kind == "cond-expand":
+            decls = cond_expand_forms(sub, d, None, dpos)
+            queue[0:0] = [(g, getattr(g, "pos", None) or dpos) for g in decls]
+        else:
+            raise a.error(f"define-library {title}: unknown library declaration {_show(d)}", dpos)
+    a.includes = sub.includes
+    table = {}
+    for internal, external, epos in exports:
+        if internal in genv.defined:
+            m = genv.macros.get(internal)
+            binding = ("macro", m) if m is not None else ("var", genv.cell(internal))
+        elif internal in genv.import_bindings:
+            binding = genv.import_bindings[internal]
+        else:
+            raise a.error(
+                f"define-library {title}: exports {internal.name}, which it neither defines nor imports", epos)
+        if external in table:
+            raise a.error(f"define-library {title}: {external.name} exported twice", epos)
+        table[external] = binding
+    a.genv.libraries[tuple(parts)] = Library(tuple(parts), genv, table, pos)
+    nodes.append(a.node(Const(UNSPECIFIED), pos, owner))
+    return nodes[0] if len(nodes) == 1 else a.node(Seq(nodes), pos, owner)
 
 
 def _feature_ok(a, req, scope, pos):
@@ -1046,7 +1277,7 @@ def _feature_ok(a, req, scope, pos):
         if kind == "not" and len(args) == 1:
             return not _feature_ok(a, args[0], scope, pos)
         if kind == "library" and len(args) == 1:
-            return library_known(_library_parts(a, args[0], pos))
+            return library_known(_library_parts(a, args[0], pos, "cond-expand"), a.genv)
     raise a.error(f"cond-expand: bad feature requirement {_show(req)}", pos)
 
 
@@ -1216,13 +1447,52 @@ def _qq_list(a, parts, pos, owner):
 
 
 class GlobalEnv:
-    """Global variables (cells by symbol) and global macros."""
+    """Global variables (cells by symbol) and global macros: the program's
+    environment, a library's, or one `environment` made for eval.
 
-    def __init__(self):
+    The environments of one interpreter share `libraries` (the defined
+    libraries by name), `builtins` (the standard bindings as the interpreter
+    started: name -> value; macros in `builtin_macros`) and `builtin_cells` (the
+    cells libraries import them through)."""
+
+    def __init__(self, parent=None, name="the program"):
         self.cells = {}
         self.macros = {}
         self.shadowed = set()  # special-form names the program redefined as variables
-        self.primitives = {}
+        self.imported = set()  # names whose cells an import brought (another's cell)
+        self.defined = set()  # names a top-level definition here bound
+        self.import_bindings = {}  # name -> the binding an import gave it
+        self.is_program = parent is None  # the interpreter's own (interaction) environment
+        self.restricted = False  # an eval environment of imports only (see Analyzer.variable)
+        self.name = name
+        self.top_scope = TopScope(self)
+        if parent is None:
+            self.primitives = {}
+            self.libraries = {}
+            self.builtins = {}
+            self.builtin_macros = {}
+            self.builtin_cells = {}
+        else:
+            self.primitives = parent.primitives
+            self.libraries = parent.libraries
+            self.builtins = parent.builtins
+            self.builtin_macros = parent.builtin_macros
+            self.builtin_cells = parent.builtin_cells
+
+    def snapshot_builtins(self):
+        """Record the bindings present now as the standard ones libraries import."""
+        self.builtins.clear()
+        self.builtins.update((s, c.value) for s, c in self.cells.items() if hasattr(c, "value"))
+        self.builtin_macros.clear()
+        self.builtin_macros.update(self.macros)
+
+    def builtin_cell(self, s):
+        """The cell through which libraries and environments see builtin `s`."""
+        c = self.builtin_cells.get(s)
+        if c is None:
+            c = self.builtin_cells[s] = Cell(s)
+            c.value = self.builtins[s]
+        return c
 
     def cell(self, s):
         c = self.cells.get(s)

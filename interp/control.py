@@ -130,8 +130,6 @@ def raise_uncaught(obj):
 
 @primitive("%handler-returned")
 def handler_returned(obj):
-    from .printer import write_string
-
     raise scheme_error("handler returned from non-continuable raise:", obj)
 
 
@@ -239,12 +237,33 @@ def _resume_map_n(frame, value):
     return _map_n(f, rest, out)
 
 
+def _list_kind(x):
+    """"proper", "circular" or "improper" (Brent's cycle check, no extra memory)."""
+    mark = x
+    n, limit = 0, 2
+    while type(x) is Pair:
+        x = x.cdr
+        if x is mark:
+            return "circular"
+        n += 1
+        if n == limit:
+            mark = x
+            limit <<= 1
+    return "proper" if x is NIL else "improper"
+
+
 @primitive("for-each")
 def for_each(f, lst, *more):
+    """Stops at the end of the shortest list: with several lists, some may be
+    circular as long as one is finite (R7RS 6.10, as chibi)."""
     _check_proc("for-each", f)
     lists = (lst,) + more
-    for x in lists:
-        _check_list("for-each", x)
+    kinds = [_list_kind(x) for x in lists]
+    for x, kind in zip(lists, kinds):
+        if kind == "improper":
+            raise type_error("for-each", "a proper list", x)
+    if "proper" not in kinds:
+        raise type_error("for-each", "a finite list (every list is circular)", lst)
     return _for_each(f, lists)
 
 
@@ -325,3 +344,19 @@ def features():
     from .values import sym
 
     return list_to_pairs([sym(f) for f in FEATURES])
+
+
+@primitive("emergency-exit")
+def emergency_exit(code=0):
+    """(emergency-exit [code]): like exit, but the dynamic-wind `after` thunks of
+    the extents it leaves do not run (R7RS 6.14)."""
+    from .primitives.io import SchemeExit
+
+    D.winders = NIL  # nothing left to unwind
+    if code is True:
+        code = 0
+    elif code is False:
+        code = 1
+    elif type(code) is not int:
+        code = 0
+    raise SchemeExit(code)

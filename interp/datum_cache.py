@@ -116,7 +116,7 @@ def decode(o, filename):
 
 def _reader_fingerprint():
     h = hashlib.sha256()
-    for name in ("reader.py", "scheme.lark", "values.py", "datum_cache.py"):
+    for name in ("reader.py", "scheme.lark", "values.py", "datum_cache.py", "numsyntax.py", "complexes.py"):
         try:
             with open(os.path.join(_HERE, name), "rb") as f:
                 h.update(f.read())

@@ -62,6 +62,7 @@ from .nodes import (
     Or,
     Seq,
 )
+from .analyzer import frame_scope
 from .values import NIL, Pair
 
 
@@ -469,6 +470,7 @@ class Environments:
         if scope is AMBIGUOUS:
             return
         while True:
+            scope = frame_scope(scope)
             if scope is None:
                 if env is not None:
                     raise FrameError(f"{what}: an environment frame where the code runs at top level")

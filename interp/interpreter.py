@@ -34,7 +34,8 @@ from .primitives import Primitive, load_all
 from .program import Program
 from .sources import read_source
 from .primitives.io import CURRENT, OutputPort, SchemeExit, stdin_port
-from .values import UNSPECIFIED, MultipleValues, sym
+from .libraries import Environment
+from .values import NIL, UNSPECIFIED, MString, MultipleValues, Pair, is_string, string_text, sym
 
 _PRELUDE = None
 
@@ -69,14 +70,17 @@ class Interpreter:
         self.genv.define("current-input-port", self.input)
         self.define_tail("eval", self._eval_primitive)
         self.define_tail("load", self._load_primitive)
+        self.interaction = Environment(self.genv)
         for name in ("interaction-environment", "system-global-environment"):
-            self.define(name, lambda: sym("interaction-environment"))
-        self.define("scheme-report-environment", lambda version=5: sym("interaction-environment"))
-        self.define("environment", lambda *specs: sym("interaction-environment"))
+            self.define(name, lambda: self.interaction)
+        self.define("scheme-report-environment", self._report_environment)
+        self.define("null-environment", self._null_environment)
+        self.define("environment", self._environment)
         self._load_prelude()
         control.install_raise(self.genv.lookup("raise"))
         guard_environment(self.genv)
         record_environment(self.genv)
+        self.genv.snapshot_builtins()  # what the standard libraries export
 
     def _load_prelude(self):
         from .datum_cache import read_cached
@@ -88,13 +92,25 @@ class Interpreter:
     # -------------------------------------------------------------- host API
 
     def define(self, name, value):
-        """Bind a global: Python callables become primitives named `name`."""
+        """Bind a global: Python callables become primitives named `name`. After
+        start-up, the host's definitions are also exported by (flowscheme)."""
         if callable(value) and not isinstance(value, (Primitive, Closure, Parameter)):
             value = Primitive(name, value)
         self.genv.define(name, value)
+        self._host_builtin(name, value)
 
     def define_tail(self, name, fn):
-        self.genv.define(name, TailPrimitive(name, fn))
+        value = TailPrimitive(name, fn)
+        self.genv.define(name, value)
+        self._host_builtin(name, value)
+
+    def _host_builtin(self, name, value):
+        g = self.genv
+        if g.builtins:  # the snapshot is taken: keep it up to date
+            s = sym(name)
+            g.builtins[s] = value
+            if s in g.builtin_cells:
+                g.builtin_cells[s].value = value
 
     def lookup(self, name):
         """The value of a global variable (KeyError if unbound)."""
@@ -104,12 +120,13 @@ class Interpreter:
         """Call a Scheme procedure (or the global procedure named proc) with args."""
         if isinstance(proc, str):
             proc = self.lookup(proc)
-        return self._run(lambda: TailCall(proc, list(args)))
+        return _host_value(self._run(lambda: TailCall(proc, list(args))))
 
     def eval(self, text, filename=None):
-        """Evaluate every form of `text` in one run; return the last value."""
+        """Evaluate every form of `text` in one run; return the last value (a string
+        as a Python str, see _host_value)."""
         program = self.program(text, filename)
-        return self._run_program(program, may_suspend=False)
+        return _host_value(self._run_program(program, may_suspend=False))
 
     def eval_file(self, path):
         """Evaluate a file (the code unit is named by its path)."""
@@ -212,28 +229,79 @@ class Interpreter:
     # -------------------------------------------------------------- primitives needing the interpreter
 
     def _eval_primitive(self, expr, env=None):
-        """(eval expr [env]): analyse expr at top level and run it right here, so a
-        continuation captured inside it is the caller's continuation too."""
+        """(eval expr [env]): analyse expr at top level of env (the interaction
+        environment by default) and run it right here, so a continuation captured
+        inside it is the caller's continuation too."""
         from .printer import write_string
 
+        if env is None or env is sym("interaction-environment"):  # (the latter: older suspensions)
+            genv = self.genv
+        elif type(env) is Environment:
+            genv = env.genv
+        else:
+            from .errors import type_error
+
+            raise type_error("eval", "an environment", env)
         unit = CodeUnit(write_string(expr), "<eval>")
         try:
-            code = Analyzer(self.genv, unit).compile_toplevel(expr)
+            code = Analyzer(genv, unit).compile_toplevel(expr)
         finally:
             self.units[unit.hash] = unit
         return code(None)
 
+    def _environment(self, *specs):
+        """(environment import-set ...): a new environment holding just what the
+        import sets bring (definitions made in it by eval stay in it)."""
+        from .analyzer import import_into
+
+        genv = GlobalEnv(self.genv, "this environment (made by environment from its import sets)")
+        genv.restricted = True
+        a = Analyzer(genv, CodeUnit("(environment)", "<environment>"))
+        import_into(a, list(specs), None)
+        return Environment(genv)
+
+    def _report_environment(self, version):
+        """(scheme-report-environment 5): the bindings of (scheme r5rs)."""
+        self._check_version("scheme-report-environment", version)
+        return self._environment(Pair(sym("scheme"), Pair(sym("r5rs"), NIL)))
+
+    def _null_environment(self, version):
+        """(null-environment 5): only the syntax of (scheme r5rs)."""
+        from .libraries import bind_import, exports_of
+
+        self._check_version("null-environment", version)
+        genv = GlobalEnv(self.genv, "the null environment (syntax only)")
+        genv.restricted = True
+        for name, binding in exports_of(genv, ["scheme", "r5rs"]).items():
+            if binding[0] in ("macro", "special"):
+                bind_import(genv, name, binding)
+        return Environment(genv)
+
+    @staticmethod
+    def _check_version(who, version):
+        if version != 5 or type(version) is not int:
+            from .errors import scheme_error
+
+            raise scheme_error(f"{who}: only version 5 is provided, got", version)
+
     def _load_primitive(self, path, env=None):
         """(load path): run the file's forms here, in the caller's run."""
-        if type(path) is not str:
+        if not is_string(path):
             from .errors import type_error
 
             raise type_error("load", "a string", path)
+        path = string_text(path)
         program = self.program(read_source(path), path)
         try:
             return program.run_from(0, UNSPECIFIED)
         finally:
             program.register()
+
+
+def _host_value(value):
+    """What eval and call hand the host: a mutable string (MString) as the Python str of
+    its characters; anything else, data inside lists included, as it is."""
+    return value.text() if type(value) is MString else value
 
 
 def format_value(value):

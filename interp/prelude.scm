@@ -156,8 +156,19 @@
   (syntax-rules ()
     ((_ formals expr)
      (begin
-       (define tmp (call-with-values (lambda () expr) list))
+       (define tmp (%define-values-check 'formals (call-with-values (lambda () expr) list)))
        (%define-values-from formals tmp)))))
+
+(define (%define-values-check formals vals)
+  ;; as many values as formals (at least as many before a rest formal)
+  (let loop ((f formals) (v vals))
+    (cond ((pair? f)
+           (if (pair? v)
+               (loop (cdr f) (cdr v))
+               (error "define-values: too few values for" formals vals)))
+          ((null? f)
+           (if (null? v) vals (error "define-values: too many values for" formals vals)))
+          (else vals))))
 
 (define-syntax %define-values-from
   (syntax-rules ()

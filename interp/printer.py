@@ -3,19 +3,22 @@ and `format_number` (`number->string`).
 
 Printing never recurses on the Python stack (long lists, deep nesting) and writes
 cycles with R7RS datum labels (`#0=(1 . #0#)`); shared but acyclic structure is
-printed in full, as `write` requires.
+printed in full, as `write` requires. `write_shared_string` (`write-shared`) labels
+every pair and vector met more than once. Both kinds of string (str, MString) print alike.
 """
 
-import math
 import re
 from fractions import Fraction
 from functools import lru_cache
 
+from .complexes import ExactComplex
+from .numsyntax import format_number, parse_number
 from .values import (
     EOF_OBJECT,
     NIL,
     UNSPECIFIED,
     Char,
+    MString,
     Pair,
     Symbol,
     Vector,
@@ -23,90 +26,8 @@ from .values import (
 )
 
 # ---------------------------------------------------------------- numbers
-
-_RADIX_FORMAT = {2: "b", 8: "o", 16: "x"}
-_DIGIT_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _big_decimal(n):
-    """Decimal digits of a non-negative int too long for str() (Python's 4300-digit cap)."""
-    if n.bit_length() <= 12000:  # < 3700 digits: under the cap
-        return str(n)
-    k = int(n.bit_length() * 0.30102999566398120) // 2
-    hi, lo = divmod(n, 10**k)
-    return _big_decimal(hi) + _big_decimal(lo).zfill(k)
-
-
-def _radix_digits(n, radix):
-    """Digits of a non-negative int in any radix 2..36."""
-    if radix == 10:
-        try:
-            return str(n)
-        except ValueError:  # more digits than sys.get_int_max_str_digits() allows
-            return _big_decimal(n)
-    f = _RADIX_FORMAT.get(radix)
-    if f is not None:
-        return format(n, f)
-    out = []
-    while n:
-        n, d = divmod(n, radix)
-        out.append(_DIGIT_CHARS[d])
-    return "".join(reversed(out)) or "0"
-
-
-def _format_int(n, radix):
-    if n < 0:
-        return "-" + _radix_digits(-n, radix)
-    return _radix_digits(n, radix)
-
-
-def _format_float(x, radix):
-    if x != x:
-        return "+nan.0"
-    if x == math.inf:
-        return "+inf.0"
-    if x == -math.inf:
-        return "-inf.0"
-    if radix == 10:
-        r = repr(x)  # shortest text that reads back as the same float
-        e = r.find("e")
-        if e >= 0:  # '1e+21' -> '1e21', '1.5e-07' -> '1.5e-7'
-            return r[:e] + "e" + str(int(r[e + 1 :]))
-        return r
-    # Another radix: the float's exact value (a dyadic rational), whose expansion
-    # terminates in an even radix; in an odd one it is cut off after 64 places.
-    neg = math.copysign(1.0, x) < 0
-    q = Fraction(abs(x))
-    num, den = q.numerator, q.denominator
-    whole, rest = divmod(num, den)
-    digits = []
-    limit = 1 << 30 if radix % 2 == 0 else 64
-    while rest and len(digits) < limit:
-        rest *= radix
-        d, rest = divmod(rest, den)
-        digits.append(_DIGIT_CHARS[d])
-    text = _radix_digits(whole, radix) + "." + ("".join(digits) or "0")
-    return "-" + text if neg else text
-
-
-def format_number(x, radix=10):
-    """The text of a Scheme number, as `number->string` gives it.
-
-    Exact integers and rationals in any radix 2 to 36 (`-1/3`, `ff`); floats in radix 10
-    as the shortest text that reads back exactly (`1.0`, `0.5`, `1e21`, `1.5e-7`,
-    `+inf.0`, `-inf.0`, `+nan.0`), in another radix as their exact expansion (`1.1`
-    for 1.5 in binary). ValueError for a bad radix, TypeError for a non-number.
-    """
-    if type(radix) is not int or not 2 <= radix <= 36:
-        raise ValueError(f"radix must be an integer from 2 to 36, got {radix!r}")
-    t = type(x)
-    if t is int:
-        return _format_int(x, radix)
-    if t is float:
-        return _format_float(x, radix)
-    if t is Fraction:
-        return _format_int(x.numerator, radix) + "/" + _radix_digits(x.denominator, radix)
-    raise TypeError(f"not a number: {x!r}")
+# Number syntax (format_number, and parse_number for symbols that would read as
+# numbers) lives in interp/numsyntax.py, shared with the reader.
 
 
 # ---------------------------------------------------------------- atoms
@@ -172,7 +93,7 @@ def _write_char(ch):
 # A symbol is written without bars when the reader would read the same characters back
 # as this symbol: a run of non-delimiters (see ATOM in scheme.lark) that does not start
 # with '#', is not '.', and does not read as a number.
-_PLAIN_SYMBOL = re.compile(r"[^\s()\";|'`,#][^\s()\";|'`,]*\Z")
+_PLAIN_SYMBOL = re.compile(r"[^\s()\[\]\";|'`,#][^\s()\[\]\";|'`,]*\Z")
 
 
 @lru_cache(maxsize=8192)
@@ -188,8 +109,6 @@ def _write_symbol_name(name):
 
 
 def _reads_as_number(name):
-    from .reader import parse_number
-
     return parse_number(name)
 
 
@@ -208,6 +127,9 @@ def _atom(x, write):
         return _write_symbol_name(x.name) if write else x.name
     if t is Char:
         return _write_char(x) if write else chr(x.code)
+    if t is MString:
+        x = x.text()
+        return _write_str(x) if write else x
     if x is NIL:
         return "()"
     if t is bytearray:
@@ -216,6 +138,8 @@ def _atom(x, write):
         return "#<unspecified>"
     if x is EOF_OBJECT:
         return "#<eof>"
+    if t is complex or t is ExactComplex:
+        return format_number(x)
     if not write:
         d = getattr(x, "__scheme_display__", None)
         if d is not None:
@@ -484,6 +408,18 @@ def _print(x, write):
 def write_string(x):
     """The R7RS `write` text of x: strings and chars escaped, odd symbols in |bars|."""
     return _print(x, True)
+
+
+def write_shared_string(x):
+    """The R7RS `write-shared` text of x: as `write`, but every pair or vector met more
+    than once (shared or in a cycle) gets a datum label, `(#0=(a) #0#)`, numbered in
+    the order the labels are written."""
+    t = type(x)
+    if t is not Pair and t is not Vector:
+        return _atom(x, True)
+    shared = set()
+    targets = _find_cycle_targets(x, shared)
+    return _render(x, True, targets | shared, None)
 
 
 def display_string(x):

@@ -12,177 +12,20 @@ Public API: read_all, read_datum, is_complete, parse_number (and NumberTooLarge)
 
 import hashlib
 import json
-import math
 import os
 import re
 import sys
 import threading
-from fractions import Fraction
 
 from .errors import SchemeSyntaxError
+from .numsyntax import NumberTooLarge, decimal_int as _decimal_int, parse_number
 from .values import EOF_OBJECT, MAX_INTEGER_BITS, NIL, Pair, SourcePos, Vector, char, sym
 
 __all__ = ["read_all", "read_datum", "is_complete", "parse_number", "NumberTooLarge"]
 
 # ---------------------------------------------------------------- numbers
-
-_INT_STR_SAFE = 4000  # below Python's default cap on int <-> decimal str conversion
-
-
-def _decimal_int(digits):
-    """int() of an ASCII digit string of any length (Python caps int(str) at 4300 digits)."""
-    if len(digits) <= _INT_STR_SAFE:
-        return int(digits)
-    k = len(digits) // 2
-    return _decimal_int(digits[:-k]) * 10**k + _decimal_int(digits[-k:])
-
-
-def _to_int(digits, radix):
-    """int() of a digit string in radix 2..36 of any length (the cap applies to every
-    radix that is not a power of two)."""
-    if radix == 10:
-        return _decimal_int(digits)
-    if len(digits) <= _INT_STR_SAFE or radix & (radix - 1) == 0:
-        return int(digits, radix)
-    k = len(digits) // 2
-    return _to_int(digits[:-k], radix) * radix**k + _to_int(digits[-k:], radix)
-
-
-# sign, integer part, denominator, decimal (with point and/or exponent), exponent
-_REAL10 = re.compile(
-    r"([+-]?)(?:([0-9]+)(?:/([0-9]+))?|([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE]([+-]?[0-9]+))?)\Z"
-)
-_SPECIAL = re.compile(r"([+-])(inf|nan)\.0\Z", re.IGNORECASE)
-_MAX_EXACT_EXPONENT = int(MAX_INTEGER_BITS * math.log10(2))  # #e1e999999999: too large
-
-
-class NumberTooLarge(ValueError):
-    """Number syntax whose exact value would be over values.MAX_INTEGER_BITS bits."""
-
-
-def _check_digits(digits, radix):
-    """NumberTooLarge if the integer `digits` (radix `radix`) has over MAX_INTEGER_BITS bits,
-    found without converting it (converting a huge digit string is itself slow)."""
-    significant = len(digits.lstrip("0"))
-    if significant and (significant - 1) * math.log2(radix) >= MAX_INTEGER_BITS:
-        raise NumberTooLarge(digits)
-
-
-_radix_patterns = {}
-
-
-def _radix_pattern(radix):
-    """Integers and rationals in another radix (decimals are radix 10 only, as in R7RS)."""
-    pattern = _radix_patterns.get(radix)
-    if pattern is None:
-        if radix <= 10:
-            d = "[0-%d]" % (radix - 1)
-        else:
-            last = "abcdefghijklmnopqrstuvwxyz"[radix - 11]
-            d = "[0-9a-%sA-%s]" % (last, last.upper())
-        pattern = _radix_patterns[radix] = re.compile(r"([+-]?)(%s+)(?:/(%s+))?\Z" % (d, d))
-    return pattern
-
-
-def _exact_decimal(sign, text, exponent):
-    """The exact value of the decimal `text` ("12.5", ".5", "3.") times 10**exponent."""
-    whole, _, frac = text.partition(".")
-    digits = (whole + frac).lstrip("0") or "0"
-    scale = exponent - len(frac)
-    if digits == "0":
-        return 0
-    if abs(scale) > _MAX_EXACT_EXPONENT or len(digits) + max(scale, 0) > _MAX_EXACT_EXPONENT + 1:
-        raise NumberTooLarge(text)
-    m = _decimal_int(digits)
-    if sign == "-":
-        m = -m
-    if scale >= 0:
-        return _exact_value(m * 10**scale)
-    q = Fraction(m, 10**-scale)
-    return _exact_value(q.numerator if q.denominator == 1 else q)
-
-
-def _exact_value(x):
-    """x (an int or Fraction), or NumberTooLarge if it is over MAX_INTEGER_BITS bits."""
-    if type(x) is int:
-        if x.bit_length() > MAX_INTEGER_BITS:
-            raise NumberTooLarge(x.bit_length())
-    elif max(x.numerator.bit_length(), x.denominator.bit_length()) > MAX_INTEGER_BITS:
-        raise NumberTooLarge(x.denominator.bit_length())
-    return x
-
-
-def _to_inexact(v):
-    try:
-        return float(v)
-    except OverflowError:
-        return float("inf") if v > 0 else float("-inf")
-
-
-def parse_number(token, radix=10, strict=False):
-    """The number written as `token` (R7RS real-number syntax), or None if it is not one.
-
-    Accepts integers, rationals (`1/3` -> Fraction, `4/2` -> 2), decimals and exponents
-    (`1.5e-2`, radix 10 only), `+inf.0 -inf.0 +nan.0`, and the prefixes #x #b #o #d #e #i
-    in either order (`#e1.5` -> 3/2, `#x-1F` -> -31). `radix` (2 to 36, like Guile)
-    applies when the token has no radix prefix. Complex numbers are not supported.
-    An exact value over values.MAX_INTEGER_BITS bits (`#e1e999999`, 400,000 digits) is
-    None too, or with `strict` raises NumberTooLarge.
-    """
-    try:
-        return _parse_number(token, radix)
-    except NumberTooLarge:
-        if strict:
-            raise
-        return None
-
-
-def _parse_number(token, radix):
-    if not isinstance(token, str) or type(radix) is not int or not 2 <= radix <= 36:
-        return None
-    exactness = None
-    radix_given = False
-    i = 0
-    while token.startswith("#", i):
-        c = token[i + 1 : i + 2].lower()
-        if c in ("x", "b", "o", "d") and not radix_given:
-            radix = {"x": 16, "b": 2, "o": 8, "d": 10}[c]
-            radix_given = True
-        elif c in ("e", "i") and exactness is None:
-            exactness = c
-        else:
-            return None
-        i += 2
-    body = token[i:] if i else token
-    m = _REAL10.match(body) if radix == 10 else _radix_pattern(radix).match(body)
-    if m is None:
-        m = _SPECIAL.match(body)
-        if m is None or exactness == "e":
-            return None
-        if m.group(2).lower() == "nan":
-            return float("nan")
-        return float("inf") if m.group(1) == "+" else float("-inf")
-    sign, whole, den = m.group(1), m.group(2), m.group(3)
-    if whole is not None:
-        _check_digits(whole, radix)
-        n = _to_int(whole, radix)
-        if sign == "-":
-            n = -n
-        if den is not None:
-            _check_digits(den, radix)
-            d = _to_int(den, radix)
-            if d == 0:
-                return None
-            q = Fraction(n, d)
-            value = q.numerator if q.denominator == 1 else q
-        else:
-            value = n
-        return _to_inexact(value) if exactness == "i" else _exact_value(value)
-    # a decimal (radix 10): inexact unless #e
-    if exactness == "e":
-        exponent = m.group(5)
-        return _exact_decimal(sign, m.group(4), int(exponent) if exponent else 0)
-    return float(body)  # validated above: plain ASCII decimal syntax
+# Number syntax lives in interp/numsyntax.py (shared with the printer and
+# string->number); the reader re-exports parse_number and NumberTooLarge.
 
 
 # ---------------------------------------------------------------- characters and strings
@@ -285,7 +128,7 @@ def _unescape(tok, what):
 
 # ---------------------------------------------------------------- building datums
 
-_ctx = threading.local()  # per read: filename, datum labels
+_ctx = threading.local()  # per read: filename, datum labels, #!fold-case in force
 
 
 def _error(message, line, col, incomplete=False):
@@ -404,6 +247,8 @@ class _DatumBuilder:
                 return (n, tok.line, tok.column)
             if text == ".":
                 raise _error("unexpected .", tok.line, tok.column)
+        if _ctx.fold_case:
+            text = text.casefold()
         return (sym(text), tok.line, tok.column)
 
     def STRING(self, tok):
@@ -416,6 +261,8 @@ class _DatumBuilder:
         name = tok.value[2:]
         if len(name) == 1:
             return (char(name), tok.line, tok.column)
+        if _ctx.fold_case:  # character names fold (#\SPACE), characters never (#\A)
+            name = name.casefold()
         code = CHAR_NAMES.get(name)
         if code is None:
             m = _HEX_CHAR.match(name)
@@ -542,6 +389,17 @@ class _DatumBuilder:
 
 _GRAMMAR_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scheme.lark")
 _LARK_OPTIONS = dict(parser="lalr", lexer="contextual", maybe_placeholders=False)
+
+
+def _directive(tok):
+    """Lexer callback for #!fold-case / #!no-fold-case (tokens the parser ignores). The
+    lexer makes each token only when the parser has taken the one before (and the
+    datum callbacks run as a token is taken), so this applies from the next token on."""
+    _ctx.fold_case = tok.value == "#!fold-case"
+    return tok
+
+
+_LEXER_CALLBACKS = {"DIRECTIVE": _directive}
 _parser = None
 _parser_lock = threading.Lock()
 
@@ -596,16 +454,18 @@ def _build_parser():
         try:
             with open(path, encoding="utf-8") as f:
                 d = json.load(f, object_hook=_decode_object)
-            return Lark._load_from_dict(d["data"], d["memo"], transformer=builder)
+            return Lark._load_from_dict(d["data"], d["memo"], transformer=builder, lexer_callbacks=_LEXER_CALLBACKS)
         except Exception:  # missing, unreadable, stale or corrupt: build afresh
             pass
-    parser = Lark(grammar, transformer=builder, **_LARK_OPTIONS)
+    parser = Lark(grammar, transformer=builder, lexer_callbacks=_LEXER_CALLBACKS, **_LARK_OPTIONS)
     try:
         from lark.grammar import Rule
         from lark.lexer import TerminalDef
 
         data, memo = parser.memo_serialize([TerminalDef, Rule])
-        data["options"] = {k: v for k, v in data["options"].items() if k != "transformer"}
+        data["options"] = {
+            k: v for k, v in data["options"].items() if k not in ("transformer", "lexer_callbacks")
+        }
         text = json.dumps(_encode({"data": data, "memo": memo}))
     except Exception:
         return parser
@@ -635,7 +495,8 @@ def _get_parser():
 
 # ---------------------------------------------------------------- errors
 
-_OPENERS = {"LPAR": "(", "VLPAR": "#(", "BVLPAR": "#u8("}
+_OPENERS = {"LPAR": "(", "LBRACK": "[", "VLPAR": "#(", "BVLPAR": "#u8("}
+_CLOSERS = {"RPAR": ")", "RBRACK": "]"}
 _PREFIXES = {
     "QUOTE": "'",
     "QUASIQUOTE": "`",
@@ -704,8 +565,8 @@ def _lexer_error(text, e):
 def _describe(tok):
     if tok.type in _OPENERS:
         return _OPENERS[tok.type]
-    if tok.type == "RPAR":
-        return ")"
+    if tok.type in _CLOSERS:
+        return _CLOSERS[tok.type]
     return tok.value
 
 
@@ -743,8 +604,17 @@ def _token_error(e):
         return _error(f"unexpected {what} after {top.value}", tok.line, tok.column)
     if tok.type == "DOT":
         return _error("unexpected .", tok.line, tok.column)
-    if tok.type == "RPAR":
-        return _error("unexpected )", tok.line, tok.column)
+    if tok.type in _CLOSERS:
+        for v in reversed(stack):  # the innermost open list: closed by the other kind?
+            if isinstance(v, Token) and v.type in _OPENERS:
+                want = "]" if v.type == "LBRACK" else ")"
+                return _error(
+                    f"unexpected {what}: the {_OPENERS[v.type]} opened at {v.line}:{v.column} "
+                    f"is closed by {want}",
+                    tok.line,
+                    tok.column,
+                )
+        return _error(f"unexpected {what}", tok.line, tok.column)
     return _error(f"unexpected {what}", tok.line, tok.column)
 
 
@@ -776,6 +646,7 @@ def read_all(text, filename=None, positions=None):
     _ctx.labels = None
     _ctx.patch = False
     _ctx.positions = positions
+    _ctx.fold_case = False
     try:
         return parser.parse(text)
     except Exception as e:
@@ -812,12 +683,14 @@ def _line_counter(text, start):
     return counter
 
 
-def read_datum(text, start=0, filename=None):
+def read_datum(text, start=0, filename=None, fold_state=None):
     """Read one datum from `text` beginning at index `start`.
 
     Returns (datum, end) where `end` is the index just past the datum; the datum is
     EOF_OBJECT (and `end` is len(text)) when only whitespace and comments remain.
     Positions are those within the whole `text`. Nothing after the datum is examined.
+    `fold_state` (a port): an object whose `fold_case` attribute (False when absent)
+    says whether #!fold-case is in force, and is set to what it is after the datum.
     """
     from lark.lexer import LexerState
     from lark.utils import TextSlice
@@ -832,6 +705,7 @@ def read_datum(text, start=0, filename=None):
     _ctx.filename = filename
     _ctx.labels = None
     _ctx.patch = False
+    _ctx.fold_case = bool(getattr(fold_state, "fold_case", False))
     try:
         ip = parser.parse_interactive(None)
         ip.lexer_thread.state = LexerState(TextSlice(text, start, len(text)), _line_counter(text, start))
@@ -846,7 +720,7 @@ def read_datum(text, start=0, filename=None):
             if typ in _OPENERS:
                 depth += 1
                 continue
-            if typ == "RPAR":
+            if typ in _CLOSERS:
                 depth -= 1
                 if depth:
                     continue
@@ -867,8 +741,12 @@ def read_datum(text, start=0, filename=None):
                 pending.pop()  # the datum was commented out by #;
                 continue
             datums = ip.feed_eof(tok)
+            if fold_state is not None:
+                fold_state.fold_case = _ctx.fold_case
             return datums[0], tok.end_pos
         datums = ip.feed_eof(last)
+        if fold_state is not None:
+            fold_state.fold_case = _ctx.fold_case
         if datums:  # cannot happen: a complete datum returns above
             return datums[0], len(text)
         return EOF_OBJECT, len(text)

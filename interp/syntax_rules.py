@@ -6,7 +6,7 @@ alias there unless a binding form of the same expansion bound it. Literals match
 by binding (free-identifier=?), not by name.
 """
 
-from .analyzer import Alias, base_symbol, is_ident, plist, same_binding, strip, S_ELLIPSIS, S_UNDERSCORE
+from .analyzer import Alias, base_symbol, is_ident, lookup, plist, same_binding, strip, S_ELLIPSIS, S_UNDERSCORE
 from .errors import SchemeSyntaxError
 from .values import NIL, Pair, Vector, equal, list_to_pairs
 
@@ -19,9 +19,10 @@ class Macro:
         self.literals = literals
         self.rules = rules  # [(pattern, template)]
         self.ellipsis = ellipsis
-        self.scope = scope  # definition scope (None: global)
+        self.scope = scope  # definition scope (a TopScope at top level)
         self.unit = unit
         self.unit_hash = True
+        self.free_cache = {}
 
     def __repr__(self):
         return f"#<macro {self.name}>"
@@ -41,15 +42,30 @@ class Macro:
     # ---------------------------------------------------------------- matching
 
     def _is_ellipsis(self, x):
-        return is_ident(x) and x is self.ellipsis or (
-            self.ellipsis is S_ELLIPSIS and is_ident(x) and base_symbol(x) is S_ELLIPSIS and x not in self.literals
-        )
+        """A literal is never the ellipsis (R7RS 4.3.2), nor is a `...` that is
+        bound as a variable where the macro is defined."""
+        if not is_ident(x) or x in self.literals:
+            return False
+        if self.ellipsis is not S_ELLIPSIS:
+            return x is self.ellipsis  # (syntax-rules ellipsis (literal ...) rule ...)
+        return base_symbol(x) is S_ELLIPSIS and self._free(x)
+
+    def _is_underscore(self, x):
+        return base_symbol(x) is S_UNDERSCORE and x not in self.literals and self._free(x)
+
+    def _free(self, x):
+        """Is identifier x unbound (or bound only as a macro) where the macro is defined?"""
+        cache = self.free_cache
+        r = cache.get(x)
+        if r is None:
+            r = cache[x] = lookup(x, self.scope)[0] != "local"
+        return r
 
     def _match(self, pat, form, binds, use_scope):
         if is_ident(pat):
             if pat in self.literals:
                 return is_ident(form) and same_binding(form, use_scope, pat, self.scope)
-            if base_symbol(pat) is S_UNDERSCORE:
+            if self._is_underscore(pat):
                 return True
             binds[pat] = form
             return True
@@ -167,7 +183,7 @@ def _literal_ellipsis(macro, t, binds, renames, pos):
 def _pattern_vars(pat, macro):
     out = []
     if is_ident(pat):
-        if pat not in macro.literals and not macro._is_ellipsis(pat) and base_symbol(pat) is not S_UNDERSCORE:
+        if pat not in macro.literals and not macro._is_ellipsis(pat) and not macro._is_underscore(pat):
             out.append(pat)
     elif type(pat) is Pair:
         out += _pattern_vars(pat.car, macro)
@@ -235,4 +251,6 @@ def make_transformer(analyzer, spec, scope, pos, name):
         if not parts or len(parts) != 2:
             raise SchemeSyntaxError(f"syntax-rules: bad rule {_show(r)}", getattr(r, "pos", None) or pos)
         rules.append((parts[0], parts[1]))
+    if scope is None:
+        scope = analyzer.genv.top_scope  # its free names are this environment's
     return Macro(name, set(literals), rules, ellipsis, scope, analyzer.unit)

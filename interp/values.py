@@ -4,8 +4,13 @@ Representation (the contract every other module relies on):
 
   booleans      Python True / False (never compare with ==: use `is`)
   integers      int (exact, bignums free up to MAX_INTEGER_BITS, which arithmetic that
-                could exceed it checks); rationals fractions.Fraction; reals float
-  strings       str (immutable)
+                could exceed it checks); rationals fractions.Fraction; reals float;
+                complex numbers complexes.ExactComplex (exact) and complex (inexact)
+  strings       str for literals and other immutable strings (symbol names,
+                number->string); MString for the strings R7RS calls "newly allocated"
+                (make-string, string, string-copy, string-append, ...), which
+                string-set!, string-fill! and string-copy! mutate. is_string(x) and
+                string_text(x) accept both: never test `type(x) is str` for a Scheme string
   symbols       Symbol, interned: `sym("car") is sym("car")`
   pairs         Pair(car, cdr); a list ends in the single NIL object
   characters    Char, interned by code point
@@ -16,8 +21,11 @@ Representation (the contract every other module relies on):
 Environment frames are plain Python `list`s (never `Vector`), so the two never mix.
 """
 
+import math
 import random
 from fractions import Fraction
+
+from .complexes import ExactComplex
 
 
 # The largest exact number (in bits: of an integer, or of a rational's numerator or
@@ -128,11 +136,6 @@ class SourcePos:
         return hash((self.file, self.line, self.col))
 
 
-def pos_of(x):
-    """The source position of a pair made by the reader, else None."""
-    return getattr(x, "pos", None) if type(x) is Pair else None
-
-
 class Char:
     __slots__ = ("code",)
 
@@ -162,6 +165,95 @@ def char(c):
     if ch is None:
         ch = _chars[code] = Char(code)
     return ch
+
+
+class MString:
+    """A mutable Scheme string (see the representation table above).
+
+    `_s` is the text as a str, or None after a mutation until the whole text is next
+    asked for; `_l` is a list of one-character strs, made by the first mutation and
+    kept (so alternating string-set! and string-ref or string-append costs no
+    re-splitting). At least one of the two is always set.
+    Python `==` and hash() compare the characters, with a str as with an MString (so
+    equal?-keyed tables and host code see the text); Scheme's eq?/eqv? use identity.
+    Mutating a string that is a key of an equal? hash table makes the key unreachable,
+    as with a mutated list key."""
+
+    __slots__ = ("_s", "_l")
+
+    def __init__(self, text):
+        self._s = text
+        self._l = None
+
+    def text(self):
+        """The characters as a str."""
+        s = self._s
+        if s is None:
+            s = self._s = "".join(self._l)
+        return s
+
+    def chars(self):
+        """The characters, indexable: the str, or the list once mutated (read only)."""
+        s = self._s
+        return s if s is not None else self._l
+
+    def mutable_chars(self):
+        """The list of one-character strs to mutate in place (the cached text is dropped)."""
+        chars = self._l
+        if chars is None:
+            chars = self._l = list(self._s)
+        self._s = None
+        return chars
+
+    def set_text(self, text):
+        """Replace all the characters by those of the str `text`."""
+        self._s = text
+        self._l = None
+
+    def __len__(self):
+        s = self._s
+        return len(s) if s is not None else len(self._l)
+
+    def __eq__(self, other):
+        t = type(other)
+        if t is MString:
+            return self is other or self.text() == other.text()
+        if t is str:
+            return self.text() == other
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self.text())
+
+    def __str__(self):
+        return self.text()
+
+    def __repr__(self):
+        return f"MString({self.text()!r})"
+
+    def __reduce__(self):  # copy/deepcopy make a new string with the same characters
+        return (MString, (self.text(),))
+
+
+def is_string(x):
+    """Is x a Scheme string (a str or an MString)?"""
+    t = type(x)
+    return t is str or t is MString
+
+
+def string_text(x):
+    """The characters of the Scheme string x (a str or an MString) as a str."""
+    if type(x) is str:
+        return x
+    s = x._s
+    return s if s is not None else x.text()
+
+
+def _strings_equal(a, b):
+    """equal? for a string a and a value b of another type: true only for a str and an
+    MString with the same characters."""
+    tb = type(b)
+    return (tb is str or tb is MString) and a == b
 
 
 class Vector(list):
@@ -260,7 +352,7 @@ def is_list(x):
 
 def is_number(x):
     t = type(x)
-    return t is int or t is float or t is Fraction
+    return t is int or t is float or t is Fraction or t is ExactComplex or t is complex
 
 
 def is_true(x):
@@ -279,13 +371,20 @@ def eqv(a, b):
     ta = type(a)
     if ta is not type(b):
         return False
-    if ta is int or ta is Fraction or ta is Char:
+    if ta is int or ta is Fraction or ta is Char or ta is ExactComplex:
         return a == b
     if ta is float:
-        return a == b or (a != a and b != b)
-    if ta is str:
-        return False
+        return _float_eqv(a, b)
+    if ta is complex:
+        return _float_eqv(a.real, b.real) and _float_eqv(a.imag, b.imag)
     return False
+
+
+def _float_eqv(a, b):
+    """eqv? of two floats: 0.0 and -0.0 differ, every NaN is eqv? to every NaN."""
+    if a == b:
+        return a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b)
+    return a != a and b != b
 
 
 def equal(a, b, table_type=None):
@@ -300,11 +399,11 @@ def equal(a, b, table_type=None):
         return True
     ta = type(a)
     if ta is not type(b):
-        return False
+        return (ta is str or ta is MString) and _strings_equal(a, b)
     if ta is not Pair and ta is not Vector and ta is not table_type:  # two atoms
-        if ta is str or ta is bytearray or ta is int or ta is Fraction or ta is Char:
+        if ta is str or ta is MString or ta is bytearray or ta is int or ta is Fraction or ta is Char:
             return a == b
-        return ta is float and (a == b or (a != a and b != b))
+        return (ta is float or ta is complex or ta is ExactComplex) and eqv(a, b)
     k = _FAST_STEPS
     classes = None  # id(node) -> union-find box: [size] at a root, [parent box] below
     stack = None  # pending (a, b) comparisons, flattened: ... b, a
@@ -312,8 +411,9 @@ def equal(a, b, table_type=None):
         if a is not b:
             ta = type(a)
             if ta is not type(b):
-                return False
-            if ta is Pair or ta is Vector or ta is table_type:
+                if not ((ta is str or ta is MString) and _strings_equal(a, b)):
+                    return False  # (else a str and an MString with the same characters)
+            elif ta is Pair or ta is Vector or ta is table_type:
                 if k > 0:
                     k -= 1
                 else:
@@ -332,8 +432,9 @@ def equal(a, b, table_type=None):
                     if x is not y:
                         tx = type(x)
                         if tx is not type(y):
-                            return False
-                        if tx is int or tx is str or tx is Char:
+                            if not ((tx is str or tx is MString) and _strings_equal(x, y)):
+                                return False
+                        elif tx is int or tx is str or tx is Char or tx is MString:
                             if x != y:
                                 return False
                         else:
@@ -356,8 +457,9 @@ def equal(a, b, table_type=None):
                         if x is not y:
                             tx = type(x)
                             if tx is not type(y):
-                                return False
-                            if tx is int or tx is str or tx is Char:
+                                if not ((tx is str or tx is MString) and _strings_equal(x, y)):
+                                    return False
+                            elif tx is int or tx is str or tx is Char or tx is MString:
                                 if x != y:
                                     return False
                             else:
@@ -373,11 +475,11 @@ def equal(a, b, table_type=None):
                             return False
                         stack.append(b.get(key))
                         stack.append(value)
-            elif ta is str or ta is bytearray or ta is int or ta is Fraction or ta is Char:
+            elif ta is str or ta is MString or ta is bytearray or ta is int or ta is Fraction or ta is Char:
                 if a != b:
                     return False
-            elif ta is float:
-                if a != b and (a == a or b == b):
+            elif ta is float or ta is complex or ta is ExactComplex:
+                if not eqv(a, b):
                     return False
             else:
                 return False
@@ -445,10 +547,11 @@ def scheme_type_name(x):
     t = type(x)
     if t is bool:
         return "boolean"
-    if t is int or t is Fraction or t is float:
+    if t is int or t is Fraction or t is float or t is ExactComplex or t is complex:
         return "number"
     names = {
         str: "string",
+        MString: "string",
         Symbol: "symbol",
         Pair: "pair",
         Nil: "empty list",

@@ -1,7 +1,7 @@
 """Bytevector primitives (bytearray): construction, u8 access, copy, append, UTF-8 conversion."""
 
 from ..errors import scheme_error, type_error
-from ..values import UNSPECIFIED
+from ..values import UNSPECIFIED, MString, is_string, string_text
 from . import primitive
 from .numbers import check_index_in, check_length, check_range, copy_into
 
@@ -78,15 +78,16 @@ def utf8_to_string(b, start=None, end=None):
     check_bytevector("utf8->string", b)
     start, end = check_range("utf8->string", len(b), start, end)
     try:
-        return b[start:end].decode("utf-8")
+        return MString(b[start:end].decode("utf-8"))
     except UnicodeDecodeError as e:
         raise scheme_error(f"utf8->string: invalid UTF-8 at byte {start + e.start}") from None
 
 
 @primitive("string->utf8")
 def string_to_utf8(s, start=None, end=None):
-    if type(s) is not str:
+    if not is_string(s):
         raise type_error("string->utf8", "a string", s)
+    s = string_text(s)
     start, end = check_range("string->utf8", len(s), start, end)
     try:
         return bytearray(s[start:end].encode("utf-8"))

@@ -31,10 +31,12 @@ pairs and vector elements, shared parts counted at each use) raise a SchemeError
 of these methods.
 """
 
+import math
 from fractions import Fraction
 
+from ..complexes import ExactComplex
 from ..errors import scheme_error, type_error
-from ..values import NIL, UNSPECIFIED, Char, Pair, Symbol, Vector
+from ..values import NIL, UNSPECIFIED, Char, MString, Pair, Symbol, Vector
 from . import primitive
 from .lists import list_items
 from .numbers import written
@@ -56,13 +58,24 @@ def equal_key(x):
     return _atom_key(x, t)
 
 
+def _float_key(x):
+    """The image of a float: 0.0 and -0.0 differ, all NaNs are one (as eqv?)."""
+    if x:
+        return ("f", x) if x == x else _NAN_KEY
+    return ("f", x, math.copysign(1.0, x))
+
+
 def _atom_key(x, t):
-    if t is int or t is str or t is Symbol or t is Char or t is Fraction:
+    if t is int or t is str or t is Symbol or t is Char or t is Fraction or t is ExactComplex:
         return x
+    if t is MString:  # by its characters now, like the str with the same ones
+        return x.text()
     if t is bool:
         return _TRUE_KEY if x else _FALSE_KEY
     if t is float:
-        return ("f", x) if x == x else _NAN_KEY
+        return _float_key(x)
+    if t is complex:
+        return ("z", _float_key(x.real), _float_key(x.imag))
     if t is bytearray:
         return ("b", bytes(x))
     if x is NIL:
@@ -117,12 +130,14 @@ def _key_too_large():
 def eqv_key(x):
     """A hashable image of x such that eqv_key(a) == eqv_key(b) iff (eqv? a b)."""
     t = type(x)
-    if t is int or t is Symbol or t is Char or t is Fraction:
+    if t is int or t is Symbol or t is Char or t is Fraction or t is ExactComplex:
         return x
     if t is bool:
         return _TRUE_KEY if x else _FALSE_KEY
     if t is float:
-        return ("f", x) if x == x else _NAN_KEY
+        return _float_key(x)
+    if t is complex:
+        return ("z", _float_key(x.real), _float_key(x.imag))
     if x is NIL:
         return x
     return ("o", id(x))

@@ -7,7 +7,7 @@ import sys
 import time
 
 from ..errors import scheme_error, type_error
-from ..values import UNSPECIFIED
+from ..values import UNSPECIFIED, MString, is_string, string_text
 from . import primitive
 
 from .ports import textual_output
@@ -20,9 +20,9 @@ from .ports import CURRENT, OutputClosed, OutputPort, stdin_port  # noqa: F401
 def get_environment_variable(name):
     import os
 
-    if type(name) is not str:
+    if not is_string(name):
         raise type_error("get-environment-variable", "a string", name)
-    v = os.environ.get(name)
+    v = os.environ.get(string_text(name))
     return False if v is None else v
 
 
@@ -44,12 +44,12 @@ def format_(dest, *args):
     (format #t ...) writes to the current output port; (format port ...) to port."""
     from ..printer import display_string, write_string
 
-    if type(dest) is str:
-        fmt, to = dest, None
+    if is_string(dest):
+        fmt, to = string_text(dest), None
     else:
-        if not args or type(args[0]) is not str:
+        if not args or not is_string(args[0]):
             raise type_error("format", "a format string", args[0] if args else dest)
-        fmt, args = args[0], args[1:]
+        fmt, args = string_text(args[0]), args[1:]
         if dest is False:
             to = None
         elif dest is True:
@@ -83,7 +83,7 @@ def format_(dest, *args):
             raise scheme_error(f"format: unknown escape ~{fmt[i - 1]} in", fmt)
     text = "".join(out)
     if to is None:
-        return text
+        return MString(text)
     to.write(text, "format")
     return UNSPECIFIED
 

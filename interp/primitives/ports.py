@@ -12,7 +12,7 @@ import select
 import sys
 
 from ..errors import ErrorObject, SchemeError, scheme_error, type_error
-from ..values import EOF_OBJECT, UNSPECIFIED, Char, char
+from ..values import EOF_OBJECT, UNSPECIFIED, Char, MString, char, is_string, string_text
 from . import primitive
 from .bytevectors import check_byte, check_bytevector
 from .numbers import check_range
@@ -58,6 +58,7 @@ class Port:
     textual = True
     closed = False
     name = None
+    fold_case = False  # an input port: #!fold-case read from it is in force (see read)
 
     def close(self):
         """Close the port (a second close does nothing); releases a file it opened."""
@@ -408,9 +409,9 @@ def eof_object_p(x):
 
 @primitive("open-input-string")
 def open_input_string(s):
-    if type(s) is not str:
+    if not is_string(s):
         raise type_error("open-input-string", "a string", s)
-    return InputPort(s)
+    return InputPort(string_text(s))
 
 
 @primitive("open-output-string")
@@ -422,7 +423,7 @@ def open_output_string():
 def get_output_string(port):
     if not isinstance(port, StringOutputPort):
         raise type_error("get-output-string", "a string output port (from open-output-string)", port)
-    return port.getvalue()
+    return MString(port.getvalue())
 
 
 @primitive("open-input-bytevector")
@@ -482,10 +483,10 @@ def read_line(port=None):
             return EOF_OBJECT
         line = p.text[p.pos :]
         p.pos = len(p.text)
-        return line
+        return MString(line)
     line = p.text[p.pos : m.start()]
     p.pos = m.end()
-    return line
+    return MString(line)
 
 
 @primitive("read-string")
@@ -497,13 +498,13 @@ def read_string(k, port=None):
         raise type_error("read-string", "an exact non-negative integer", k)
     p = textual_input(port, "read-string")
     if k == 0:
-        return ""
+        return MString("")
     p.ensure(k, "read-string")
     if p.pos >= len(p.text):
         return EOF_OBJECT
     s = p.text[p.pos : p.pos + k]
     p.pos += len(s)
-    return s
+    return MString(s)
 
 
 @primitive("char-ready?")
@@ -529,7 +530,7 @@ def read(port=None):
         if not p.more("read"):
             break
     try:
-        datum, end = read_datum(p.text, p.pos, p.name)
+        datum, end = read_datum(p.text, p.pos, p.name, fold_state=p)  # p.fold_case: #!fold-case
     except SchemeError as e:
         e.payload.kind = "read"
         raise
@@ -549,12 +550,21 @@ def display(x, port=None):
     return UNSPECIFIED
 
 
-@primitive("write", "write-shared", "write-simple")
+@primitive("write", "write-simple")
 def write(x, port=None):
     from ..printer import write_string
 
     p = textual_output(port, "write")
     p.write(write_string(x), "write")
+    return UNSPECIFIED
+
+
+@primitive("write-shared")
+def write_shared(x, port=None):
+    from ..printer import write_shared_string
+
+    p = textual_output(port, "write-shared")
+    p.write(write_shared_string(x), "write-shared")
     return UNSPECIFIED
 
 
@@ -575,8 +585,9 @@ def write_char(c, port=None):
 @primitive("write-string")
 def write_string_(s, port=None, start=None, end=None):
     """(write-string string [port [start [end]]])"""
-    if type(s) is not str:
+    if not is_string(s):
         raise type_error("write-string", "a string", s)
+    s = string_text(s)
     p = textual_output(port, "write-string")
     start, end = check_range("write-string", len(s), start, end)
     p.write(s[start:end], "write-string")
@@ -677,13 +688,13 @@ def file_error(who, path, e):
 
 
 def check_path(who, path):
-    if type(path) is not str:
+    if not is_string(path):
         raise type_error(who, "a file name string", path)
-    return path
+    return string_text(path)
 
 
 def _open(who, path, mode, **kw):
-    check_path(who, path)
+    path = check_path(who, path)
     try:
         return open(path, mode, **kw)
     except (OSError, ValueError) as e:

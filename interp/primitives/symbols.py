@@ -1,7 +1,7 @@
 """Symbol primitives: symbol?, symbol<->string, symbol=?, uninterned symbols and gensym."""
 
 from ..errors import type_error
-from ..values import Symbol, gensym as _gensym, sym
+from ..values import Symbol, gensym as _gensym, is_string, string_text, sym
 from . import primitive
 
 
@@ -19,16 +19,16 @@ def symbol_to_string(s):
 
 @primitive("string->symbol")
 def string_to_symbol(s):
-    if type(s) is not str:
+    if not is_string(s):
         raise type_error("string->symbol", "a string", s)
-    return sym(s)
+    return sym(string_text(s))
 
 
 @primitive("string->uninterned-symbol")
 def string_to_uninterned_symbol(s):
-    if type(s) is not str:
+    if not is_string(s):
         raise type_error("string->uninterned-symbol", "a string", s)
-    return Symbol(s)
+    return Symbol(string_text(s))
 
 
 @primitive("symbol=?")
@@ -61,6 +61,8 @@ def gensym(prefix="g"):
     """A fresh uninterned symbol; the optional prefix is a string or a symbol."""
     if type(prefix) is Symbol:
         prefix = prefix.name
-    elif type(prefix) is not str:
+    elif is_string(prefix):
+        prefix = string_text(prefix)
+    else:
         raise type_error("gensym", "a string or a symbol", prefix)
     return _gensym(prefix)

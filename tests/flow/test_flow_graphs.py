@@ -36,6 +36,7 @@ ATOMS = [
     "1/3", "-22/7", "(/ (expt 3 200) (expt 2 190))", "(expt 2 64)", "(- (expt 2 63))",
     "\"h\\xe9;llo \\x2603; \\x1d11e;\"", "\"\\xD800;lone surrogate\"", "\"nul\\x0;inside\"", "\"line\\nbreak\\ttab\"",
     "'sym", "'|odd symbol \\x3bb;|", "(string->symbol \"\")", "1e300", "(bytevector 0 255 7)",
+    "1+2i", "-1/2+3/4i", "(make-rectangular (expt 2 70) -1/3)", "1.5-0.0i", "+inf.0-nan.0i", "(sqrt -2)",
 ]
 
 KINDS = ["pair", "vec", "rec", "table", "closure"]
@@ -56,7 +57,8 @@ def graphs(draw):
         elif k == "closure":
             fields.append([draw(field)])
         else:  # table: atom keys (incl. #f and 0), any values
-            ks = draw(st.lists(st.sampled_from(["0", "#f", "1", "#t", "\"a\"", "#\\a", "'a", "1/3", "(expt 2 70)"]),
+            ks = draw(st.lists(st.sampled_from(["0", "#f", "1", "#t", "\"a\"", "#\\a", "'a", "1/3", "(expt 2 70)",
+                                                "0.0", "-0.0", "+i", "0.0+1.0i"]),
                                unique=True, max_size=5))
             fields.append([(k_, draw(field)) for k_ in ks])
     return kinds, fields
@@ -192,6 +194,22 @@ def test_huge_numbers_survive():
     dst = runtime(code)
     dst.import_store(src.export_store())
     assert dst.resume("n", 0).value == [True, True, True, True]
+
+
+def test_complex_numbers_survive():
+    code = ("(defflow zs (lambda () (let ((zs (list 1+2i -1/2+3/4i (make-rectangular (expt 3 200) 1/7)"
+            " 1.5-0.0i -0.0+inf.0i +nan.0+1.0i (sqrt -2)))) (request 'hold 0)"
+            " (list (->string zs) (map exact? zs) (eqv? (car zs) 1+2i) (eqv? (list-ref zs 3) 1.5-0.0i)"
+            " (eqv? (list-ref zs 3) 1.5+0.0i) (real? (list-ref zs 3))))))")
+    src = runtime(PRELUDE + code)
+    src.start("zs", flow_id="z")
+    dst = runtime(PRELUDE + code)
+    dst.import_store(src.export_store())
+    written, exactness, *checks = dst.resume("z", 0).value
+    assert written == ("(1+2i -1/2+3/4i " + str(3**200) + "+1/7i 1.5-0.0i -0.0+inf.0i +nan.0+1.0i"
+                       " +1.4142135623730951i)")
+    assert exactness == [True, True, True, False, False, False, False]
+    assert checks == [True, True, False, False]
 
 
 def test_global_parameters_and_record_types_keep_their_identity():

@@ -298,3 +298,78 @@ def test_false_is_not_zero_and_true_is_not_one(src, expected):
 
 def test_output_of_display_and_write():
     assert output('(display "a\\nb") (write "c") (write #\\x) (newline)') == 'a\nb"c"#\\x\n'
+
+
+@pytest.mark.parametrize(
+    "src, message",
+    [
+        ("(let ((x)) x)", "let: bad binding (x)"),
+        ("(let* ((x 1) (y)) y)", "bad binding (y)"),
+        ("(letrec ((f)) f)", "letrec: bad binding (f)"),
+        ("(let loop ((i)) i)", "let: bad binding (i)"),
+        ("(define-values (a b) (values 1 2 3))", "define-values: too many values for (a b) (1 2 3)"),
+        ("(define-values (a b c) (values 1 2))", "define-values: too few values for (a b c) (1 2)"),
+        ("(define-values (a b . c) (values 1))", "define-values: too few values"),
+        ("(let () (define-values (a) (values)) a)", "define-values: too few values"),
+        # the letrec restriction, where it shows: a variable used before its init ran
+        ("(letrec ((a b) (b 1)) a)", "b: variable used before its definition"),
+        ("(let () (define a b) (define b 1) a)", "b: variable used before its definition"),
+    ],
+)
+def test_malformed_bindings_and_value_counts_are_errors(src, message):
+    assert message in error(src).message
+
+
+@pytest.mark.parametrize(
+    "src, expected",
+    [
+        ("(define-values (a b . c) (values 1 2 3 4)) (list a b c)", "(1 2 (3 4))"),
+        ("(define-values (a b . c) (values 1 2)) (list a b c)", "(1 2 ())"),
+        ("(define-values all (values 1 2)) all", "(1 2)"),
+        ("(define-values () (values)) 'none", "none"),
+        ("(let () (define-values (x y) (values 1 2)) (+ x y))", "3"),
+    ],
+)
+def test_define_values(src, expected):
+    assert ev(src) == expected
+
+
+def test_emergency_exit_skips_the_after_thunks_and_exit_runs_them():
+    from interp.interpreter import SchemeExit
+
+    for proc, expected in (("exit", "[in][out]"), ("emergency-exit", "[in]")):
+        it = interp()
+        with pytest.raises(SchemeExit) as info:
+            it.eval(f"(dynamic-wind (lambda () (display \"[in]\")) (lambda () ({proc} 3))"
+                    " (lambda () (display \"[out]\")))")
+        assert info.value.code == 3
+        assert it.stdout.getvalue() == expected
+
+
+@pytest.mark.parametrize(
+    "src, expected",
+    [
+        # a circular list beside a finite one: for-each stops at the finite one's end (as map)
+        ("(let ((ls1 (list 10 100 1000)) (ls2 (list 1 2 3 4 5 6)) (count 0))"
+         " (set-cdr! (cddr ls1) ls1)"
+         " (for-each (lambda (x y) (set! count (+ count (* x y)))) ls2 ls1) count)", "9750"),
+        ("(let ((c (list 1)) (out '())) (set-cdr! c c)"
+         " (for-each (lambda (a b) (set! out (cons (+ a b) out))) c '(1 2 3)) out)", "(4 3 2)"),
+        ("(let ((n 0)) (for-each (lambda (a b) (set! n (+ n 1))) '(1 2 3) '(1)) n)", "1"),
+    ],
+)
+def test_for_each_stops_at_the_shortest_list(src, expected):
+    assert ev(src) == expected
+
+
+@pytest.mark.parametrize(
+    "src, message",
+    [
+        ("(let ((c (list 1 2))) (set-cdr! (cdr c) c) (for-each display c))", "for-each: expected a finite list"),
+        ("(let ((c (list 1 2))) (set-cdr! (cdr c) c) (for-each + c c))", "for-each: expected a finite list"),
+        ("(for-each display '(1 . 2))", "for-each: expected a proper list"),
+        ("(for-each + '(1 2) '(1 . 2))", "for-each: expected a proper list"),
+    ],
+)
+def test_for_each_rejects_circular_only_and_improper_lists(src, message):
+    assert message in error(src).message

@@ -352,5 +352,61 @@ def test_eval_and_load(tmp_path):
     assert ev(f'(load "{f}") (inc loaded-value)', it) == "42"
     assert ev("(eval '(* 6 7) (interaction-environment))", it) == "42"
     assert ev("(eval '(begin (define zz 3) (+ zz 1)) (scheme-report-environment 5))", it) == "4"
-    assert ev("zz", it) == "3"
+    # a report environment is its own: its definitions do not reach the program
+    assert "unbound variable: zz" in error("zz", it).message
     assert "cannot read" in error('(load "/nonexistent/file.scm")', it).message
+
+
+@pytest.mark.parametrize(
+    "src, expected",
+    [
+        ("(eval '(* 7 3) (environment '(scheme base)))", "21"),
+        ("(eval '(char-upcase #\\a) (environment '(scheme base) '(scheme char)))", "#\\A"),
+        ("(eval '(b:car '(1 2)) (environment '(prefix (scheme base) b:)))", "1"),
+        ("(eval '(first '(1 2)) (environment '(rename (only (scheme base) car quote) (car first))))", "1"),
+        ("(eval '(do ((i 0 (+ i 1))) ((= i 3) i)) (environment '(scheme base)))", "3"),
+        ("(eval '(let-values (((a b) (values 1 2))) (+ a b)) (environment '(scheme base)))", "3"),
+        ("((eval '(lambda (f x) (f x x)) (null-environment 5)) + 10)", "20"),
+        ("(eval '(if #t 'a 'b) (null-environment 5))", "a"),
+        ("(eval '(+ 1 2) (scheme-report-environment 5))", "3"),
+        ("(eval '(exact->inexact 1/2) (scheme-report-environment 5))", "0.5"),
+        # definitions stay in the environment they were made in
+        ("(define e (environment '(scheme base))) (eval '(define q 5) e) (eval '(* q q) e)", "25"),
+        ("(define e1 (environment '(scheme base))) (define e2 (environment '(scheme base)))"
+         " (eval '(define q 1) e1) (guard (x (#t 'not-in-e2)) (eval 'q e2))", "not-in-e2"),
+        ("(eval '(define r7-leak 1) (interaction-environment))"
+         " (guard (e (#t 'hidden)) (eval 'r7-leak (environment '(scheme base))))", "hidden"),
+        # redefining a standard name in an environment does not touch the builtin
+        ("(define e (environment '(scheme base))) (eval '(define car cdr) e) (list (eval '(car '(1 2)) e) (car '(1 2)))",
+         "((2) 1)"),
+        # a procedure made in an environment can refer to later definitions there
+        ("(define e (environment '(scheme base))) (eval '(define (f) (g)) e) (eval '(define (g) 'g) e) (eval '(f) e)",
+         "g"),
+        # a user library is importable into an environment
+        ("(define-library (env lib) (export v) (import (scheme base)) (begin (define v 'lib)))"
+         " (eval 'v (environment '(env lib)))", "lib"),
+        ("(environment '(scheme base))", "#<environment>"),
+    ],
+)
+def test_eval_environments(src, expected):
+    assert ev(src) == expected
+
+
+@pytest.mark.parametrize(
+    "src, message",
+    [
+        ("(define only-in-program 1) (eval 'only-in-program (environment '(scheme base)))",
+         "only-in-program: not bound in this environment"),
+        ("(eval '(char-upcase #\\a) (environment '(scheme base)))", "char-upcase: not bound in this environment"),
+        ("(eval '(cdr '(1 2)) (environment '(only (scheme base) car quote)))", "cdr: not bound"),
+        ("(eval '(car '(1 2)) (null-environment 5))", "car: not bound in the null environment"),
+        ("(environment '(no such library))", "import: unknown library (no such library)"),
+        ("(environment 'scheme)", "import: expected a library name"),
+        ("(scheme-report-environment 7)", "scheme-report-environment: only version 5 is provided"),
+        ("(null-environment 'x)", "null-environment: only version 5 is provided"),
+        ("(eval 1 'not-an-environment)", "eval: expected an environment"),
+        ("(eval '(set! car 1) (environment '(scheme base)))", "set!: cannot assign the imported variable car"),
+    ],
+)
+def test_eval_environment_errors(src, message):
+    assert message in error(src).message

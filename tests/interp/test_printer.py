@@ -137,6 +137,29 @@ def test_exact_number_text_reads_back(x, radix):
     assert parse_number(format_number(x, radix), radix) == x
 
 
+def _same_float(a, b):
+    return type(a) is float and (a != a and b != b or struct.pack("<d", a) == struct.pack("<d", b))
+
+
+@given(st.integers() | st.fractions(), st.integers() | st.fractions(), st.sampled_from([2, 10, 16, 36]))
+def test_exact_complex_text_reads_back(re_part, im_part, radix):
+    from interp.complexes import rectangular
+    from interp.reader import parse_number
+
+    z = rectangular(re_part.numerator if re_part.denominator == 1 else re_part,
+                    im_part.numerator if im_part.denominator == 1 else im_part)
+    assert parse_number(format_number(z, radix), radix) == z
+    assert read1(write_string(z)) == z
+
+
+@given(st.floats(), st.floats())
+def test_inexact_complex_text_reads_back(re_part, im_part):
+    z = complex(re_part, im_part)
+    back = read1(write_string(z))
+    assert type(back) is complex
+    assert _same_float(back.real, z.real) and _same_float(back.imag, z.imag)
+
+
 # ---------------------------------------------------------------- atoms
 
 
@@ -204,6 +227,15 @@ def test_chars(c, written):
         ("-1.5", "|-1.5|"),
         ("+inf.0", "|+inf.0|"),
         ("1/2", "|1/2|"),
+        ("+i", "|+i|"),
+        ("-i", "|-i|"),
+        ("1+2i", "|1+2i|"),
+        ("1@2", "|1@2|"),
+        ("-inf.0i", "|-inf.0i|"),
+        ("1d2", "|1d2|"),
+        ("1+i+", "1+i+"),
+        ("+ii", "+ii"),
+        ("@", "@"),
         (".", "|.|"),
         ("#t", "|#t|"),
         ("#foo", "|#foo|"),

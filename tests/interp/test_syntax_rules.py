@@ -177,3 +177,86 @@ def test_macros_are_expanded_once_not_per_call():
             "(define n 0) (define (f) (twice (set! n (+ n 1))))")
     it.eval("(f) (f) (f)")
     assert it.eval("n") == 6
+
+
+@pytest.mark.parametrize(
+    "src, expected",
+    [
+        # a `...` or `_` bound as a variable where the macro is defined is neither
+        # the ellipsis nor the wildcard: it is an ordinary pattern variable
+        ("(let ((... 2)) (let-syntax ((s (syntax-rules () ((_ x ...) 'bad) ((_ . r) 'ok))))"
+         " (s a b c)))", "ok"),
+        ("(let ((_ 1)) (let-syntax ((s (syntax-rules () ((s _) _)))) (s 5)))", "5"),
+        # a literal has priority over the ellipsis (R7RS 4.3.2)
+        ("(define-syntax elli-lit (syntax-rules ... (...) ((_ x) '(x ...)))) (elli-lit 100)", "(100 ...)"),
+        ("(define-syntax m (syntax-rules ::: () ((_ x :::) '(x ::: ...)))) (m 1 2)", "(1 2 ...)"),
+        # macro-defining macros: (... ...), (... template) and a custom ellipsis
+        ("(define-syntax be-like-begin (syntax-rules () ((_ name) (define-syntax name (syntax-rules ()"
+         " ((name expr (... ...)) (begin expr (... ...))))))))"
+         " (be-like-begin sequence) (sequence 1 2 3 4)", "4"),
+        ("(define-syntax bb2 (syntax-rules () ((_ name) (define-syntax name (... (syntax-rules ()"
+         " ((name expr ...) (begin expr ...))))))))"
+         " (bb2 seq2) (seq2 1 2 3)", "3"),
+        ("(define-syntax bb3 (syntax-rules () ((_ name) (define-syntax name (syntax-rules dots ()"
+         " ((name expr dots) (begin expr dots)))))))"
+         " (bb3 seq3) (seq3 2 3 4 5)", "5"),
+        ("(let () (define-syntax foo (syntax-rules () ((foo bar y) (define-syntax bar (syntax-rules ()"
+         " ((bar x) 'y)))))) (foo bar x) (bar 1))", "x"),
+        # definitions one top-level expansion introduces see each other
+        ("(begin (define-syntax ffoo (syntax-rules () ((_ ff) (begin (define (ff x) (gg x))"
+         " (define (gg x) (* x x)))))) (ffoo ff) (ff 10))", "100"),
+        ("(define-syntax ffoo (syntax-rules () ((_ ff) (begin (define (ff x) (gg x))"
+         " (define (gg x) (* x x))))))\n(ffoo ff)\n(ff 10)", "100"),
+        # ... but stay hidden from the program (a macro's helper is its own)
+        ("(define gg 'mine) (define-syntax ffoo (syntax-rules () ((_ ff) (begin (define (ff x) (gg x))"
+         " (define (gg x) (* x x)))))) (ffoo ff) (list (ff 3) gg)", "(9 mine)"),
+        # let-syntax / letrec-syntax at body level are spliced into the body (as chibi)
+        ("(let () (let-syntax () (define internal-def 'ok)) internal-def)", "ok"),
+        ("(let () (letrec-syntax () (define internal-def 'ok)) internal-def)", "ok"),
+        ("(let () (let-syntax ((m (syntax-rules () ((_) 2)))) (define y (m))) (* y 10))", "20"),
+        # ... a definition of a name the body already has stays the let-syntax's own
+        ("(let () (define x 1) (let-syntax () (define x 2) #f) x)", "1"),
+        ("(let () (define x 1) (let-syntax () (define x 2) (set! x 3)) x)", "1"),
+        # ... and its macros do not leak out of it
+        ("(let () (define (m) 'proc) (let-syntax ((m (syntax-rules () ((_) 'mac)))) (define a (m))) (list a (m)))",
+         "(mac proc)"),
+        ("(define (f) (let-syntax ((m (syntax-rules () ((_ v) (* v 2))))) (define g (lambda (z) (m z)))) (g 4)) (f)",
+         "8"),
+        # at top level too
+        ("(let-syntax ((m (syntax-rules () ((_) 7)))) (define top-def (m))) top-def", "7"),
+        # let-syntax in an expression is an expression
+        ("(+ 1 (let-syntax ((m (syntax-rules () ((_) 2)))) (m)))", "3"),
+    ],
+)
+def test_r7rs_macro_corner_cases(src, expected):
+    assert ev(src) == expected
+
+
+@pytest.mark.parametrize(
+    "src, message",
+    [
+        ("(letrec-syntax ((m (syntax-rules () ((_ x) (m x))))) (m 1))", "m: macro expansion does not terminate"),
+        ("(let () (letrec-syntax ((m (syntax-rules () ((_ x) (m x))))) (m 1)))",
+         "m: macro expansion does not terminate"),
+        ("(define-syntax grow (syntax-rules () ((_ x) (list (grow (x))))))\n(grow 1)",
+         "expanding the macro grow: does its expansion grow without end?"),
+    ],
+)
+def test_a_macro_that_expands_forever_is_an_error_not_a_hang(src, message):
+    e = error(src)
+    assert message in e.message
+
+
+def test_syntax_error_is_an_expansion_time_error_with_irritants_at_the_use():
+    src = ("(define-syntax must-be-pair\n"
+           "  (syntax-rules () ((_ (a . b)) 'ok) ((_ x) (syntax-error \"expected a pair but got\" x))))\n"
+           "(define (f) (must-be-pair 1))")
+    it = interp()
+    e = error(src, it, filename="t.scm")
+    assert str(e) == "t.scm:3:13: expected a pair but got 1"
+    assert e.payload.irritants == [1]
+    assert ev("(must-be-pair (1 . 2))", it) == "ok"  # a rule that matches never reaches it
+    # caught like any error (here through eval, at run time of the eval)
+    assert ev("(guard (e ((error-object? e) (list (error-object-message e) (error-object-irritants e))))"
+              " (eval '(syntax-error \"bad\" 1 two) (interaction-environment)))") == '("bad" (1 two))'
+    assert "syntax-error: expected a message string" in error("(syntax-error 5)").message

@@ -197,6 +197,23 @@
       ((_ name) (define-syntax name (syntax-rules dots () ((_ x dots) '(x dots)))))))
   (def-lister lst)
   (lst 2 3))
+(test "ellipsis-bound-locally-is-not-ellipsis" 'ok
+  (let ((... 2))
+    (let-syntax ((s (syntax-rules () ((_ x ...) 'bad) ((_ . r) 'ok))))
+      (s a b c))))
+(test "underscore-bound-locally-is-a-pattern-variable" 5
+  (let ((_ 1))
+    (let-syntax ((s (syntax-rules () ((s _) _))))
+      (s 5))))
+(test "custom-ellipsis-literal-has-priority" '(100 ...)
+  (define-syntax elli-lit (syntax-rules ... (...) ((_ x) '(x ...))))
+  (elli-lit 100))
+(test "escaped-ellipsis-around-generated-rules" 4
+  (define-syntax be-like-begin2
+    (syntax-rules ()
+      ((_ name) (define-syntax name (... (syntax-rules () ((name expr ...) (begin expr ...))))))))
+  (be-like-begin2 sequence2)
+  (sequence2 1 2 3 4))
 (test "ellipsis-as-literal" '(lit other)
   (define-syntax m (syntax-rules (...) ((_ ...) 'lit) ((_ x) 'other)))
   (list (m ...) (m 1)))
@@ -238,6 +255,38 @@
     (syntax-rules () ((_ name v) (begin (define tmp v) (define (name) tmp)))))
   (make-getter get-five 5)
   (get-five))
+(test "macro-generated-definitions-see-each-other" 100
+  (define-syntax ffoo
+    (syntax-rules ()
+      ((_ ff) (begin (define (ff x) (gg x)) (define (gg x) (* x x))))))
+  (ffoo ff)
+  (ff 10))
+(test "macro-generated-helper-is-not-the-program-name" '(9 mine)
+  (define gg 'mine)
+  (define-syntax ffoo
+    (syntax-rules ()
+      ((_ ff) (begin (define (ff x) (gg x)) (define (gg x) (* x x))))))
+  (ffoo ff)
+  (list (ff 3) gg))
+(test "internal-macro-defines-macro" 'x
+  (let ()
+    (define-syntax foo
+      (syntax-rules () ((foo bar y) (define-syntax bar (syntax-rules () ((bar x) 'y))))))
+    (foo bar x)
+    (bar 1)))
+(test "let-syntax-body-definitions-splice-into-body" 'ok
+  (let () (let-syntax () (define internal-def 'ok)) internal-def))
+(test "letrec-syntax-body-definitions-splice-into-body" 'ok
+  (let () (letrec-syntax () (define internal-def 'ok)) internal-def))
+(test "let-syntax-redefinition-stays-inside" 1
+  (let () (define x 1) (let-syntax () (define x 2) #f) x))
+(test "let-syntax-spliced-macros-stay-inside" '(mac proc)
+  (let ()
+    (define (m) 'proc)
+    (let-syntax ((m (syntax-rules () ((_) 'mac)))) (define a (m)))
+    (list a (m))))
+(test-error "letrec-syntax-expanding-forever-is-an-error"
+  (letrec-syntax ((m (syntax-rules () ((_ x) (m x))))) (m 1)))
 (test "macro-introducing-loop" '(3 2 1)
   (define-syntax while
     (syntax-rules ()
@@ -292,5 +341,12 @@
       ((_ ((name val) ...) body1 body2 ...)
        ((lambda (name ...) body1 body2 ...) val ...))))
   (simple-let ((a 1) ((b c) 2)) (+ a b)))
+(test "syntax-error-message-and-irritants" '("expected a pair but got" (1))
+  (guard (e ((error-object? e) (list (error-object-message e) (error-object-irritants e))))
+    (eval '(let-syntax ((must-be-pair (syntax-rules ()
+                                        ((_ (a . b)) 'ok)
+                                        ((_ x) (syntax-error "expected a pair but got" x)))))
+             (must-be-pair 1))
+          (interaction-environment))))
 (test-error "malformed-syntax-rules" (define-syntax m (syntax-rules)))
 (test-error "macro-keyword-as-variable" (define-syntax m (syntax-rules () ((_) 1))) (+ m 1))

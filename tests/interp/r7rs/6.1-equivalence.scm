@@ -61,6 +61,10 @@
 (test "eq-empty-list-and-false" #f (eq? '() #f))
 (test "eq-fresh-strings" #f (eq? (string #\a) (string #\a)))
 (test "eq-fresh-string-copies" #f (let ((s (make-string 2 #\a))) (eq? s (string-copy s))))
+(test "eq-fresh-empty-strings" #f (eq? (make-string 0) (string)))
+(test "eqv-fresh-string-appends" #f (eqv? (string-append "a" "b") (string-append "a" "b")))
+(test "eqv-substring-not-its-source" #f (let ((s "a")) (eqv? s (substring s 0 1))))
+(test "equal-fresh-strings" #t (equal? (string #\a) (substring "xa" 1 2)))
 (test "eq-same-string" #t (let ((s (make-string 2 #\a))) (eq? s s)))
 
 ;;; ---------------------------------------------------------------- equal?

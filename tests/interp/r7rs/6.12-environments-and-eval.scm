@@ -45,3 +45,21 @@
   (guard (e (#t #f)) (eval 'r7rs-leak (environment '(scheme base)))))
 (test "eval-self-evaluating" '("s" 1 #\c #t) (map (lambda (x) (eval x (environment '(scheme base)))) (list "s" 1 #\c #t)))
 (test "eval-vector-literal" '#(1 2) (eval '#(1 2) (environment '(scheme base))))
+(test "eval-environment-definitions-stay-in-it" '(25 not-in-other)
+  (define e1 (environment '(scheme base)))
+  (define e2 (environment '(scheme base)))
+  (eval '(define q 5) e1)
+  (list (eval '(* q q) e1) (guard (x (#t 'not-in-other)) (eval 'q e2))))
+(test "eval-environment-redefinition-does-not-touch-builtin" '((2) 1)
+  (define e (environment '(scheme base)))
+  (eval '(define car cdr) e)
+  (list (eval '(car '(1 2)) e) (car '(1 2))))
+(test "eval-null-environment-derived-syntax" 3
+  ((eval '(lambda (n add1 done?) (do ((i 0 (add1 i))) ((done? i n) i))) (null-environment 5))
+   3 (lambda (x) (+ x 1)) =))
+(test "eval-environment-rename" 1
+  (eval '(first '(1 2)) (environment '(rename (only (scheme base) car quote) (car first)))))
+(test "eval-environment-user-library" 'lib
+  (define-library (test env-lib) (export v) (import (scheme base)) (begin (define v 'lib)))
+  (eval 'v (environment '(test env-lib))))
+(test-error "eval-scheme-report-environment-other-version" (scheme-report-environment 7))

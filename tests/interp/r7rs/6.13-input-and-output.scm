@@ -179,6 +179,19 @@
   (let ((a (list 'x)) (b (list 'y)) (p (open-output-string)))
     (write-shared (list a b a b) p)
     (get-output-string p)))
+(test "write-shared-labels-vector" "(#0=#(1) #0#)"
+  (let ((v (vector 1)) (p (open-output-string)))
+    (write-shared (list v v) p)
+    (get-output-string p)))
+(test "write-shared-no-sharing-no-labels" "((1) (1) \"s\")"
+  (let ((p (open-output-string)))
+    (write-shared (list (list 1) (list 1) "s") p)
+    (get-output-string p)))
+(test "write-shared-reads-back-shared" #t
+  (let ((x (list 1 2)) (p (open-output-string)))
+    (write-shared (list x x) p)
+    (let ((y (read-from (get-output-string p))))
+      (eq? (car y) (cadr y)))))
 (test "write-simple-no-labels" "((1) (1))"
   (let ((x (list 1)) (p (open-output-string)))
     (write-simple (list x x) p)

@@ -92,3 +92,8 @@
 (test "features-r7rs" #t (and (memq 'r7rs (features)) #t))
 (test "features-agree-with-cond-expand" #t
   (cond-expand (exact-closed (and (memq 'exact-closed (features)) #t)) (else (not (memq 'exact-closed (features))))))
+(test-exit "emergency-exit-skips-nested-afters" 3 "[a][b]"
+  (dynamic-wind
+    (lambda () (display "[a]"))
+    (lambda () (dynamic-wind (lambda () (display "[b]")) (lambda () (emergency-exit 3)) (lambda () (display "[/b]"))))
+    (lambda () (display "[/a]"))))

@@ -91,6 +91,14 @@
 (test "complex-literal-polar" #t
   (let ((z 2@0)) (and (= (real-part z) 2) (= (imag-part z) 0))))
 (test "complex-literal-zero-imaginary-is-real" #t (real? 3+0i))
+(test "complex-literal-exact-prefix" 3/2+5/2i #e1.5+2.5i)
+(test "complex-literal-inexact-prefix" #t (let ((z #i1+2i)) (and (inexact? z) (= z 1+2i))))
+(test "complex-literal-radix" 30+2i #x1e+2i)
+(test "complex-literal-infinite-imaginary" #t (let ((z +inf.0i)) (and (infinite? z) (not (real? z)))))
+(test "complex-literal-polar-exact-zero-angle" '(2 #t) (list 2@0 (exact? 2@0)))
+(test "exponent-marker-d-is-e" '(100.0 0.15) (list 1d2 1.5d-1))
+(test "not-numbers-are-symbols" '(#t #t #t #t #t #t)
+  (map symbol? '(+ - ... 1+ -a 1e+2i)))
 
 ;;; ---------------------------------------------------------------- 6.2.6 comparisons
 
@@ -264,6 +272,28 @@
 (test "complex-string->number" 1+2i (string->number "1+2i"))
 (test-approx "complex-exp" -1.0 (real-part (exp (* +i (acos -1.0)))))
 (test-error "complex-not-ordered" (< (make-rectangular 1 1) 2))
+(test-error "complex-max" (max 1+i 2))
+(test-error "complex-abs" (abs 3+4i))
+(test "complex-exact-arithmetic" '(11+2i 1+2i -4 -1/2i)
+  (list (* 1+2i 3-4i) (/ 11+2i 3-4i) (expt 1+i 4) (expt 1+i -2)))
+(test "complex-sqrt-exact" '(1-2i +1/3i) (list (sqrt -3-4i) (sqrt -1/9)))
+(test "complex-write" "(1+2i -i 1/2-3/4i +2.0i 1.5-0.0i)"
+  (let ((p (open-output-string)))
+    (write (list 1+2i -i 1/2-3/4i (sqrt -4.0) 1.5-0.0i) p)
+    (get-output-string p)))
+(test "complex-write-read-roundtrip" #t
+  (let ((zs (list 1+2i -i (make-polar 2.0 1.0) +inf.0-nan.0i (sqrt -2))))
+    (equal? zs (read (open-input-string
+                       (let ((p (open-output-string))) (write zs p) (get-output-string p)))))))
+(test "complex-inexact-zero-imaginary-stays-complex" '(#f #t) (let ((z (make-rectangular 1.0 0.0))) (list (real? z) (complex? z))))
+(test "complex-exact-zero-imaginary-is-real" '(#t 1.5) (let ((z (make-rectangular 1.5 0))) (list (real? z) z)))
+(test "angle-of-exact-positive" 0 (angle 5))
+(test "feature-exact-complex" #t (cond-expand (exact-complex #t) (else #f)))
+(test "imag-part-of-real-is-exact-zero" 0 (imag-part 2.5))
+(test "symbols-that-read-as-numbers-are-written-with-bars" "(|+i| |1| |1+2i| |-inf.0| + 1+ ...)"
+  (let ((p (open-output-string)))
+    (write (map string->symbol '("+i" "1" "1+2i" "-inf.0" "+" "1+" "...")) p)
+    (get-output-string p)))
 
 ;;; ---------------------------------------------------------------- exactness conversion
 
@@ -314,3 +344,11 @@
 (test "string->number-digit-out-of-radix" #f (string->number "2" 2))
 (test "string->number-whitespace-invalid" #f (string->number " 1"))
 (test "string->number-infinity-needs-sign" #f (string->number "inf.0"))
+(test "string->number-complex-radix" 255+10i (string->number "ff+ai" 16))
+(test "string->number-polar" 2 (string->number "2@0"))
+(test "string->number-not-complex" '(#f #f #f #f) (map string->number '("1+2" "i" "1@" "#e+inf.0i")))
+(test "number->string-complex-radix" "1010-11i" (number->string 10-3i 2))
+(test "number->string-roundtrip-large-and-small" #t
+  (let loop ((xs (list 1e21 1e-7 123456789012345678.0 -0.0 4.9e-324 1.7976931348623157e308)))
+    (or (null? xs)
+        (and (eqv? (car xs) (string->number (number->string (car xs)))) (loop (cdr xs))))))

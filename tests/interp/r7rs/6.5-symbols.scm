@@ -46,6 +46,13 @@
     (let* ((a (read p)) (b (read p))) (list a b))))
 (test "fold-case-does-not-touch-strings" "ABC" (read (open-input-string "#!fold-case \"ABC\"")))
 (test "fold-case-char-names" #\space (read (open-input-string "#!fold-case #\\SPACE")))
+(test "fold-case-keeps-chars" #\A (read (open-input-string "#!fold-case #\\A")))
+(test "fold-case-keeps-bar-symbols" "ABC" (symbol->string (read (open-input-string "#!fold-case |ABC|"))))
+(test "fold-case-is-per-port" '(a B)
+  (let ((p (open-input-string "#!fold-case A")) (q (open-input-string "B")))
+    (let* ((a (read p)) (b (read q))) (list a b))))
+(test "string->symbol-of-mutable-string" #t
+  (let ((s (string-copy "xyz"))) (eq? (string->symbol s) 'xyz)))
 (test "write-plain-symbol" "abc" (let ((p (open-output-string))) (write 'abc p) (get-output-string p)))
 (test "write-symbol-needing-bars" "|foo bar|" (let ((p (open-output-string))) (write (string->symbol "foo bar") p) (get-output-string p)))
 (test "write-empty-symbol" "||" (let ((p (open-output-string))) (write (string->symbol "") p) (get-output-string p)))

@@ -103,6 +103,30 @@ b"))
   (let* ((a (string #\a)) (r (string-append a "b")))
     (string-set! r 0 #\z)
     (string-append a "b")))
+(test-error "string-set!-on-literal" (let ((s "abc")) (string-set! s 0 #\z)))
+(test-error "string-set!-on-symbol-name" (string-set! (symbol->string 'abc) 0 #\z))
+(test-error "string-fill!-on-literal" (string-fill! "abc" #\z))
+(test-error "string-copy!-into-literal" (string-copy! "abc" 0 "x"))
+(test-error "string-fill!-end-out-of-range" (string-fill! (make-string 2 #\a) #\b 0 3))
+(test-error "string-copy!-at-past-end" (string-copy! (make-string 2 #\a) 3 ""))
+(test-error "string-copy!-start-after-end" (string-copy! (make-string 4 #\a) 0 "abc" 2 1))
+(test "string-copy!-source-range" "xbcy"
+  (let ((s (string-copy "xxxy")))
+    (string-copy! s 1 "abcd" 1 3)
+    s))
+(test "string-copy!-returns-and-keeps-source" "abc"
+  (let ((src (string-copy "abc")) (dst (make-string 3 #\-)))
+    (string-copy! dst 0 src)
+    (string-set! dst 0 #\z)
+    src))
+(test "mutable-strings-are-equal-to-literals" '(#t #t #t #f)
+  (let ((s (string-copy "xbc")))
+    (string-set! s 0 #\a)
+    (list (equal? s "abc") (string=? "abc" s) (equal? (list s) '("abc")) (eq? s "abc"))))
+(test "substring-of-mutated-string" "bz"
+  (let ((s (string-copy "abc")))
+    (string-set! s 2 #\z)
+    (substring s 1 3)))
 
 ;;; ---------------------------------------------------------------- comparisons
 
