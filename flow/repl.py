@@ -15,7 +15,7 @@ import traceback
 
 from interp.errors import SchemeError
 from interp.interpreter import format_value
-from interp.primitives.io import SchemeExit
+from interp.errors import SchemeExit
 from interp.printer import write_string
 from interp.pretty import pretty_string
 from interp.reader import is_complete, read_all

@@ -44,7 +44,8 @@ def report_error(e, debug=False):
 
 def run_guarded(ctx, fn):
     """Run fn(), turning Scheme errors and (exit) into exit statuses."""
-    from .primitives.io import OutputClosed, SchemeExit
+    from .errors import SchemeExit
+    from .primitives.io import OutputClosed
 
     debug = ctx.find_root().params.get("debug", False)
     try:

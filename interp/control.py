@@ -350,7 +350,7 @@ def features():
 def emergency_exit(code=0):
     """(emergency-exit [code]): like exit, but the dynamic-wind `after` thunks of
     the extents it leaves do not run (R7RS 6.14)."""
-    from .primitives.io import SchemeExit
+    from .errors import SchemeExit
 
     D.winders = NIL  # nothing left to unwind
     if code is True:

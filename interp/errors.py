@@ -35,7 +35,7 @@ class SchemeError(Exception):
 
     @property
     def message(self):
-        from .printer import display_string, write_string
+        from .printer import write_string
 
         p = self.payload
         if isinstance(p, ErrorObject):
@@ -93,3 +93,11 @@ class SchemeSyntaxError(SchemeError):
 
     def __init__(self, message, pos=None, kind="syntax"):
         super().__init__(ErrorObject(message, (), kind), pos)
+
+
+class SchemeExit(BaseException):
+    """Raised by (exit): unwinds everything to the host (not an error: a
+    BaseException, so that Scheme handlers and `except Exception` never catch it)."""
+
+    def __init__(self, code):
+        self.code = code

@@ -33,7 +33,8 @@ from .nodes import CodeUnit
 from .primitives import Primitive, load_all
 from .program import Program
 from .sources import read_source
-from .primitives.io import CURRENT, OutputPort, SchemeExit, stdin_port
+from .errors import SchemeExit
+from .primitives.io import CURRENT, OutputPort, stdin_port
 from .libraries import Environment
 from .values import NIL, UNSPECIFIED, MString, MultipleValues, Pair, is_string, string_text, sym
 

@@ -24,7 +24,7 @@ import time
 from .capabilities import POLICY
 from .errors import ErrorObject, SchemeError, scheme_error
 from .primitives import Primitive
-from .primitives.io import SchemeExit
+from .errors import SchemeExit
 from .values import NIL, MultipleValues, Pair, UNSPECIFIED, list_to_pairs
 
 MAX_DEPTH = 400  # Scheme non-tail calls on the Python stack before spilling to the heap

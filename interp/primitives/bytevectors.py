@@ -3,7 +3,7 @@
 from ..errors import scheme_error, type_error
 from ..values import UNSPECIFIED, MString, is_string, string_text
 from . import primitive
-from .numbers import check_index_in, check_length, check_range, copy_into
+from .sequences import check_index_in, check_length, check_range, copy_into
 
 
 def check_bytevector(name, b):

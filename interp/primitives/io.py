@@ -6,7 +6,7 @@ import random as _random
 import sys
 import time
 
-from ..errors import scheme_error, type_error
+from ..errors import SchemeExit, scheme_error, type_error
 from ..values import UNSPECIFIED, MString, is_string, string_text
 from . import primitive
 
@@ -91,14 +91,7 @@ def format_(dest, *args):
 # ------------------------------------------------------------------ system
 
 
-class SchemeExit(BaseException):
-    """Raised by (exit): unwinds everything to the host."""
-
-    def __init__(self, code):
-        self.code = code
-
-
-@primitive("exit", "emergency-exit")
+@primitive("exit")
 def exit_(code=0):
     if code is True:
         code = 0

@@ -11,7 +11,8 @@ from operator import attrgetter
 from ..errors import scheme_error, type_error
 from ..values import NIL, UNSPECIFIED, Char, Pair, equal, eqv, is_list, list_to_pairs
 from . import primitive
-from .numbers import MAX_LENGTH, add2, check_index, check_length, check_number, exact_size, mul2, written
+from .numbers import add2, check_number, exact_size, mul2, written
+from .sequences import MAX_LENGTH, check_index, check_length
 from .predicates import eq
 
 

@@ -10,10 +10,10 @@ The ordering predicates, max, min, abs, the rounding and integer operations take
 and say "expected a real number" for a complex one. The common case, two fixnums or two
 floats, is tested first and never reaches the general code.
 
-Also home of the index/range argument checks the sequence primitives share (`check_index`,
-`check_range`), and of the two size limits: MAX_LENGTH (elements a make-... primitive
-allocates, `check_length`) and values.MAX_INTEGER_BITS (the exact numbers that *, square, expt, lcm, sqrt, exact-integer-sqrt and string->number build or
-take, `check_exact_size`): past them a primitive fails at once, naming itself and the limit.
+The size limit of exact numbers is values.MAX_INTEGER_BITS (the exact numbers that *,
+square, expt, lcm, sqrt, exact-integer-sqrt and string->number build or take,
+`check_exact_size`): past it a primitive fails at once, naming itself and the limit. The
+argument checks of the sequence primitives are in sequences.py.
 """
 
 import cmath
@@ -23,7 +23,7 @@ from fractions import Fraction
 from ..complexes import ExactComplex, parts, rectangular, to_complex, to_float
 from ..errors import scheme_error, type_error
 from ..numsyntax import NumberTooLarge, format_number, parse_number
-from ..values import MAX_INTEGER_BITS, UNSPECIFIED, MultipleValues, is_string, string_text
+from ..values import MAX_INTEGER_BITS, MultipleValues, is_string, string_text
 from . import primitive
 
 _NO = object()  # "argument not supplied" (never a Scheme value)
@@ -63,37 +63,6 @@ def check_real(name, x):
     raise type_error(name, "a number", x)
 
 
-def check_index(name, k):
-    """k as an exact non-negative integer, else a type error."""
-    if type(k) is int and k >= 0:
-        return k
-    raise type_error(name, "an exact non-negative integer", k)
-
-
-def check_index_in(name, k, length, kind):
-    """k as an index into a `kind` (vector, string, ...) of `length` elements."""
-    check_index(name, k)
-    if k >= length:
-        raise scheme_error(f"{name}: index {k} out of range for {kind} of length {length}")
-    return k
-
-
-# The most elements a primitive that makes a sequence from a count (make-list, make-vector,
-# make-string, make-bytevector, iota, string-pad, vector-grow) allocates: 4M, a 32 MB vector
-# or a list of about 256 MB, well inside the default step memory limit (interp/limits.py),
-# which cannot stop a primitive halfway.
-MAX_LENGTH = 1 << 22
-
-
-def check_length(name, k):
-    """k as the size of a new string/vector/list/bytevector, else a Scheme error."""
-    if type(k) is not int or k < 0:
-        raise type_error(name, "an exact non-negative integer", k)
-    if k > MAX_LENGTH:
-        raise scheme_error(f"{name}: length {k} is too large")
-    return k
-
-
 def exact_size(x):
     """The size in bits of an exact number: of an int, of the larger part of a Fraction, of
     the larger part of an exact complex (0 for an inexact complex)."""
@@ -117,41 +86,6 @@ def check_exact_size(name, x):
     if exact_size(x) > MAX_INTEGER_BITS:
         raise too_large(name)
     return x
-
-
-def copy_into(name, check, to, at, source, start, end, items, kind):
-    """(name to at from [start end]) for a mutable sequence (vector, bytevector):
-    `check` validates to and from; overlapping ranges copy correctly. The error
-    for a range that does not fit speaks of `items` in a `kind`."""
-    check(name, to)
-    check_index(name, at)
-    check(name, source)
-    start, end = check_range(name, len(source), start, end)
-    if at > len(to) or len(to) - at < end - start:
-        raise scheme_error(f"{name}: {end - start} {items} do not fit at index {at} in a {kind} of length {len(to)}")
-    to[at : at + end - start] = source[start:end]
-    return UNSPECIFIED
-
-
-def check_range(name, length, start, end):
-    """Validate optional (start end) arguments against a sequence length; -> (start, end).
-
-    `start`/`end` are None when not supplied."""
-    if start is None:
-        start = 0
-    elif type(start) is not int or start < 0:
-        raise type_error(name, "an exact non-negative integer", start)
-    if end is None:
-        end = length
-    elif type(end) is not int or end < 0:
-        raise type_error(name, "an exact non-negative integer", end)
-    if end > length:
-        raise scheme_error(f"{name}: end index {end} out of range for length {length}")
-    if start > length:
-        raise scheme_error(f"{name}: start index {start} out of range for length {length}")
-    if start > end:
-        raise scheme_error(f"{name}: start index {start} is greater than end index {end}")
-    return start, end
 
 
 def normalize(q):

@@ -15,7 +15,7 @@ from ..errors import ErrorObject, SchemeError, scheme_error, type_error
 from ..values import EOF_OBJECT, UNSPECIFIED, Char, MString, char, is_string, string_text
 from . import primitive
 from .bytevectors import check_byte, check_bytevector
-from .numbers import check_range
+from .sequences import check_range
 
 
 class OutputClosed(BaseException):

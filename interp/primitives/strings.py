@@ -15,7 +15,8 @@ from ..values import NIL, UNSPECIFIED, Char, MString, Pair, Vector, char
 from . import primitive
 from .chars import COMPARISONS, is_whitespace
 from .lists import list_items
-from .numbers import check_index, check_index_in, check_length, check_range, written
+from .numbers import written
+from .sequences import check_index, check_index_in, check_length, check_range
 
 
 def check_string(name, s):

@@ -4,7 +4,7 @@ from ..errors import scheme_error, type_error
 from ..values import NIL, UNSPECIFIED, Pair, Vector
 from . import primitive
 from .lists import list_items
-from .numbers import check_index_in, check_length, check_range, copy_into
+from .sequences import check_index_in, check_length, check_range, copy_into
 
 
 def check_vector(name, v):

@@ -18,7 +18,7 @@ from interp.analyzer import Alias, strip
 from interp.datum_cache import Uncacheable, encode
 from interp.errors import SchemeError
 from interp.primitives.hashtables import MAX_KEY_SIZE, HashTable
-from interp.primitives.numbers import MAX_LENGTH
+from interp.primitives.sequences import MAX_LENGTH
 from interp.reader import parse_number, read_all
 from interp.values import MAX_INTEGER_BITS, NIL, Pair, Vector, equal, list_to_pairs, sym
 
