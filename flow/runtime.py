@@ -35,7 +35,7 @@ from interp.interpreter import Interpreter
 from interp.capabilities import grant
 from interp.limits import Budget, Limits
 from interp.machine import PREEMPTED, Closure, D, Interrupted, Parameter, Suspension, acquire_turn
-from interp.primitives.io import SchemeExit
+from interp.errors import SchemeExit
 from interp.printer import write_string
 from interp.recording import RECORDED_KIND
 from interp.primitives.hashtables import HashTable
