@@ -130,14 +130,15 @@ class Pricing:
         return Quote(list(q.lines), q.total)
 
     def _price(self, lines):
+        # price-cart checks the cart itself (cart-problem) before searching; only
+        # when it refuses is cart-problem asked for the problem's own text, so a
+        # good cart is checked once, not twice.
         scheme_cart = cart_to_scheme(lines)
-        problem = self._call("cart-problem", scheme_cart)
-        if problem is not False:
-            raise PricingError(problem)
         try:
             result = self._call("price-cart", scheme_cart)
         except SchemeError as e:
-            raise PricingError(e.message) from None
+            problem = self._call("cart-problem", scheme_cart)
+            raise PricingError(e.message if problem is False else problem) from None
         quoted, total = pairs_to_list(result)
         out = [QuoteLine(*pairs_to_list(line)) for line in pairs_to_list(quoted)]
         for x in [total] + [n for line in out for n in (line.qty, line.unit, line.total)]:

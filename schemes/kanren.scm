@@ -22,6 +22,9 @@
 ;;;   == performs the occurs check (sound unification).
 ;;;   The macros bind no names of their own in user code except ones spelt
 ;;;   %kanren-..., so they stay correct even under a weakly hygienic expander.
+;;;   Goal expressions are expected to be pure: the goal macros evaluate each
+;;;   one when its turn in the conjunction comes, and an (== u v) written
+;;;   directly in fresh, conde, run, ... unifies in place (no goal closure).
 ;;;
 ;;; Core (relational)
 ;;;   (== u v)                    goal: unify u and v.
@@ -77,55 +80,107 @@
 ;;;   (var? x) (make-var n) (var-index v) (walk t s) (walk* t s) (unify u v s)
 ;;;   (call/fresh f) (mplus s1 s2) (bind s g) (take n stream)
 ;;;   (reify t state) (run-goal n f) (empty-state)
+;;;   (unify-state1 u v state)    the state extended by unifying u and v, or #f
+;;;                               (counted like ==).
 ;;;   (kanren-unifications)       how many unifications (== and the integer
 ;;;                               goals' bindings) since the last reset.
 ;;;   (kanren-reset-unifications!)
 
 ;;; ------------------------------------------------------------------
 ;;; Variables, substitutions, unification
+;;;
+;;; Speed (this file runs on flowscheme's tree-walking interpreter, where a
+;;; procedure call costs several primitive calls): the hot paths test for a
+;;; variable inline (%kanren-var?, %kanren-walk are macros, and a walk only
+;;; calls walk for a variable bound to another vector); unify tries eq?
+;;; first and occurs-checks only a pair or vector (an atom or another fresh
+;;; variable cannot contain the variable); the goal macros run their
+;;; conjunctions and disjunctions in place (== inline) instead of building
+;;; conj/disj closures; reification is one pass.  All of it keeps the
+;;; streams' shape, so answers come in the same order as the textbook
+;;; definitions give.
 
 (define kanren-var-tag 'kanren-var)
 
 (define (make-var n) (vector kanren-var-tag n))
 
-(define (var? x)
-  (and (vector? x)
-       (= (vector-length x) 2)
-       (eq? (vector-ref x 0) kanren-var-tag)))
+;; Inline variable test; x must be an identifier.
+(define-syntax %kanren-var?
+  (syntax-rules ()
+    ((_ x) (and (vector? x)
+                (eqv? (vector-length x) 2)
+                (eq? (vector-ref x 0) kanren-var-tag)))))
+
+(define (var? x) (%kanren-var? x))
 
 (define (var-index v) (vector-ref v 1))
 
 (define (empty-state) (cons '() 0))
 
 (define (walk t s)
-  (if (var? t)
-      (let ((b (assv (var-index t) s)))
+  (if (%kanren-var? t)
+      (let ((b (assv (vector-ref t 1) s)))
         (if b (walk (cdr b) s) t))
       t))
 
+;; (%kanren-walk t s) is (walk t s), its first step inline; t and s must be
+;; identifiers.
+(define-syntax %kanren-walk
+  (syntax-rules ()
+    ((_ t s)
+     (if (%kanren-var? t)
+         (let ((b (assv (vector-ref t 1) s)))
+           (if b
+               (let ((v (cdr b))) (if (vector? v) (walk v s) v))
+               t))
+         t))))
+
+;; Does variable x occur in t (under s)?
 (define (occurs? x t s)
-  (let ((t (walk t s)))
-    (cond ((var? t) (eqv? (var-index t) (var-index x)))
-          ((pair? t) (or (occurs? x (car t) s) (occurs? x (cdr t) s)))
-          ((vector? t) (occurs? x (vector->list t) s))
+  (let ((t (%kanren-walk t s)))
+    (cond ((pair? t)
+           (let ((a (car t)))
+             (or (and (or (pair? a) (vector? a)) (occurs? x a s))
+                 (occurs? x (cdr t) s))))
+          ((vector? t)
+           (if (%kanren-var? t)
+               (eqv? (vector-ref t 1) (vector-ref x 1))
+               (occurs? x (vector->list t) s)))
           (else #f))))
 
 (define (ext-s x t s)
-  (if (occurs? x t s)
+  (if (and (or (pair? t) (vector? t)) (occurs? x t s))
       #f
-      (cons (cons (var-index x) t) s)))
+      (cons (cons (vector-ref x 1) t) s)))
+
+;; s extended with x bound to t, where x is a fresh variable and t is walked
+;; and not x: only a pair or a vector needs the occurs check.
+(define-syntax %kanren-extend
+  (syntax-rules ()
+    ((_ x t s)
+     (if (and (or (pair? t) (and (vector? t) (not (%kanren-var? t))))
+              (occurs? x t s))
+         #f
+         (cons (cons (vector-ref x 1) t) s)))))
 
 ;; unify: the extended substitution, or #f.
 (define (unify u v s)
-  (let ((u (walk u s)) (v (walk v s)))
-    (cond ((and (var? u) (var? v) (eqv? (var-index u) (var-index v))) s)
-          ((var? u) (ext-s u v s))
-          ((var? v) (ext-s v u s))
-          ((and (pair? u) (pair? v))
-           (let ((s (unify (car u) (car v) s)))
-             (and s (unify (cdr u) (cdr v) s))))
-          ((and (vector? u) (vector? v))
-           (and (= (vector-length u) (vector-length v))
+  (let ((u (%kanren-walk u s)) (v (%kanren-walk v s)))
+    (cond ((eq? u v) s)
+          ((%kanren-var? u)
+           (if (%kanren-var? v)
+               (if (eqv? (vector-ref u 1) (vector-ref v 1))
+                   s
+                   (cons (cons (vector-ref u 1) v) s))
+               (%kanren-extend u v s)))
+          ((%kanren-var? v) (%kanren-extend v u s))
+          ((pair? u)
+           (and (pair? v)
+                (let ((s (unify (car u) (car v) s)))
+                  (and s (unify (cdr u) (cdr v) s)))))
+          ((vector? u)
+           (and (vector? v)
+                (= (vector-length u) (vector-length v))
                 (unify (vector->list u) (vector->list v) s)))
           ((equal? u v) s)
           (else #f))))
@@ -136,31 +191,46 @@
 
 (define (kanren-reset-unifications!) (set! kanren-unification-count 0))
 
+;; The state st extended by unifying u and v, or #f (counted).
+(define (unify-state1 u v st)
+  (set! kanren-unification-count (+ kanren-unification-count 1))
+  (let ((s (unify u v (car st))))
+    (and s (cons s (cdr st)))))
+
 ;; The stream of the state extended by unifying u and v (used by == and by
 ;; the integer goals).
 (define (unify-state u v st)
-  (set! kanren-unification-count (+ kanren-unification-count 1))
-  (let ((s (unify u v (car st))))
-    (if s (list (cons s (cdr st))) '())))
+  (let ((st (unify-state1 u v st)))
+    (if st (list st) '())))
 
 (define (walk* t s)
-  (let ((t (walk t s)))
-    (cond ((var? t) t)
-          ((pair? t) (cons (walk* (car t) s) (walk* (cdr t) s)))
-          ((vector? t) (list->vector (walk* (vector->list t) s)))
+  (let ((t (%kanren-walk t s)))
+    (cond ((pair? t)
+           (let ((a (car t)) (d (cdr t)))
+             (cons (if (or (pair? a) (vector? a)) (walk* a s) a)
+                   (if (or (pair? d) (vector? d)) (walk* d s) d))))
+          ((vector? t)
+           (if (%kanren-var? t) t (list->vector (walk* (vector->list t) s))))
           (else t))))
 
 ;;; ------------------------------------------------------------------
 ;;; Streams
 
+;; (mplus s '()) is s itself (the textbook recursion copies a mature stream
+;; and wraps an immature one in a thunk that forces it at once).
 (define (mplus s1 s2)
   (cond ((null? s1) s2)
+        ((null? s2) s1)
         ((pair? s1) (cons (car s1) (mplus (cdr s1) s2)))
         (else (lambda () (mplus s2 (s1))))))
 
+;; (bind (st) g) is (g st): one state needs no mplus.
 (define (bind s g)
   (cond ((null? s) '())
-        ((pair? s) (mplus (g (car s)) (bind (cdr s) g)))
+        ((pair? s)
+         (if (null? (cdr s))
+             (g (car s))
+             (mplus (g (car s)) (bind (cdr s) g))))
         (else (lambda () (bind (s) g)))))
 
 ;; The first n states of a stream (all of them when n is #f).
@@ -187,15 +257,41 @@
 (define (disj2 g1 g2)
   (lambda (st) (mplus (g1 st) (g2 st))))
 
-(define (conj . gs)
-  (cond ((null? gs) succeed)
-        ((null? (cdr gs)) (car gs))
-        (else (conj2 (car gs) (apply conj (cdr gs))))))
+(define (conj-list gs)
+  (if (null? (cdr gs)) (car gs) (conj2 (car gs) (conj-list (cdr gs)))))
 
-(define (disj . gs)
-  (cond ((null? gs) fail)
-        ((null? (cdr gs)) (car gs))
-        (else (disj2 (car gs) (apply disj (cdr gs))))))
+(define (disj-list gs)
+  (if (null? (cdr gs)) (car gs) (disj2 (car gs) (disj-list (cdr gs)))))
+
+(define (conj . gs) (if (null? gs) succeed (conj-list gs)))
+
+(define (disj . gs) (if (null? gs) fail (disj-list gs)))
+
+;; (%kanren-conj-run st g ...): the stream ((conj g ...) st), run in place:
+;; each goal expression is evaluated when its turn comes (goal expressions
+;; are expected to be pure), and (== u v) unifies without a goal closure.
+(define-syntax %kanren-conj-run
+  (syntax-rules (==)
+    ((_ st (== u v)) (unify-state u v st))
+    ((_ st (== u v) g0 g ...)
+     (let ((%kanren-st1 (unify-state1 u v st)))
+       (if %kanren-st1 (%kanren-conj-run %kanren-st1 g0 g ...) '())))
+    ((_ st g0) (g0 st))
+    ((_ st g0 g1 g ...)
+     (bind (g0 st) (lambda (%kanren-s) (%kanren-conj-run %kanren-s g1 g ...))))))
+
+;; (%kanren-conj g ...): the goal (conj g ...).
+(define-syntax %kanren-conj
+  (syntax-rules ()
+    ((_ g0) g0)
+    ((_ g0 g ...) (lambda (%kanren-s) (%kanren-conj-run %kanren-s g0 g ...)))))
+
+;; (%kanren-disj-run st (g ...) ...): the stream ((disj (conj g ...) ...) st).
+(define-syntax %kanren-disj-run
+  (syntax-rules ()
+    ((_ st (g0 g ...)) (%kanren-conj-run st g0 g ...))
+    ((_ st (g0 g ...) c0 c ...)
+     (mplus (%kanren-conj-run st g0 g ...) (%kanren-disj-run st c0 c ...)))))
 
 ;; (call/fresh f): the goal (f x) for a new variable x.
 (define (call/fresh f)
@@ -207,18 +303,34 @@
 ;; run, only when the stream is forced.
 (define-syntax kanren-delay
   (syntax-rules ()
-    ((_ g0 g ...) (lambda (%kanren-st) (lambda () ((conj g0 g ...) %kanren-st))))))
+    ((_ g0 g ...)
+     (lambda (%kanren-st) (lambda () (%kanren-conj-run %kanren-st g0 g ...))))))
 
+;; (fresh (x ...) g ...) numbers its variables c, c+1, ... from the state's
+;; counter, as nested call/fresh would, binding them all in one let.
 (define-syntax fresh
   (syntax-rules ()
     ((_ () g0 g ...) (kanren-delay g0 g ...))
-    ((_ (x0 x ...) g0 g ...)
-     (call/fresh (lambda (x0) (fresh (x ...) g0 g ...))))))
+    ((_ (x ...) g0 g ...)
+     (lambda (%kanren-st)
+       (let ((%kanren-c (cdr %kanren-st)))
+         (%kanren-fresh %kanren-st %kanren-c () (x ...) () g0 g ...))))))
+
+(define-syntax %kanren-fresh
+  (syntax-rules ()
+    ((_ st c (one ...) () (b ...) g0 g ...)
+     (let ((%kanren-next (cons (car st) (+ c one ...))))
+       (let (b ...)
+         (lambda () (%kanren-conj-run %kanren-next g0 g ...)))))
+    ((_ st c (one ...) (x0 x ...) (b ...) g0 g ...)
+     (%kanren-fresh st c (one ... 1) (x ...)
+                    (b ... (x0 (vector kanren-var-tag (+ c one ...))))
+                    g0 g ...))))
 
 (define-syntax conde
   (syntax-rules ()
-    ((_ (g0 g ...) ...)
-     (lambda (%kanren-st) (lambda () ((disj (conj g0 g ...) ...) %kanren-st))))))
+    ((_ c0 c ...)
+     (lambda (%kanren-st) (lambda () (%kanren-disj-run %kanren-st c0 c ...))))))
 
 ;; if-then-else on streams, for conda/condu.
 (define (ifte g0 g1 g2)
@@ -254,7 +366,7 @@
     ((_ (x ...) g0 g ...)
      (lambda (%kanren-st)
        (let ((x (walk* x (car %kanren-st))) ...)
-         ((conj g0 g ...) %kanren-st))))))
+         (%kanren-conj-run %kanren-st g0 g ...))))))
 
 ;;; ------------------------------------------------------------------
 ;;; Running and reification
@@ -264,17 +376,40 @@
 
 ;; r maps variable numbers to _.N names, in order of first appearance.
 (define (reify-s t r)
-  (let ((t (walk t r)))
-    (cond ((var? t)
-           (cons (cons (var-index t) (reify-name (length r))) r))
-          ((pair? t) (reify-s (cdr t) (reify-s (car t) r)))
-          ((vector? t) (reify-s (vector->list t) r))
+  (let ((t (%kanren-walk t r)))
+    (cond ((pair? t)
+           (let ((a (car t)))
+             (reify-s (cdr t) (if (or (pair? a) (vector? a)) (reify-s a r) r))))
+          ((vector? t)
+           (if (%kanren-var? t)
+               (cons (cons (vector-ref t 1) (reify-name (length r))) r)
+               (reify-s (vector->list t) r)))
           (else r))))
 
+;; t walked fully under s, each fresh variable replaced by its name _.N
+;; (numbered left to right).  names is a box, a pair whose car is the
+;; variable-number -> name association so far.
+(define (reify-term t s names)
+  (let ((t (%kanren-walk t s)))
+    (cond ((pair? t)
+           (let* ((a (car t))
+                  (a (if (or (pair? a) (vector? a)) (reify-term a s names) a))
+                  (d (cdr t)))
+             (cons a (if (or (pair? d) (vector? d)) (reify-term d s names) d))))
+          ((vector? t)
+           (if (%kanren-var? t)
+               (let ((known (assv (vector-ref t 1) (car names))))
+                 (if known
+                     (cdr known)
+                     (let ((name (reify-name (length (car names)))))
+                       (set-car! names (cons (cons (vector-ref t 1) name) (car names)))
+                       name)))
+               (list->vector (reify-term (vector->list t) s names))))
+          (else t))))
+
+;; t's value in st, its fresh variables named _.0, _.1, ...
 (define (reify t st)
-  (let* ((t (walk* t (car st)))
-         (r (reify-s t '())))
-    (walk* t r)))
+  (reify-term t (car st) (list '())))
 
 ;; The first n answers of the goal (f q), reified as values of q.
 (define (run-goal n f)
@@ -285,7 +420,7 @@
 (define-syntax run
   (syntax-rules ()
     ((_ n (q) g0 g ...)
-     (run-goal n (lambda (q) (conj g0 g ...))))
+     (run-goal n (lambda (q) (%kanren-conj g0 g ...))))
     ((_ n (q0 q1 q ...) g0 g ...)
      (run n (%kanren-q) (fresh (q0 q1 q ...) (== %kanren-q (list q0 q1 q ...)) g0 g ...)))))
 
@@ -306,12 +441,28 @@
 
 (define (cdro p d) (fresh (a) (conso a d p)))
 
+;; membero is (fresh (a d) (conso a d l) (conde ((== a x)) ((membero x d)))).
+;; When l is already a pair, its car and cdr are used directly instead of
+;; binding two new variables to them (and occurs-checking the list's tail);
+;; the stream keeps the same shape (two delays per element), so answers come
+;; in the same order.
 (define (membero x l)
-  (fresh (a d)
-    (conso a d l)
-    (conde
-      ((== a x))
-      ((membero x d)))))
+  (lambda (st)
+    (lambda ()
+      (let ((l1 (walk l (car st))))
+        (cond ((pair? l1)
+               (lambda ()
+                 (mplus (unify-state (car l1) x st)
+                        ((membero x (cdr l1)) st))))
+              ((%kanren-var? l1)
+               (let* ((c (cdr st))
+                      (a (make-var c))
+                      (d (make-var (+ c 1))))
+                 (bind ((conso a d l) (cons (car st) (+ c 2)))
+                       (conde
+                         ((== a x))
+                         ((membero x d))))))
+              (else '()))))))
 
 (define (appendo l s out)
   (conde
@@ -336,6 +487,11 @@
 (define (kanren-instantiation-error who)
   (error (string-append who ": arguments are not sufficiently instantiated")))
 
+;; A walked integer-goal argument is acceptable when fresh or an exact integer.
+(define-syntax %kanren-integer-arg?
+  (syntax-rules ()
+    ((_ t) (if (vector? t) (%kanren-var? t) (and (integer? t) (exact? t))))))
+
 ;; Calls (k a b ...) with the walked arguments, or fails at once if one of
 ;; them is ground but not an exact integer.
 (define (integer-goal k . args)
@@ -344,65 +500,84 @@
       (if (null? ts)
           ((apply k (reverse acc)) st)
           (let ((t (walk (car ts) (car st))))
-            (if (or (var? t) (exact-integer-term? t))
+            (if (%kanren-integer-arg? t)
                 (loop (cdr ts) (cons t acc))
                 '()))))))
 
-(define (pluso a b c)
-  (integer-goal
-   (lambda (a b c)
-     (cond ((and (var? a) (var? b)) (kanren-instantiation-error "pluso"))
-           ((and (var? c) (or (var? a) (var? b)))
-            (kanren-instantiation-error "pluso"))
-           ((var? c) (== c (+ a b)))
-           ((var? a) (== a (- c b)))
-           (else (== b (- c a)))))
-   a b c))
+;; integer-goal for two and for three arguments, without the argument list,
+;; and k returns the stream itself: (k a b st), (k a b c st).
+(define (integer-goal2 k a b)
+  (lambda (st)
+    (let* ((s (car st))
+           (a (%kanren-walk a s))
+           (b (%kanren-walk b s)))
+      (if (and (%kanren-integer-arg? a) (%kanren-integer-arg? b))
+          (k a b st)
+          '()))))
+
+(define (integer-goal3 k a b c)
+  (lambda (st)
+    (let* ((s (car st))
+           (a (%kanren-walk a s))
+           (b (%kanren-walk b s))
+           (c (%kanren-walk c s)))
+      (if (and (%kanren-integer-arg? a) (%kanren-integer-arg? b) (%kanren-integer-arg? c))
+          (k a b c st)
+          '()))))
+
+(define (pluso-walked a b c st)
+  (cond ((and (%kanren-var? a) (%kanren-var? b)) (kanren-instantiation-error "pluso"))
+        ((and (%kanren-var? c) (or (%kanren-var? a) (%kanren-var? b)))
+         (kanren-instantiation-error "pluso"))
+        ((%kanren-var? c) (unify-state c (+ a b) st))
+        ((%kanren-var? a) (unify-state a (- c b) st))
+        (else (unify-state b (- c a) st))))
+
+(define (pluso a b c) (integer-goal3 pluso-walked a b c))
 
 (define (minuso a b c) (pluso b c a))
 
-(define (timeso a b c)
-  (define (factor known product other)
-    (cond ((zero? known) (if (zero? product) succeed fail))
-          ((zero? (remainder product known)) (== other (quotient product known)))
-          (else fail)))
-  (integer-goal
-   (lambda (a b c)
-     (cond ((not (or (var? a) (var? b))) (== c (* a b)))
-           ((var? c) (kanren-instantiation-error "timeso"))
-           ((var? b) (if (var? a)
-                         (kanren-instantiation-error "timeso")
-                         (factor a c b)))
-           (else (factor b c a))))
-   a b c))
+;; known * other = product, known and product ground.
+(define (timeso-factor known product other st)
+  (cond ((zero? known) (if (zero? product) (list st) '()))
+        ((zero? (remainder product known))
+         (unify-state other (quotient product known) st))
+        (else '())))
 
-(define (quotiento n d q)
-  (integer-goal
-   (lambda (n d q)
-     (cond ((or (var? n) (var? d)) (kanren-instantiation-error "quotiento"))
-           ((zero? d) fail)
-           (else (== q (quotient (- n (modulo n d)) d)))))
-   n d q))
+(define (timeso-walked a b c st)
+  (cond ((not (or (%kanren-var? a) (%kanren-var? b))) (unify-state c (* a b) st))
+        ((%kanren-var? c) (kanren-instantiation-error "timeso"))
+        ((%kanren-var? b) (if (%kanren-var? a)
+                              (kanren-instantiation-error "timeso")
+                              (timeso-factor a c b st)))
+        (else (timeso-factor b c a st))))
 
-(define (<o a b)
-  (integer-goal
-   (lambda (a b)
-     (cond ((or (var? a) (var? b)) (kanren-instantiation-error "<o"))
-           ((< a b) succeed)
-           (else fail)))
-   a b))
+(define (timeso a b c) (integer-goal3 timeso-walked a b c))
 
-(define (<=o a b)
-  (integer-goal
-   (lambda (a b)
-     (cond ((or (var? a) (var? b)) (kanren-instantiation-error "<=o"))
-           ((<= a b) succeed)
-           (else fail)))
-   a b))
+(define (quotiento-walked n d q st)
+  (cond ((or (%kanren-var? n) (%kanren-var? d)) (kanren-instantiation-error "quotiento"))
+        ((zero? d) '())
+        (else (unify-state q (quotient (- n (modulo n d)) d) st))))
+
+(define (quotiento n d q) (integer-goal3 quotiento-walked n d q))
+
+(define (<o-walked a b st)
+  (cond ((or (%kanren-var? a) (%kanren-var? b)) (kanren-instantiation-error "<o"))
+        ((< a b) (list st))
+        (else '())))
+
+(define (<o a b) (integer-goal2 <o-walked a b))
+
+(define (<=o-walked a b st)
+  (cond ((or (%kanren-var? a) (%kanren-var? b)) (kanren-instantiation-error "<=o"))
+        ((<= a b) (list st))
+        (else '())))
+
+(define (<=o a b) (integer-goal2 <=o-walked a b))
 
 (define (betweeno lo hi x)
-  (integer-goal
-   (lambda (lo hi x)
+  (integer-goal3
+   (lambda (lo hi x st)
      (define (from i)
        (if (> i hi)
            fail
@@ -410,7 +585,7 @@
              ((== x i))
              ((from (+ i 1))))))
      (cond ((or (var? lo) (var? hi)) (kanren-instantiation-error "betweeno"))
-           ((var? x) (from lo))
-           ((and (<= lo x) (<= x hi)) succeed)
-           (else fail)))
+           ((var? x) ((from lo) st))
+           ((and (<= lo x) (<= x hi)) (list st))
+           (else '())))
    lo hi x))

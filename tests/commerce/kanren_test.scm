@@ -193,6 +193,65 @@
           (run* (q) (fresh (a b) (== a 4) (== b 5) (pluso a b q)))
           '(9))
 
+;;; The goal macros' in-place paths (== inline, fresh, conde) and the
+;;; substitution's shortcuts answer as the textbook definitions do
+
+(kt-check "a locally rebound == is the one a fresh body calls"
+          (let ((== (lambda (u v) fail))) (run* (q) (fresh () (== q 1))))
+          '())
+(kt-check "a locally rebound == is the one a conde clause calls"
+          (let ((== (lambda (u v) succeed))) (run* (q) (conde ((== q 1) (== q 2)))))
+          '(_.0))
+(kt-check "== then more goals in one clause"
+          (run* (q) (conde ((== q 1) (== q 2)) ((== q 3) (== q 3) succeed)))
+          '(3))
+(kt-check "occurs check through a variable bound to a variable"
+          (run* (q) (fresh (x) (== x q) (== q (list x))))
+          '())
+(kt-check "occurs check inside a vector"
+          (run* (q) (== q (vector 1 q)))
+          '())
+(kt-check "a chain of variables reaches its value"
+          (run* (q) (fresh (x y) (== x y) (== y 5) (== q x)))
+          '(5))
+(kt-check "fresh numbers variables apart across nested fresh"
+          (run* (q) (fresh (a b) (fresh (c) (== a 1) (== c 3) (== b 2) (== q (list a b c)))))
+          '((1 2 3)))
+(kt-check "reification names shared inside vectors and lists"
+          (run* (q) (fresh (x y) (== q (vector x (list y x)))))
+          (list (vector '_.0 '(_.1 _.0))))
+(kt-check "a partly bound answer reifies its fresh part"
+          (run* (q) (fresh (x y) (== y 2) (== q (cons x y))))
+          '((_.0 . 2)))
+(kt-check "membero through a list with a fresh tail"
+          (run 3 (q) (fresh (t) (membero 'x (cons 'a t)) (== q t)))
+          '((x . _.0) (_.0 x . _.1) (_.0 _.1 x . _.2)))
+(kt-check "membero over a list of variables bound later"
+          (run* (q) (fresh (a b) (membero q (list a b)) (== a 1) (== b 2)))
+          '(1 2))
+(kt-check "two membero generators interleave as before"
+          (run* (q) (fresh (x y) (membero x '(1 2 3)) (membero y '(a b)) (== q (list x y))))
+          '((1 a) (1 b) (2 a) (2 b) (3 a) (3 b)))
+(kt-check "a generator of finite and infinite branches"
+          (run 12 (q) (fresh (x y)
+                        (conde ((membero x '(1 2 3))) ((betweeno 10 12 x)))
+                        (conde ((== y 'p)) ((anyo (== y 'r))))
+                        (== q (list x y))))
+          '((10 p) (10 r) (10 r) (1 p) (10 r) (10 r) (1 r) (10 r) (10 r) (1 r) (10 r) (11 p)))
+(kt-check "ext-s refuses a binding that would be circular"
+          (ext-s (make-var 0) (list 1 (make-var 0)) '())
+          #f)
+(kt-check "unify of equal atoms leaves the substitution"
+          (unify "a" (string #\a) '((7 . 1)))
+          '((7 . 1)))
+(kt-check "unify binds a variable to a variable"
+          (unify (make-var 0) (make-var 1) '())
+          (list (cons 0 (make-var 1))))
+(kt-check "unify-state1 extends the state, or gives #f"
+          (list (unify-state1 (make-var 0) 1 (cons '() 1)) (unify-state1 1 2 (cons '() 1)))
+          '((((0 . 1)) . 1) #f))
+(kt-check "reify of a state" (reify (list (make-var 0) (make-var 1)) (cons '((0 . a)) 2)) '(a _.0))
+
 ;;; Unification counter
 
 (kanren-reset-unifications!)

@@ -48,6 +48,20 @@
           (map car product-catalog))
 (pt-check "catalogo of an unknown sku" (run* (q) (fresh (p) (catalogo "foo" q p))) '())
 
+(pt-check "catalogo by sku with the wrong price" (run* (n) (catalogo "mug" n 1)) '())
+(pt-check "catalogo of a ground sku that is not a string" (run* (q) (fresh (p) (catalogo 5 q p))) '())
+(pt-check "catalogo of a sku given as a variable bound later"
+          (run* (p) (fresh (s n) (catalogo s n p) (== s "honey")))
+          '(875))
+(define pt-saved-catalog product-catalog)
+(set! product-catalog (append product-catalog '(("tea" "Sencha, a second entry" 1))))
+(pt-check "catalogo of a ground sku gives each of its entries, in catalog order"
+          (run* (p) (fresh (n) (catalogo "tea" n p)))
+          '(450 1))
+(pt-check "known-sku? sees the catalog as it is now" (known-sku? "tea") #t)
+(set! product-catalog pt-saved-catalog)
+(pt-check "known-sku? of an unknown sku" (known-sku? "teapot") #f)
+
 ;;; line-totalo: quantity times price, 10% off lines of 10 or more,
 ;;; the discount rounded down to the minor unit
 
@@ -64,6 +78,10 @@
 (pt-check "line-totalo backwards to the sku" (run* (s) (line-totalo s 2 2400)) '("mug"))
 (pt-check "line-totalo with a total nothing costs" (run* (s) (line-totalo s 1 1)) '())
 (pt-check "line-totalo of an unknown sku" (run* (t) (line-totalo "foo" 1 t)) '())
+
+(pt-check "bulk-priceo below the threshold" (run* (t) (bulk-priceo 9 4050 t)) '(4050))
+(pt-check "bulk-priceo at the threshold" (run* (t) (bulk-priceo 10 4500 t)) '(4050))
+(pt-check "bulk-priceo checks a ground total" (run* (q) (bulk-priceo 10 4500 4500)) '())
 
 ;;; coupono: WELCOME5 is 500 off from 3000; TEA10 is 10% off from 5000
 
@@ -87,6 +105,9 @@
 (pt-check "cart-totalo solving for a sku"
           (run* (s) (cart-totalo (list (list s 2)) 2400))
           '("mug"))
+(pt-check "cart-totalo solving for a sku among several lines"
+          (run* (s t) (cart-totalo (list (list s 1) (list "tea" 10)) t))
+          '(("tea" 4500) ("mug" 5250) ("filter" 4445) ("honey" 4925) ("tray" 6450) ("pot" 8000)))
 (pt-check "cart-quoteo lines"
           (run* (l t) (cart-quoteo '(("honey" 1) ("tea" 10)) l t))
           '(((("honey" 1 875 875) ("tea" 10 450 4050)) 4925)))
