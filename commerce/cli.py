@@ -125,13 +125,27 @@ def guarded(ctx, fn):
         internal_error(ctx, e)
 
 
+def is_url(data):
+    """True for a postgresql:// URL (a shop whose ledger and flows are in that database)."""
+    from flow.store import is_store_url
+
+    return is_store_url(data)
+
+
 def has_data(data):
+    if is_url(data):
+        from .pgledger import exists
+
+        return exists(data)
     return os.path.isfile(os.path.join(data, LEDGER_FILE))
 
 
 def require_data(ctx, data):
-    if not has_data(data):
-        why = "the directory does not exist" if not os.path.exists(data) else f"no {LEDGER_FILE} in it"
+    if not guarded(ctx, lambda: has_data(data)):
+        if is_url(data):
+            why = "the database has no ledger tables"
+        else:
+            why = "the directory does not exist" if not os.path.exists(data) else f"no {LEDGER_FILE} in it"
         fail(ctx, f"no order data at {data} ({why}); `flowscheme order begin ... --data {data}` starts one")
 
 
@@ -153,10 +167,10 @@ def shop_session(ctx, data, create=False, **options):
 
 
 def data_option(fn):
-    return click.option("--data", metavar="DIR", required=True, envvar="FLOWSCHEME_DATA",
+    return click.option("--data", metavar="DIR|URL", required=True, envvar="FLOWSCHEME_DATA",
                         type=click.Path(file_okay=False),
-                        help="The order data directory: DIR/ledger.log and the flow store DIR/flows "
-                             "(or set FLOWSCHEME_DATA).")(fn)
+                        help="The order data directory: DIR/ledger.log and the flow store DIR/flows; or a "
+                             "postgresql:// URL: ledger and flows in that database (or set FLOWSCHEME_DATA).")(fn)
 
 
 def json_option(fn):
@@ -690,11 +704,16 @@ def ledger_table(records, with_time=True):
 
 @contextlib.contextmanager
 def ledger_session(ctx, data):
-    """An open Ledger whose repairs are announced; closed afterwards."""
+    """An open Ledger (a PgLedger for a URL) whose repairs are announced; closed afterwards."""
     from .ledger import Ledger
 
     require_data(ctx, data)
-    lg = guarded(ctx, lambda: Ledger(os.path.join(data, LEDGER_FILE)))
+    if is_url(data):
+        from .pgledger import PgLedger
+
+        lg = guarded(ctx, lambda: PgLedger(data))
+    else:
+        lg = guarded(ctx, lambda: Ledger(os.path.join(data, LEDGER_FILE)))
     seen = announce_repairs(lg, data)
     try:
         yield lg
@@ -755,8 +774,17 @@ def ledger_verify(ctx, data, as_json):
     from .ledger import verify_file
 
     require_data(ctx, data)
-    path = os.path.join(data, LEDGER_FILE)
-    report = guarded(ctx, lambda: verify_file(path))
+    if is_url(data):
+        from .pgledger import PgLedger
+
+        def verify_url():
+            with PgLedger(data) as lg:
+                return lg.verify()
+
+        report = guarded(ctx, verify_url)
+    else:
+        path = os.path.join(data, LEDGER_FILE)
+        report = guarded(ctx, lambda: verify_file(path))
     audit = None
     if not report.damaged:
         from . import audit as audit_module
@@ -799,7 +827,10 @@ def ledger_repair(ctx, data, set_aside, as_json):
     from .ledger import Ledger, LedgerCorruptError, set_aside_damaged_tail
 
     require_data(ctx, data)
-    path = os.path.join(data, LEDGER_FILE)
+    if is_url(data) and set_aside:
+        raise click.UsageError("--set-aside-damaged-tail is for a ledger file; a PostgreSQL ledger has no tail "
+                               "to set aside", ctx)
+    path = data if is_url(data) else os.path.join(data, LEDGER_FILE)
     set_aside_json = None
     if set_aside:
         moved = guarded(ctx, lambda: set_aside_damaged_tail(path))
@@ -813,6 +844,10 @@ def ledger_repair(ctx, data, set_aside, as_json):
                        err=True)
 
     def open_ledger():
+        if is_url(data):
+            from .pgledger import PgLedger
+
+            return PgLedger(data)
         try:
             return Ledger(path)
         except LedgerCorruptError as e:

@@ -18,7 +18,9 @@ entry in `Ledger.repaired`; any other damage — a complete frame whose checksum
 fails, even the last one — is a LedgerCorruptError naming file and offset, never
 skipped or cut (`set_aside_damaged_tail` moves a damaged end aside on request).
 A new ledger file is created 0600 (whatever the umask) and never opened through
-a symlink. Pure Python: no dependency on the interpreter or on flows.
+a symlink. The file itself — framing, checksums, torn-tail repair, group commit,
+fsync, cut-back of a failed write — is the append-only log engine flow.applog;
+this module is the ledger's file format (`_Layout`) and its records on top.
 
 File layout (all integers big-endian)::
 
@@ -37,21 +39,21 @@ the end of the file, or zeros (a file extension whose data never reached the dis
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import math
 import os
-import stat
 import struct
 import threading
 import time as _time
 import warnings
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import msgpack
+
+from flow.applog import (READ_CHUNK, AppendLog, Damage, Pending, Reader, fsync_dir, new_file, open_file, pread,
+                         write_all)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -62,10 +64,12 @@ __all__ = [
     "LedgerCorruptError",
     "LedgerError",
     "LedgerInputError",
+    "LedgerPathError",
     "LedgerRecord",
     "LedgerRepair",
     "LedgerVersionError",
     "LedgerWarning",
+    "LedgerWriteError",
     "VerifyProblem",
     "VerifyReport",
     "encode_file_header",
@@ -102,8 +106,6 @@ MAX_FRAME_SIZE = FRAME_HEADER_SIZE + MAX_BODY_SIZE
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 #: Generous bound on a body's bytes besides order, key and details (field names, seq, amount, time).
 _FIXED_FIELDS_SIZE = 128
-_READ_CHUNK = 1 << 20
-_NO_STOP = 1 << 62
 #: How many of the latest records this process appended are kept in memory for get().
 _RECENT_BODIES = 4096
 
@@ -138,6 +140,20 @@ class LedgerVersionError(LedgerError):
             f"(the file was not modified)"
         )
 
+
+
+class LedgerPathError(LedgerError, OSError):
+    """A ledger path that cannot be used safely: a symbolic link, a directory, not a regular file."""
+
+
+class LedgerWriteError(LedgerError):
+    """A write or fsync of the ledger failed: nothing of that call was committed (memory
+    and file are as they were) and it can be retried. Names the file (.path) and the
+    operating system's error (.os_error)."""
+
+    def __init__(self, path: str, os_error: OSError, doing: str = "appending", message: str | None = None):
+        self.path, self.os_error, self.doing = path, os_error, doing
+        super().__init__(message or f"{path}: {doing} failed, nothing was committed: {os_error}")
 
 class LedgerWarning(UserWarning):
     """Something was repaired on the way in (a torn tail truncated); also in `Ledger.repaired`."""
@@ -276,161 +292,91 @@ def _describe(value: Any) -> str:
     return f"{text} ({type(value).__name__})"
 
 
-# --------------------------------------------------------------------------- reading frames
+# --------------------------------------------------------------------------- the file format
 
 
-@dataclass(frozen=True, slots=True)
-class _Damage:
-    """Why the bytes at `offset` are not a sound frame."""
+class _Layout:
+    """The ledger's file header and frames, for the log engine (flow.applog)."""
 
-    offset: int
-    reason: str
-    newer_version: int | None = None
-    #: the bytes run past the end of the file as an interrupted write would leave
-    #: them (a header prefix, or a sound header whose body is cut short)
-    runs_past_end: bool = False
+    name = what = "ledger"
+    header_size = FILE_HEADER_SIZE
+    max_frame = MAX_FRAME_SIZE
+    magic = FRAME_MAGIC
+    #: torn: only a frame cut short by the end of the file, or zeros; a complete
+    #: frame whose checksum fails is damage, even the last one
+    strict_tail = True
+    error, path_error, write_error = LedgerError, LedgerPathError, LedgerWriteError
 
+    def encode_header(self) -> bytes:
+        return encode_file_header()
 
-class _FrameReader:
-    """Reads frames from [.., stop) of a file descriptor through a sliding window."""
+    def frame(self, body: bytes) -> bytes:
+        return encode_frame(body)
 
-    def __init__(self, fd: int, stop: int, chunk: int = _READ_CHUNK):
-        self.fd, self.stop, self.chunk = fd, stop, chunk
-        self.base, self.data = 0, memoryview(b"")
+    def check_header(self, head: bytes, path: str) -> bool:
+        """True if `head` is a readable header; False if the file must be (re)initialised.
 
-    def read(self, offset: int, n: int) -> memoryview:
-        """Up to `n` bytes at `offset`; fewer only where the region (or file) ends."""
-        n = max(0, min(n, self.stop - offset))
-        rel = offset - self.base
-        if rel < 0 or rel + n > len(self.data):
-            want = min(max(n, self.chunk), self.stop - offset)
-            self.base, self.data, rel = offset, memoryview(_pread(self.fd, want, offset)), 0
-        return self.data[rel:rel + n]
-
-    def frame_at(self, offset: int) -> tuple[memoryview, int] | _Damage:
-        """(body, offset of the next frame) if a sound frame starts at `offset`."""
-        head = self.read(offset, FRAME_HEADER_SIZE)
-        if len(head) < FRAME_HEADER_SIZE:
-            magic = bytes(head[:len(FRAME_MAGIC)])
-            return _Damage(offset, f"incomplete frame header ({len(head)} of {FRAME_HEADER_SIZE} bytes)",
-                           runs_past_end=FRAME_MAGIC.startswith(magic))
-        magic, version, _flags, length, body_crc, head_crc = _FRAME_HEADER.unpack(head)
-        if magic != FRAME_MAGIC:
-            return _Damage(offset, f"bad frame magic {bytes(magic)!r}")
-        if zlib.crc32(head[:16]) != head_crc:
-            return _Damage(offset, "frame header checksum mismatch")
+        Raises for anything that is not this ledger format, leaving the file alone.
+        """
+        if len(head) < FILE_HEADER_SIZE:
+            if FILE_MAGIC.startswith(head[:len(FILE_MAGIC)]):
+                return False  # empty, or a header torn while the file was created
+            raise LedgerError(f"{path}: not a flowscheme ledger (file is {len(head)} bytes, no ledger header)")
+        magic, version, _flags, crc = _FILE_HEADER.unpack(head)
+        if magic != FILE_MAGIC:
+            raise LedgerError(f"{path}: not a flowscheme ledger (starts with {bytes(head[:8])!r})")
         if version > FORMAT_VERSION:
-            return _Damage(offset, f"frame format version {version}", newer_version=version)
+            raise LedgerVersionError(path, version, FORMAT_VERSION)
         if version < 1:
-            return _Damage(offset, f"invalid frame format version {version}")
-        if length > MAX_BODY_SIZE:
-            return _Damage(offset, f"frame body length {length} exceeds the maximum {MAX_BODY_SIZE}")
-        body = self.read(offset + FRAME_HEADER_SIZE, length)
-        if len(body) < length:
-            return _Damage(offset, f"incomplete frame body ({len(body)} of {length} bytes)", runs_past_end=True)
-        if zlib.crc32(body) != body_crc:
-            return _Damage(offset, "frame body checksum mismatch")
-        return body, offset + FRAME_HEADER_SIZE + length
-
-    def next_sound_frame(self, start: int) -> int | None:
-        """Offset of the first sound frame at or after `start`, or None."""
-        pos = start
-        while pos < self.stop:
-            chunk = _pread(self.fd, min(_READ_CHUNK, self.stop - pos), pos)
-            if not chunk:
-                return None
-            i = chunk.find(FRAME_MAGIC)
-            while i != -1:
-                if not isinstance(self.frame_at(pos + i), _Damage):
-                    return pos + i
-                i = chunk.find(FRAME_MAGIC, i + 1)
-            if pos + len(chunk) >= self.stop:
-                return None
-            pos += len(chunk) - (len(FRAME_MAGIC) - 1)
-        return None
-
-    def all_zero(self, start: int) -> bool:
-        """True if every byte from `start` to the end of the region is zero."""
-        pos = start
-        while pos < self.stop:
-            chunk = _pread(self.fd, min(_READ_CHUNK, self.stop - pos), pos)
-            if not chunk:
-                break
-            if chunk.count(0) != len(chunk):
-                return False
-            pos += len(chunk)
+            raise LedgerError(f"{path}: invalid ledger format version {version}")
+        if zlib.crc32(head[:12]) != crc:
+            raise LedgerCorruptError(path, 0, "file header checksum mismatch")
         return True
 
-    def interrupted_write(self, damage: _Damage) -> str | None:
-        """Why the damage at the end of the region is what an interrupted write
-        leaves (never committed), or None if it is damage to committed data.
+    def frame_at(self, reader: Reader, offset: int) -> tuple[memoryview, int] | Damage:
+        head = reader.read(offset, FRAME_HEADER_SIZE)
+        if len(head) < FRAME_HEADER_SIZE:
+            magic = bytes(head[:len(FRAME_MAGIC)])
+            return Damage(offset, f"incomplete frame header ({len(head)} of {FRAME_HEADER_SIZE} bytes)",
+                          runs_past_end=FRAME_MAGIC.startswith(magic))
+        magic, version, _flags, length, body_crc, head_crc = _FRAME_HEADER.unpack(head)
+        if magic != FRAME_MAGIC:
+            return Damage(offset, f"bad frame magic {bytes(magic)!r}")
+        if zlib.crc32(head[:16]) != head_crc:
+            return Damage(offset, "frame header checksum mismatch")
+        if version > FORMAT_VERSION:
+            return Damage(offset, f"frame format version {version}", newer_version=version)
+        if version < 1:
+            return Damage(offset, f"invalid frame format version {version}")
+        if length > MAX_BODY_SIZE:
+            return Damage(offset, f"frame body length {length} exceeds the maximum {MAX_BODY_SIZE}")
+        body = reader.read(offset + FRAME_HEADER_SIZE, length)
+        if len(body) < length:
+            return Damage(offset, f"incomplete frame body ({len(body)} of {length} bytes)", runs_past_end=True)
+        if zlib.crc32(body) != body_crc:
+            return Damage(offset, "frame body checksum mismatch")
+        return body, offset + FRAME_HEADER_SIZE + length
 
-        Torn: a prefix of a frame header, a sound header whose body runs past the
-        end, or only zeros (an extension whose data never reached the disk), no
-        more than one frame long and with no sound frame after it. Anything else
-        — a complete frame whose checksum fails, a bad magic, a damaged header —
-        is damage, even at the very end of the file.
-        """
-        size = self.stop - damage.offset
-        if damage.newer_version is not None or size > MAX_FRAME_SIZE:
-            return None
-        if damage.runs_past_end:
-            why = "the frame runs past the end of the file"
-        elif self.all_zero(damage.offset):
-            why = "only zero bytes, where the file grew but the write never reached the disk"
-        else:
-            return None
-        if self.next_sound_frame(damage.offset + 1) is not None:
-            return None
-        return why
-
-    def describe_damage(self, damage: _Damage) -> str:
-        """Why `damage` is damage to committed data (for an error message)."""
-        size = self.stop - damage.offset
-        following = self.next_sound_frame(damage.offset + 1)
-        if following is not None:
-            return (f"{damage.reason}; a sound frame follows at offset {following}, so this is "
-                    f"damage to committed data, not an interrupted write")
-        if size > MAX_FRAME_SIZE:
-            return (f"{damage.reason}; {size} bytes from here to the end of the file are more "
-                    f"than one interrupted write could leave, so this is damage to committed data")
-        return (f"{damage.reason}; these last {size} bytes are not what an interrupted write "
-                f"leaves (that is only a frame cut short by the end of the file, or zeros), so "
-                f"this is damage to committed data; nothing was cut")
+    def corrupt(self, path: str, damage: Damage, detail: str) -> LedgerError:
+        if damage.newer_version is not None:
+            return LedgerVersionError(path, damage.newer_version, FORMAT_VERSION,
+                                      where=f"frame at byte offset {damage.offset}")
+        return LedgerCorruptError(path, damage.offset, detail)
 
 
-def _pread(fd: int, n: int, offset: int) -> bytes:
-    parts, got = [], 0
-    while got < n:
-        part = os.pread(fd, n - got, offset + got)
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
+_LAYOUT = _Layout()
 
 
 # --------------------------------------------------------------------------- the ledger
 
 
 class _Request:
-    __slots__ = ("order", "kind", "key", "amount", "details", "time", "short_kind", "done", "result", "error",
-                 "wake")
+    __slots__ = ("order", "kind", "key", "amount", "details", "time", "short_kind")
 
     def __init__(self, order, kind, key, amount, details, time, short_kind=None):
         self.order, self.kind, self.key = order, kind, key
         self.short_kind = short_kind
         self.amount, self.details, self.time = amount, details, time
-        self.done, self.result, self.error = False, None, None
-        self.wake = threading.Lock()  # held until the request is done or leads a commit
-        self.wake.acquire()
 
 
 class Ledger:
@@ -456,122 +402,21 @@ class Ledger:
         self._count = 0
         self._last_seq = 0
         self._stock: dict[str, int] = {}  # sku -> stock on hand: the sum of the records' stock changes
-        self._end = FILE_HEADER_SIZE  # everything before this offset is indexed (and durable)
-        # where the file ends as far as we know: _end plus our own frames being fsync'd
-        self._tail = FILE_HEADER_SIZE
-        # one thread at a time takes the file lock, catches up or commits; the index
-        # only ever holds durable records, so reading it needs no lock (see get)
-        self._io = threading.Lock()
         self._recent: dict[int, bytes] = {}  # offset -> body of our latest appends
-        self._queue: list[_Request] = []  # appends waiting to be group-committed
-        self._queue_lock = threading.Lock()
         self._warnings: list[LedgerRepair] = []
         self._pid = _Process.pid
-        self._fd: int | None = _open_file(self.path, os.O_RDWR, create_mode=mode)
-        try:
-            with self._io:
-                self._open()
-                repaired = self._take_warnings()
-        except BaseException:
-            os.close(self._fd)
-            self._fd = None
-            raise
-        _warn(repaired)
+        # the file (flow.applog): its mutex lets one thread at a time take the file
+        # lock, catch up or commit; the index only ever holds durable records, so
+        # reading it needs no lock (see get)
+        self._log = AppendLog(self.path, _LAYOUT, self._index, self._repaired, mode)
+        _warn(self._take_warnings())
 
-    # ----------------------------------------------------------------- opening
-
-    def _open(self) -> None:
-        needs_repair = False
-        with self._flock(fcntl.LOCK_SH):
-            initialised = self._check_file_header()
-            if initialised:
-                needs_repair = self._catch_up(repair=False) is not None
-        if not initialised or needs_repair:
-            with self._flock(fcntl.LOCK_EX):
-                if not self._check_file_header():
-                    self._initialise()
-                self._catch_up(repair=True)
-
-    def _check_file_header(self) -> bool:
-        """True if the file starts with a readable header; False if it must be (re)initialised.
-
-        Raises for anything that is not this ledger format, leaving the file alone.
-        """
-        head = _pread(self._fd, FILE_HEADER_SIZE, 0)
-        if len(head) < FILE_HEADER_SIZE:
-            if FILE_MAGIC.startswith(head[:len(FILE_MAGIC)]):
-                return False  # empty, or a header torn while the file was created
-            raise LedgerError(f"{self.path}: not a flowscheme ledger (file is {len(head)} bytes, no ledger header)")
-        magic, version, _flags, crc = _FILE_HEADER.unpack(head)
-        if magic != FILE_MAGIC:
-            raise LedgerError(f"{self.path}: not a flowscheme ledger (starts with {bytes(head[:8])!r})")
-        if version > FORMAT_VERSION:
-            raise LedgerVersionError(self.path, version, FORMAT_VERSION)
-        if version < 1:
-            raise LedgerError(f"{self.path}: invalid ledger format version {version}")
-        if zlib.crc32(head[:12]) != crc:
-            raise LedgerCorruptError(self.path, 0, "file header checksum mismatch")
-        return True
-
-    def _initialise(self) -> None:
-        size = os.fstat(self._fd).st_size
-        if size:
-            self._repaired(LedgerRepair(
-                self.path, 0, size, "incomplete ledger header",
-                f"{self.path}: dropped an incomplete {size}-byte ledger header at offset 0 "
-                f"(the file's creation was interrupted)",
-            ))
-            os.ftruncate(self._fd, 0)
-        _pwrite_all(self._fd, encode_file_header(), 0)
-        os.fsync(self._fd)
-        _fsync_dir(self.path)
-
-    # ----------------------------------------------------------------- catching up
-
-    def _catch_up(self, repair: bool) -> _Damage | None:
-        """Index the frames committed after `self._end`. Call with the flock held.
-
-        An interrupted write at the end (see _FrameReader.interrupted_write) is
-        truncated if `repair` (exclusive lock held), else left and returned. Any
-        other damage — in the middle, or a complete frame at the end whose
-        checksum fails — raises LedgerCorruptError and changes nothing.
-        """
-        size = os.fstat(self._fd).st_size
-        if size < self._end:
-            raise LedgerCorruptError(
-                self.path, size, f"file shrank to {size} bytes; {self._end} bytes had already been committed"
-            )
-        reader = _FrameReader(self._fd, size)
-        pos = self._end
-        while pos < size:
-            frame = reader.frame_at(pos)
-            if isinstance(frame, _Damage):
-                return self._handle_damage(reader, frame, size, repair)
-            body, nxt = frame
-            self._index(pos, body)
-            pos = self._end = self._tail = nxt
-        return None
-
-    def _handle_damage(self, reader: _FrameReader, damage: _Damage, size: int, repair: bool) -> _Damage | None:
-        if damage.newer_version is not None:
-            raise LedgerVersionError(self.path, damage.newer_version, FORMAT_VERSION,
-                                     where=f"frame at byte offset {damage.offset}")
-        torn = reader.interrupted_write(damage)
-        if torn is None:
-            raise LedgerCorruptError(self.path, damage.offset, reader.describe_damage(damage))
-        if not repair:
-            return damage
-        dropped = size - damage.offset
-        os.ftruncate(self._fd, damage.offset)
-        os.fsync(self._fd)
-        self._repaired(LedgerRepair(
-            self.path, damage.offset, dropped, damage.reason,
-            f"{self.path}: truncated a torn tail of {dropped} bytes at offset {damage.offset} "
-            f"({damage.reason}: {torn}); the interrupted write was never committed",
-        ))
-        return None
-
-    def _repaired(self, repair: LedgerRepair) -> None:
+    def _repaired(self, offset: int, size: int, reason: str, why: str) -> None:
+        repair = LedgerRepair(
+            self.path, offset, size, reason,
+            f"{self.path}: truncated a torn tail of {size} bytes at offset {offset} "
+            f"({reason}: {why}); the interrupted write was never committed",
+        )
         self.repaired.append(repair)
         self._warnings.append(repair)
 
@@ -597,10 +442,7 @@ class Ledger:
     def _refresh(self) -> None:
         """Catch up with other processes' commits (shared lock: never reads an unsynced write)."""
         self._check_usable()
-        if os.fstat(self._fd).st_size == self._end:
-            return  # nothing appended since we looked (frames are only ever appended)
-        with self._flock(fcntl.LOCK_SH):
-            self._catch_up(repair=False)
+        self._log.refresh()
 
     # ----------------------------------------------------------------- appending
 
@@ -637,64 +479,34 @@ class Ledger:
         if offset is not None:
             return self._read_record(offset), False
         request = _Request(order, kind, key, amount, details, None if time is None else float(time), short_kind)
-        with self._queue_lock:
-            self._queue.append(request)
-            leads = self._queue[0] is request
-        if not leads:
-            request.wake.acquire()  # until a leader committed it, or made it the leader
-        repaired = []
-        if not request.done:
-            # group commit: the request at the head of the queue commits every
-            # request queued so far, wakes them, and hands the lead to the next one
-            with self._queue_lock:
-                batch = list(self._queue)
-            try:
-                with self._io:
-                    self._commit(batch)
-                    repaired = self._take_warnings()
-            finally:
-                with self._queue_lock:
-                    del self._queue[: len(batch)]
-                    successor = self._queue[0] if self._queue else None
-                for other in batch[1:]:
-                    if not other.done:  # the lead was interrupted before it committed
-                        other.error = LedgerError(f"{self.path}: append interrupted, nothing was committed")
-                        other.done = True
-                    other.wake.release()
-                if successor is not None:
-                    successor.wake.release()
-        _warn(repaired)
-        if request.error is not None:
-            raise request.error
-        return request.result
-
-    def _commit(self, batch: list[_Request]) -> None:
         try:
-            self._check_usable()
-            with self._flock(fcntl.LOCK_EX):
-                self._catch_up(repair=True)
-                self._write_batch(batch)
-        except BaseException as exc:
-            for request in batch:
-                if not request.done:
-                    request.error, request.done = exc, True
-            if not isinstance(exc, Exception):
-                raise
+            return self._log.group_commit(request, self._commit)
+        finally:
+            _warn(self._take_warnings())
 
-    def _write_batch(self, batch: list[_Request]) -> None:
-        start = end = self._end
-        frames: list[bytes] = []
-        bodies: list[tuple[int, bytes]] = []
-        new: dict[str, LedgerRecord] = {}
+    def _commit(self, batch: list[Pending]) -> None:
+        """Group commit (the leading thread): decide and write every queued request."""
+        self._check_usable()
+        log = self._log
+        with log.locked(fcntl.LOCK_EX):
+            log.catch_up(repair=True)
+            self._write_batch(batch)
+
+    def _write_batch(self, batch: list[Pending]) -> None:
+        new: dict[str, int] = {}  # key -> index in bodies
+        bodies: list[bytes] = []
+        records: list[dict[str, Any]] = []
+        answers: list[tuple[Pending, int, bool]] = []
         stock = dict(self._stock)  # the balances with this batch's records so far
         now = _time.time()
-        for request in batch:
+        for pending in batch:
+            request = pending.item
             if request.key in new:
-                request.result = (new[request.key], False)
+                answers.append((pending, new[request.key], False))
                 continue
             offset = self._by_key.get(request.key)
             if offset is not None:
-                request.result = (self._read_record(offset), False)
+                pending.result = (self._read_record(offset), False)
                 continue
             kind, details = request.kind, request.details
             change = _stock_of(details)
@@ -707,45 +519,35 @@ class Ledger:
                     details["short"] = short
                     change = None
             _add_stock(stock, change)
-            fields = {
-                "seq": self._last_seq + len(new) + 1,
+            new[request.key] = len(bodies)
+            answers.append((pending, len(bodies), True))
+            records.append({
+                "seq": self._last_seq + len(bodies) + 1,
                 "order": request.order,
                 "kind": kind,
                 "key": request.key,
                 "amount": request.amount,
                 "time": now if request.time is None else request.time,
                 "details": details,
-            }
-            frames.append(encode_frame(fields))
-            bodies.append((end, frames[-1][FRAME_HEADER_SIZE:]))
-            new[request.key] = _record(end, fields)
-            end += len(frames[-1])
-            request.result = (new[request.key], True)
-        if frames:
-            try:
-                _pwrite_all(self._fd, b"".join(frames), start)
-                self._tail = end  # our own bytes: readers need not catch up with them
-                os.fsync(self._fd)
-            except BaseException as exc:
-                self._tail = start
-                _truncate_quietly(self._fd, start)
-                for request in batch:
-                    request.result = None
-                raise LedgerError(f"{self.path}: append failed, nothing was committed: {exc}") from exc
-            recent = self._recent
-            for offset, body in bodies:
-                recent[offset] = body
-            while len(recent) > _RECENT_BODIES:
-                del recent[next(iter(recent))]
-            for record in new.values():
-                self._by_key[record.key] = record.offset
-                self._by_order.setdefault(record.order, []).append(record.offset)
-            self._count += len(new)
-            self._last_seq += len(new)
-            self._stock = stock
-            self._end = end
-        for request in batch:
-            request.done = True
+            })
+            bodies.append(_packb(records[-1]))
+        if not bodies:
+            return
+        offsets = self._log.write(bodies)  # durable, or it raises with nothing written
+        made = [_record(offset, fields) for offset, fields in zip(offsets, records)]
+        for pending, i, fresh in answers:
+            pending.result = (made[i], fresh)
+        recent = self._recent
+        for offset, body in zip(offsets, bodies):
+            recent[offset] = body
+        while len(recent) > _RECENT_BODIES:
+            del recent[next(iter(recent))]
+        for record in made:
+            self._by_key[record.key] = record.offset
+            self._by_order.setdefault(record.order, []).append(record.offset)
+        self._count += len(made)
+        self._last_seq += len(made)
+        self._stock = stock
 
     # ----------------------------------------------------------------- reading
 
@@ -764,54 +566,38 @@ class Ledger:
         holds nothing from other processes to catch up with."""
         self._check_usable()
         offset = self._by_key.get(key)
-        if offset is None and os.fstat(self._fd).st_size != self._tail:
-            with self._io:
-                self._refresh()
-                offset = self._by_key.get(key)
+        if offset is None and not self._log.unchanged():
+            self._refresh()
+            offset = self._by_key.get(key)
         return offset
 
     def records(self, order: str | None = None) -> list[LedgerRecord]:
         """All records in ledger order, or only those of `order`."""
-        with self._io:
+        with self._log.mutex:
             self._refresh()
             if order is not None:
                 return [self._read_record(offset) for offset in self._by_order.get(order, ())]
-            return list(self._iter_records(self._end))
+            return [_record(offset, _unpack(body)) for offset, body in self._log.frames(self._log.end)]
 
     def orders(self) -> list[str]:
         """Order ids in the order they first appear in the ledger (not STOCK)."""
-        with self._io:
+        with self._log.mutex:
             self._refresh()
             return [order for order in self._by_order if order != STOCK]
 
     def stock(self) -> dict[str, int]:
         """{sku: stock on hand}: the sum of every record's `details["stock"]` changes."""
-        with self._io:
+        with self._log.mutex:
             self._refresh()
             return dict(self._stock)
 
-    def _iter_records(self, stop: int) -> Iterator[LedgerRecord]:
-        reader = _FrameReader(self._fd, stop)
-        pos = FILE_HEADER_SIZE
-        while pos < stop:
-            frame = reader.frame_at(pos)
-            if isinstance(frame, _Damage):
-                raise LedgerCorruptError(self.path, pos, f"{frame.reason} (damaged after it was opened)")
-            body, nxt = frame
-            yield _record(pos, _unpack(body))
-            pos = nxt
-
     def _read_record(self, offset: int) -> LedgerRecord:
         body = self._recent.get(offset)
-        if body is not None:  # one we wrote lately: what we fsync'd, no need to read it back
-            return _record(offset, _unpack(body))
-        # the offset came from the index: a committed frame, checked against its own
-        # length and checksums (no stop at _end: a reader may race the index update)
-        reader = _FrameReader(self._fd, _NO_STOP, chunk=4096)  # one frame, usually one pread
-        frame = reader.frame_at(offset)
-        if isinstance(frame, _Damage):
-            raise LedgerCorruptError(self.path, offset, f"{frame.reason} (damaged after it was opened)")
-        return _record(offset, _unpack(frame[0]))
+        if body is None:  # not one we wrote lately (what we fsync'd, no need to read it back):
+            # the offset came from the index, a committed frame, checked against its own
+            # length and checksums (a reader may race the index update)
+            body = self._log.read_at(offset)
+        return _record(offset, _unpack(body))
 
     # ----------------------------------------------------------------- verifying
 
@@ -821,23 +607,14 @@ class Ledger:
         Never raises for what it finds; a damaged frame is skipped to the next
         sound one so that everything after it is still checked.
         """
-        with self._io:
-            self._check_usable()
-            with self._flock(fcntl.LOCK_SH):
-                return _verify_fd(self.path, self._fd, self._check_file_header)
+        self._check_usable()
+        with self._log.locked(fcntl.LOCK_SH):
+            return _verify_fd(self.path, self._log.fd)
 
     # ----------------------------------------------------------------- housekeeping
 
-    @contextmanager
-    def _flock(self, mode: int):
-        fcntl.flock(self._fd, mode)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
     def _check_usable(self) -> None:
-        if self._fd is None:
+        if self._log.fd is None:
             raise LedgerError(f"{self.path}: ledger is closed")
         if _Process.pid != self._pid:
             # flock belongs to the open file, which a forked child shares with its
@@ -847,15 +624,12 @@ class Ledger:
                 f"open a new Ledger in process {os.getpid()}"
             )
 
-    def _take_warnings(self) -> list[str]:
+    def _take_warnings(self) -> list[LedgerRepair]:
         pending, self._warnings = self._warnings, []
         return pending
 
     def close(self) -> None:
-        with self._io:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                os.close(fd)
+        self._log.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -864,7 +638,7 @@ class Ledger:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._fd is None else f"{self._count} records"
+        state = "closed" if self._log.fd is None else f"{self._count} records"
         return f"<Ledger {self.path!r} {state}>"
 
 
@@ -875,32 +649,30 @@ def verify_file(path: str | os.PathLike) -> VerifyReport:
     """Verify a ledger file without opening it as a Ledger (read-only, nothing repaired):
     works on a ledger too damaged to open, reporting every problem with its offset."""
     path = os.fspath(path)
-    fd = _open_file(path, os.O_RDONLY)
+    fd = open_file(path, _LAYOUT, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
-        probe = Ledger.__new__(Ledger)
-        probe.path, probe._fd = path, fd
-        return _verify_fd(path, fd, probe._check_file_header)
+        return _verify_fd(path, fd)
     finally:
         os.close(fd)
 
 
-def _verify_fd(path: str, fd: int, check_header) -> VerifyReport:
+def _verify_fd(path: str, fd: int) -> VerifyReport:
     size = os.fstat(fd).st_size
     checker = _Checker()
     try:
-        if not check_header():
+        if not _LAYOUT.check_header(pread(fd, FILE_HEADER_SIZE, 0), path):
             raise LedgerError(f"{path}: the ledger header is missing")
     except LedgerError as exc:
         return VerifyReport(path, 0, (VerifyProblem(0, str(exc), damage=True),))
-    reader = _FrameReader(fd, size)
+    reader = Reader(fd, _LAYOUT, size)
     pos = FILE_HEADER_SIZE
     while pos < size:
         frame = reader.frame_at(pos)
-        if isinstance(frame, _Damage):
+        if isinstance(frame, Damage):
             following = reader.next_sound_frame(pos + 1)
             if following is None:
-                torn = reader.interrupted_write(frame)
+                torn = reader.torn(frame)
                 if torn is not None:
                     checker.problem(pos, f"{frame.reason}: {size - pos} unreadable bytes at the end "
                                          f"(an interrupted write: {torn}; truncated on the next open "
@@ -1090,50 +862,6 @@ def _warn(repairs: list[LedgerRepair]) -> None:
         warnings.warn(str(repair), LedgerWarning, stacklevel=3)  # the caller of Ledger() / append()
 
 
-def _open_file(path: str, flags: int, create_mode: int | None = None) -> int:
-    """Open a ledger file: never through a symlink (O_NOFOLLOW), never blocking on a
-    FIFO, only a regular file. With `create_mode`, a missing file is created
-    (O_EXCL) and given exactly that mode, whatever the umask."""
-    base = flags | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-    created = False
-    try:
-        for _ in range(10):
-            if create_mode is None:
-                fd = os.open(path, base)
-                break
-            try:
-                fd = os.open(path, base | os.O_CREAT | os.O_EXCL, create_mode)
-                created = True
-                break
-            except FileExistsError:
-                pass
-            try:
-                fd = os.open(path, base)
-                break
-            except FileNotFoundError:  # removed between the two opens: try again
-                continue
-        else:
-            raise LedgerError(f"{path}: the file keeps appearing and disappearing; not opened")
-    except OSError as exc:
-        if exc.errno == errno.ELOOP and os.path.islink(path):
-            raise LedgerError(
-                f"{path}: is a symbolic link; a ledger is never opened through a symlink "
-                f"(give the real file's path)"
-            ) from None
-        raise
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise LedgerError(f"{path}: not a regular file, so not a ledger")
-        if created:
-            os.fchmod(fd, create_mode)
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 def set_aside_damaged_tail(path: str | os.PathLike) -> tuple[int, int, str] | None:
     """Move damaged bytes at the end of a ledger out of the way, on request.
 
@@ -1147,80 +875,44 @@ def set_aside_damaged_tail(path: str | os.PathLike) -> tuple[int, int, str] | No
     records lost are for `commerce.audit.repair` to rebuild from the flows.
     """
     path = os.fspath(path)
-    fd = _open_file(path, os.O_RDWR)
+    fd = open_file(path, _LAYOUT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        probe = Ledger.__new__(Ledger)
-        probe.path, probe._fd = path, fd
-        if not probe._check_file_header():
+        if not _LAYOUT.check_header(pread(fd, FILE_HEADER_SIZE, 0), path):
             return None
         size = os.fstat(fd).st_size
-        reader = _FrameReader(fd, size)
+        reader = Reader(fd, _LAYOUT, size)
         pos = FILE_HEADER_SIZE
         while pos < size:
             frame = reader.frame_at(pos)
-            if isinstance(frame, _Damage):
+            if isinstance(frame, Damage):
                 break
             pos = frame[1]
         else:
             return None
         if frame.newer_version is not None:
-            raise LedgerVersionError(path, frame.newer_version, FORMAT_VERSION,
-                                     where=f"frame at byte offset {pos}")
+            raise _LAYOUT.corrupt(path, frame, "")
         following = reader.next_sound_frame(pos + 1)
         if following is not None:
             raise LedgerCorruptError(
                 path, pos, f"{frame.reason}; a sound frame follows at offset {following}: "
                            f"damage in the middle is not set aside (committed records follow it)")
-        copy_path, out = _exclusive_beside(path, f".damaged-at-{pos}")
+        suffix = f".damaged-at-{pos}"
+        copy_path, out = new_file((path + suffix + (f".{n}" if n else "") for n in range(1000)), _LAYOUT)
         try:
             at = pos
             while at < size:
-                chunk = _pread(fd, min(_READ_CHUNK, size - at), at)
+                chunk = pread(fd, min(READ_CHUNK, size - at), at)
                 if not chunk:
                     break
-                _pwrite_all(out, chunk, at - pos)
+                write_all(out, chunk, at - pos)
                 at += len(chunk)
             os.fsync(out)
         finally:
             os.close(out)
-        _fsync_dir(copy_path)
+        fsync_dir(copy_path)
         os.ftruncate(fd, pos)
         os.fsync(fd)
         return pos, size - pos, copy_path
-    finally:
-        os.close(fd)
-
-
-def _exclusive_beside(path: str, suffix: str) -> tuple[str, int]:
-    """A new file (O_EXCL, O_NOFOLLOW, 0600) in the same directory as `path`: (its path, fd)."""
-    for n in range(1000):
-        candidate = path + suffix + (f".{n}" if n else "")
-        try:
-            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except FileExistsError:
-            continue
-        os.fchmod(fd, 0o600)
-        return candidate, fd
-    raise LedgerError(f"{path}: no free name for {path + suffix}")
-
-
-def _truncate_quietly(fd: int, size: int) -> None:
-    try:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    except OSError:
-        pass
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
     finally:
         os.close(fd)

@@ -56,6 +56,7 @@ import uuid
 from typing import Any, NamedTuple
 
 from flow import Done, Failed, FlowError, FlowNotFound, FlowRuntime, NotWaiting, Suspended
+from flow.store import is_store_url
 
 from .ledger import STOCK, Ledger, LedgerError
 from .pricing import Pricing, PricingError, load_rules, normalise_cart, scheme_path, scheme_source
@@ -110,7 +111,10 @@ class OrderDetails(NamedTuple):
 
 
 class Shop:
-    """An order desk on a data directory: data_dir/ledger.log and data_dir/flows/.
+    """An order desk on a data directory: data_dir/ledger.log and data_dir/flows/ —
+    or on a postgresql:// URL: the ledger (commerce.pgledger) and the flows
+    (flow.pgstore) in that database, a served step's ledger records committed
+    in the same transaction as the flow's commit.
 
     payment_window: seconds an order waits for its payment (None: forever); fixed
     per order when it begins. clock: the flow runtime's clock (flow.ManualClock
@@ -132,16 +136,25 @@ class Shop:
                                            or not 0 < payment_window < float("inf")):
             raise OrderError(f"payment_window must be a positive number of seconds or None, got {payment_window!r}")
         self.payment_window = payment_window
-        self.data_dir = os.fspath(data_dir)
-        _private_dir(self.data_dir)
-        ledger_path = os.path.join(self.data_dir, "ledger.log")
-        new = not os.path.lexists(ledger_path)
-        self.ledger = Ledger(ledger_path)
+        if is_store_url(data_dir):  # ledger and flows in one PostgreSQL database (commerce.pgledger)
+            from .pgledger import PgLedger
+
+            self.data_dir = data_dir
+            self.ledger = PgLedger(data_dir)
+            new = self.ledger.created
+            flows_at = data_dir
+        else:
+            self.data_dir = os.fspath(data_dir)
+            _private_dir(self.data_dir)
+            ledger_path = os.path.join(self.data_dir, "ledger.log")
+            new = not os.path.lexists(ledger_path)
+            self.ledger = Ledger(ledger_path)
+            flows_at = os.path.join(self.data_dir, "flows")
         self.flows = None
         try:
-            flows_dir = os.path.join(self.data_dir, "flows")
-            _private_dir(flows_dir)
-            self.flows = FlowRuntime(store=flows_dir, clock=clock)
+            if flows_at is not data_dir:
+                _private_dir(flows_at)
+            self.flows = FlowRuntime(store=flows_at, clock=clock)
             load_rules(self.flows.interp)
             self.flows.load(scheme_source("order.scm"), filename=scheme_path("order.scm"))
             self.pricing = Pricing(self.flows.interp)

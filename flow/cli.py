@@ -72,10 +72,13 @@ def allow_option(fn):
 
 
 def open_runtime(ctx, store, loads=(), create=False, allow=()):
-    """A FlowRuntime on the store DIR, with the files in `loads` evaluated in it."""
+    """A FlowRuntime on the store DIR (or postgresql:// URL: opening migrates its
+    tables), with the files in `loads` evaluated in it."""
     from .runtime import FlowRuntime
+    from .store import is_store_url
 
-    if store is not None and not create and not os.path.isfile(os.path.join(store, "flows.log")):
+    if store is not None and not create and not is_store_url(store) \
+            and not os.path.isfile(os.path.join(store, "flows.log")):
         hint = ""
         if os.path.isfile(os.path.join(store, "flows", "flows.log")):
             hint = f" (an order data directory keeps its flows in {os.path.join(store, 'flows')}: use that)"
@@ -86,6 +89,16 @@ def open_runtime(ctx, store, loads=(), create=False, allow=()):
     for path in loads:
         guarded(ctx, lambda path=path: rt.load_file(path))
     return rt
+
+
+def shown_store(store):
+    """A store location for messages: a URL without its password."""
+    from .store import is_store_url
+
+    if is_store_url(store):
+        from .pgschema import redacted
+        return redacted(store)
+    return store
 
 
 def _grant(ctx, allow):
@@ -102,9 +115,9 @@ def _grant(ctx, allow):
 
 
 @click.command(short_help="Interactive Scheme where flows run (,help inside).")
-@click.option("--store", metavar="DIR", type=click.Path(file_okay=False),
-              help="Keep flows durably in DIR (created if missing): quit, start another REPL on "
-                   "the same DIR, and the flows are there (reload their code with ,load).")
+@click.option("--store", metavar="DIR|URL", type=click.Path(file_okay=False),
+              help="Keep flows durably in DIR (created if missing) or a postgresql:// URL: quit, start "
+                   "another REPL on the same store, and the flows are there (reload their code with ,load).")
 @click.option("--load", "loads", metavar="FILE", multiple=True, type=click.Path(dir_okay=False),
               help="Evaluate FILE before the first prompt (repeatable).")
 @click.option("--history", metavar="FILE", type=click.Path(dir_okay=False),
@@ -136,7 +149,7 @@ def repl(ctx, store, loads, history, plain, allow):
 
     out = TrackingWriter(sys.stdout)
     rt = guarded(ctx, lambda: FlowRuntime(store=store, stdout=out, allow=_grant(ctx, allow)))
-    session = Repl(rt, out=out, err=sys.stderr, debug=_debug(ctx), store_dir=store)
+    session = Repl(rt, out=out, err=sys.stderr, debug=_debug(ctx), store_dir=shown_store(store) if store else None)
     terminal = not plain and sys.stdin.isatty() and sys.stdout.isatty()
     try:
         for path in loads:
@@ -157,9 +170,9 @@ def repl(ctx, store, loads, history, plain, allow):
 def store_options(fn):
     fn = click.option("--load", "loads", metavar="FILE", multiple=True, type=click.Path(dir_okay=False),
                       help="Evaluate FILE first, e.g. the file with the flows' defflow (repeatable).")(fn)
-    fn = click.option("--store", metavar="DIR", required=True, envvar="FLOWSCHEME_STORE",
+    fn = click.option("--store", metavar="DIR|URL", required=True, envvar="FLOWSCHEME_STORE",
                       type=click.Path(file_okay=False),
-                      help="The flow store directory (or set FLOWSCHEME_STORE).")(fn)
+                      help="The flow store directory, or a postgresql:// URL (or set FLOWSCHEME_STORE).")(fn)
     return fn
 
 
@@ -459,7 +472,7 @@ def flows_import(ctx, file, store, loads, key_file, allow):
             fail(ctx, f"cannot read {file}: {e.strerror}")
     rt = open_runtime(ctx, store, loads, create=True, allow=allow)
     n = guarded(ctx, lambda: rt.import_store(data, key=key))
-    click.echo(f"imported {n} flow{'s' if n != 1 else ''} from {file} into {store}")
+    click.echo(f"imported {n} flow{'s' if n != 1 else ''} from {file} into {shown_store(store)}")
 
 
 # ====================================================================== worker
@@ -536,7 +549,7 @@ def worker(ctx, handler_specs, once, idle, store, loads, allow, as_json):
             guarded(ctx, w.run_once)
         else:
             if not as_json:
-                click.echo(f"worker on {store}: {len(handlers)} handler(s)"
+                click.echo(f"worker on {shown_store(store)}: {len(handlers)} handler(s)"
                            f"{' (' + ', '.join(sorted(handlers)) + ')' if handlers else ''}; Ctrl-C stops",
                            err=True)
             guarded(ctx, w.run)

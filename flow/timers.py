@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from interp.errors import ErrorObject
 
+from .clock import SystemClock
 from .convert import to_scheme
 from .errors import FlowNotFound
 from .model import Timer
@@ -28,6 +29,17 @@ class Timers:
         """The earliest wake-up time of any flow, or None."""
         return self.store.next_wake()
 
+    def sleep_until_due(self, seconds, stop=None, kinds=()):
+        """Sleep up to `seconds` on the clock (or until `stop` is set). On the
+        system clock, a store that announces other processes' commits
+        (wait_for_change: PgStore) wakes it early for a flow due sooner or
+        waiting on one of `kinds`."""
+        waiter = getattr(self.store, "wait_for_change", None)
+        if waiter is not None and isinstance(self.clock, SystemClock):
+            waiter(seconds, stop, self.clock.now() + seconds, kinds)
+        else:
+            self.clock.sleep(seconds, stop)
+
     def fire_due(self, now=None, serve=None, limit=None):
         """Fire every timer due at `now`: a sleep ends, a deadline answers its
         request with a timeout (timeout? x), a failed handler is tried again
@@ -42,20 +54,27 @@ class Timers:
                 fired.append((flow_id, r))
         return fired
 
-    def fire(self, flow_id, now=None, serve=None):
+    def fire(self, flow_id, now=None, serve=None, skip_locked=False):
         """Fire flow_id's timer if it is due at `now` -> its result, or None
-        when it is not due (any more: another worker fired it)."""
+        when it is not due (any more: another worker fired it) — or, with
+        skip_locked, when another thread or process holds the flow right now."""
         now = self.clock.now() if now is None else now
-        with self._locked(flow_id) as f:
+        with self._locked(flow_id, skip_locked) as f:
             if f is None or f.wake is None or f.wake > now or not f.waiting:
                 return None
             return self._result(self._fire_locked(f, serve))
 
     @contextmanager
-    def _locked(self, flow_id):
-        """Hold flow_id's lock; yields its committed state, or None if it does not exist."""
+    def _locked(self, flow_id, skip_locked=False):
+        """Hold flow_id's lock; yields its committed state, or None if it does not
+        exist — or, with skip_locked, if another thread or process holds it (the
+        store's try_lock, where it has one: workers spread out instead of queueing)."""
         flow_id = str(flow_id)
-        with self.store.lock(flow_id):
+        try_lock = getattr(self.store, "try_lock", None) if skip_locked else None
+        with (self.store.lock(flow_id) if try_lock is None else try_lock(flow_id)) as got:
+            if got is False:
+                yield None
+                return
             self._not_running(flow_id)
             try:
                 f = self._flow(flow_id)
@@ -91,13 +110,14 @@ class Timers:
         self._commit(f, entries)
         return f
 
-    def service(self, flow_id, kind, serve):
+    def service(self, flow_id, kind, serve, skip_locked=False):
         """If flow_id waits on a request of `kind` (and is not waiting for a
         retry's time), answer it with serve[kind](Suspended) and run on (serving
         what follows from serve too) -> the flow's result, or None when there
         was nothing to do (another worker did it). A handler that raises is
-        tried again under the RetryPolicy (the flow is committed waiting)."""
-        with self._locked(flow_id) as f:
+        tried again under the RetryPolicy (the flow is committed waiting).
+        skip_locked: as for fire."""
+        with self._locked(flow_id, skip_locked) as f:
             if f is None or f.status != "suspended" or f.kind.name != kind or f.timer == Timer.RETRY:
                 return None
             flow_id = f.id

@@ -52,7 +52,8 @@ class Worker:
                 return done
             if self._stuck.get(flow_id) == ("fire", wake):
                 continue
-            result = self._try(flow_id, ("fire", wake), lambda: rt.fire(flow_id, now, serve=self.handlers))
+            result = self._try(flow_id, ("fire", wake), lambda: rt.fire(flow_id, now, serve=self.handlers,
+                                                                                skip_locked=True))
             if result is not None:  # (None: another worker fired it)
                 done.append(self._note(Transition(flow_id, "fired", result)))
         for kind in self.handlers:
@@ -61,7 +62,8 @@ class Worker:
                     return done
                 if self._stuck.get(flow_id) == ("serve", kind):
                     continue
-                result = self._try(flow_id, ("serve", kind), lambda: rt.service(flow_id, kind, self.handlers))
+                result = self._try(flow_id, ("serve", kind), lambda: rt.service(flow_id, kind, self.handlers,
+                                                                                     skip_locked=True))
                 if result is not None:
                     done.append(self._note(Transition(flow_id, f"served {kind}", result)))
         return done
@@ -106,8 +108,9 @@ class Worker:
                 nxt = self.rt.next_wake()
                 now = self.rt.clock.now()
                 wait = self.idle if nxt is None else min(self.idle, max(0.0, nxt - now))
-                if wait > 0:
-                    self.rt.clock.sleep(wait, self.stop_event)
+                if wait <= 0:  # due, yet nothing done: another worker holds it (skipped), or it is stuck
+                    wait = min(self.idle, 0.05)
+                self.rt.sleep_until_due(wait, self.stop_event, kinds=self.handlers)
         finally:
             if restore is not None:
                 restore()
