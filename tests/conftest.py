@@ -89,3 +89,114 @@ def native_scheme():
                 + (install_failure or info)
             )
     return NativeScheme(path, info)
+
+
+# -- stores: the file store and PostgreSQL ------------------------------------------------
+#
+# `pg_server` (session) is the throwaway PostgreSQL server of tests/pgserver.py (or the one
+# FLOWSCHEME_TEST_PG names). It is never skipped: a missing server fails the tests that
+# need it, saying how to install one. `pg_database` / `pg_url` give each test a fresh,
+# empty database of its own (emptied and recycled afterwards, connections cut).
+#
+# `store_kind` runs a test once per durable store ("file", "postgres"; the ids show in
+# the test names); `store_location` is an empty place of that kind (a directory path or
+# a postgresql:// URL) and `new_store_location()` makes more. Tests that are about the
+# file store itself (its log format, torn tails, file modes, symlinks) stay file-only and
+# say so with @pytest.mark.file_only(reason) (`pytest -m file_only` lists them).
+#
+# Cost per PostgreSQL test: a database is recycled, not created — at the end of a test its
+# connections are cut and its schemas dropped (~20-40 ms), and the next test gets it
+# back empty; CREATE DATABASE (~100-130 ms here) only when none is spare.
+
+STORE_KINDS = ("file", "postgres")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "file_only(reason): a durable-store test about the file store itself (its log format, "
+        "files, modes, locks) that has no PostgreSQL counterpart; it runs on the file store only",
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from pgserver import PgUnavailable, start_server
+
+    try:
+        server = start_server()
+    except PgUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+PgDatabase = namedtuple("PgDatabase", "url name server")
+
+
+@pytest.fixture
+def pg_databases(pg_server):
+    """pg_databases() -> PgDatabase(url, name, server): a fresh empty database; each
+    is given back when the test ends (its connections cut, emptied for reuse)."""
+    made = []
+
+    def make():
+        name = pg_server.acquire_database()
+        made.append(name)
+        return PgDatabase(pg_server.url(name), name, pg_server)
+
+    yield make
+    if made:
+        pg_server.ensure_running()  # a fault test may have left it stopped
+    for name in made:
+        pg_server.release_database(name)
+
+
+@pytest.fixture
+def pg_database(pg_databases):
+    """PgDatabase(url, name, server): a fresh empty database for this test."""
+    return pg_databases()
+
+
+@pytest.fixture
+def pg_restartable(pg_server):
+    """For the tests that crash and restart the server: only our own throwaway one."""
+    if pg_server.external:
+        pytest.skip("FLOWSCHEME_TEST_PG names a server of your own, which these tests do not restart")
+    return pg_server
+
+
+@pytest.fixture
+def pg_url(pg_database):
+    """A postgresql:// URL of a fresh empty database for this test."""
+    return pg_database.url
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request):
+    """Runs the test once per durable store: "file" and "postgres"."""
+    return request.param
+
+
+@pytest.fixture
+def new_store_location(store_kind, tmp_path, request):
+    """new_store_location(kind=store_kind) -> a fresh empty store location: a directory
+    path (not yet created) for "file", a postgresql:// URL of a new database for
+    "postgres" (the server is only started when a postgres location is asked for)."""
+    counter = iter(range(1, 1_000_000))
+
+    def make(kind=None):
+        kind = kind or store_kind
+        if kind == "file":
+            return str(tmp_path / f"store{next(counter)}")
+        if kind == "postgres":
+            return request.getfixturevalue("pg_databases")().url
+        raise ValueError(f"unknown store kind {kind!r}")
+
+    return make
+
+
+@pytest.fixture
+def store_location(new_store_location):
+    """A fresh empty durable store location of kind store_kind (path or URL)."""
+    return new_store_location()

@@ -4,9 +4,11 @@ venv with `dbos` installed; never imported by flowscheme).
 The same lifecycle as schemes/order.scm: a workflow per order, the order id as the
 workflow id, a reserve step, DBOS.recv for the payment (the webhook is DBOS.send),
 a fulfil step. SQLite system database (DBOS's default journal mode, synchronous=FULL:
-every commit is fsync'd). Prints one JSON object on stdout; progress on stderr.
+every commit is fsync'd), or with --db-url a PostgreSQL one (bench/pg_bench.py).
+Prints one JSON object on stdout; progress on stderr.
 
     python dbos_orders.py --orders 200 --threads 32 --db /tmp/x.sqlite
+    python dbos_orders.py --orders 200 --threads 32 --db-url postgresql://u@127.0.0.1:5432/dbos
 """
 
 import argparse
@@ -69,12 +71,16 @@ def main():
     ap.add_argument("--orders", type=int, default=200)
     ap.add_argument("--single-orders", type=int, default=50)
     ap.add_argument("--threads", type=int, default=32)
-    ap.add_argument("--db", required=True, help="SQLite system database file (created)")
+    where = ap.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", help="SQLite system database file (created)")
+    where.add_argument("--db-url", help="a PostgreSQL database URL for DBOS's system database instead")
     ap.add_argument("--journal", choices=["default", "wal"], default="default",
                     help="SQLite journal mode: DBOS's default (rollback journal) or WAL; "
                          "synchronous=FULL either way, so every commit is fsync'd")
     args = ap.parse_args()
 
+    if args.db_url:
+        return run_on_postgres(args)
     for suffix in ("", "-journal", "-wal", "-shm"):
         if os.path.exists(args.db + suffix):
             os.remove(args.db + suffix)
@@ -104,6 +110,24 @@ def main():
                      "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(
                          con.execute("PRAGMA synchronous").fetchone()[0], "?")}
     con.close()
+    print(json.dumps(out))
+
+
+def run_on_postgres(args):
+    """The same runs with DBOS's system database on PostgreSQL (bench/pg_bench.py)."""
+    DBOS(config={"name": "orders-bench", "system_database_url": args.db_url, "log_level": "WARNING",
+                 "sys_db_pool_size": max(20, args.threads + 4)})
+    DBOS.launch()
+    try:
+        one_order("warm-up")
+        out = {
+            "version": _version(),
+            "database": "postgresql",
+            "single": timed("single", args.single_orders, 1),
+            "concurrent": timed("concurrent", args.orders, args.threads),
+        }
+    finally:
+        DBOS.destroy()
     print(json.dumps(out))
 
 

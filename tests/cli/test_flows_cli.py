@@ -1,19 +1,22 @@
-"""`flowscheme flows list|show|resume|cancel|export|import --store DIR`: happy paths,
+"""`flowscheme flows list|show|resume|cancel|export|import --store DIR|URL`: happy paths,
 --json, and the errors a user meets (missing store, unknown flow, malformed value,
-code not loaded, unreadable file) — each a message and an exit status, no traceback."""
+code not loaded, unreadable file) — each a message and an exit status, no traceback.
+Every test with a store runs on the file store and on PostgreSQL."""
 
 import json
 
 import pytest
 
+from clihelp import committed
 from flow import FlowRuntime
+from flow.cli import shown_store
 
 
 @pytest.fixture
-def store(tmp_path, shop_scm, order_scm):
+def store(store_location, shop_scm, order_scm):
     """A durable store with: s-1 (shop) waiting on payment, o-1 (order-lifecycle)
     waiting on payment after one answered request, done-1 finished."""
-    d = tmp_path / "store"
+    d = store_location
     rt = FlowRuntime(store=str(d))
     rt.load_file(str(shop_scm))
     rt.load_file(str(order_scm))
@@ -84,7 +87,10 @@ def test_show_json(cli, store, order_scm):
     assert info["waiting_on"] == '(payment "o-1")'
     assert info["where"] == f"{order_scm}:3:77"
     assert info["locals"] == [{"name": "oid", "value": '"o-1"'}]
-    assert info["journal"] == [{"step": 1, "key": "o-1:1", "request": '(reserve "o-1")', "answer": '"reserved"'}]
+    [entry] = info["journal"]
+    assert {k: entry[k] for k in ("step", "key", "request", "answer")} == {
+        "step": 1, "key": "o-1:1", "request": '(reserve "o-1")', "answer": '"reserved"'}
+    assert 0 < entry["asked"] <= entry["answered"]  # when it was asked and answered (epoch seconds)
     assert info["code"]["loaded"] is True
 
 
@@ -148,8 +154,8 @@ def test_resume_wrong_kind_changes_nothing(cli, store, order_scm):
     assert json.loads(r.stdout)["waiting_on"] == '(payment "o-1")'
 
 
-def test_resume_into_a_failure_exits_1(cli, tmp_path):
-    d = tmp_path / "s"
+def test_resume_into_a_failure_exits_1(cli, tmp_path, store_location):
+    d = store_location
     src = tmp_path / "boom.scm"
     src.write_text("(defflow boom (lambda () (car (request 'x 1))))\n")
     rt = FlowRuntime(store=str(d))
@@ -163,8 +169,8 @@ def test_resume_into_a_failure_exits_1(cli, tmp_path):
     assert "error: " in r.stdout and "car: expected a pair" in r.stdout
 
 
-def test_resume_grants_only_what_allow_names(cli, tmp_path):
-    d = tmp_path / "s"
+def test_resume_grants_only_what_allow_names(cli, tmp_path, store_location):
+    d = store_location
     src = tmp_path / "env.scm"
     src.write_text("(defflow env (lambda () (request 'x 1) (get-environment-variable \"HOME\")))\n")
     rt = FlowRuntime(store=str(d))
@@ -197,23 +203,23 @@ def test_cancel(cli, store):
 # ---------------------------------------------------------------------- export / import
 
 
-def test_export_import_round_trip(cli, store, tmp_path, order_scm, shop_scm):
+def test_export_import_round_trip(cli, store, tmp_path, order_scm, shop_scm, new_store_location):
     saved = tmp_path / "saved.flows"
     r = cli("flows", "export", saved, "--store", store)
     assert r.exit_code == 0
     assert r.stdout.startswith(f"exported 3 flows to {saved} (")
-    other = tmp_path / "other"
+    other = new_store_location()
     r = cli("flows", "import", saved, "--store", other, "--load", order_scm, "--load", shop_scm)
     assert r.exit_code == 0, r.output
-    assert r.stdout == f"imported 3 flows from {saved} into {other}\n"
+    assert r.stdout == f"imported 3 flows from {saved} into {shown_store(other)}\n"
     r = cli("flows", "resume", "o-1", "ok", "--store", other, "--load", order_scm)
     assert r.stdout == 'flow o-1 waits on (fulfil "o-1")\n'
 
 
-def test_import_needs_the_code_and_changes_nothing(cli, store, tmp_path, order_scm):
+def test_import_needs_the_code_and_changes_nothing(cli, store, tmp_path, order_scm, new_store_location):
     saved = tmp_path / "saved.flows"
     cli("flows", "export", saved, "--store", store)
-    other = tmp_path / "other"
+    other = new_store_location()
     r = cli("flows", "import", saved, "--store", other, "--load", order_scm)  # shop.scm missing
     assert r.exit_code == 1
     assert "shop" in r.stderr and "not loaded" in r.stderr
@@ -249,6 +255,7 @@ def test_export_unwritable_file(cli, store, tmp_path):
 # ---------------------------------------------------------------------- store and usage errors
 
 
+@pytest.mark.file_only("a store directory that does not exist")
 @pytest.mark.parametrize("cmd", [["list"], ["show", "x"], ["resume", "x", "1"], ["cancel", "x"], ["export", "f"]])
 def test_missing_store(cli, tmp_path, cmd):
     r = cli("flows", *cmd, "--store", tmp_path / "nowhere")
@@ -257,6 +264,23 @@ def test_missing_store(cli, tmp_path, cmd):
     assert not (tmp_path / "nowhere").exists()
 
 
+@pytest.mark.parametrize("cmd", [["list"], ["show", "x"], ["cancel", "x"], ["export", "f"]])
+def test_a_database_that_does_not_exist(cli, pg_url, cmd):
+    """The PostgreSQL counterpart of a missing store directory: a clear error naming
+    the database, exit 1, no traceback, and no database created."""
+    missing = pg_url.rsplit("/", 1)[0] + "/no_such_database"
+    r = cli("flows", *cmd, "--store", missing)
+    assert r.exit_code == 1, r.output
+    assert "no_such_database" in r.stderr
+    no_traceback(r)
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("select count(*) from pg_database where datname = 'no_such_database'"
+                            ).fetchone()[0] == 0
+
+
+@pytest.mark.file_only("an order data directory given where a flow store directory goes")
 def test_order_data_dir_is_not_a_store(cli, tmp_path):
     (tmp_path / "data" / "flows").mkdir(parents=True)
     (tmp_path / "data" / "flows" / "flows.log").write_bytes(b"")
@@ -304,8 +328,8 @@ def test_help(cli, cmd):
     assert "Usage:" in r.stdout and len(r.stdout.splitlines()) > 5
 
 
-def test_show_after_the_code_changed(cli, tmp_path):
-    d = tmp_path / "s"
+def test_show_after_the_code_changed(cli, tmp_path, store_location):
+    d = store_location
     v1, v2 = tmp_path / "v1.scm", tmp_path / "v2.scm"
     flow = "(defflow w (lambda (x) (let ((y (* x 2))) (request 'a y) (request 'b y))))\n"
     v1.write_text(flow)
@@ -323,8 +347,8 @@ def test_show_after_the_code_changed(cli, tmp_path):
     assert r.stdout == "flow w1 done: 2\n"
 
 
-def test_flow_holding_unloaded_code_is_listed_not_crashed(cli, tmp_path):
-    d = tmp_path / "s"
+def test_flow_holding_unloaded_code_is_listed_not_crashed(cli, tmp_path, store_location):
+    d = store_location
     rt = FlowRuntime(store=str(d))
     rt.load("(defflow g (lambda (f) (request 'x f)))", filename="g.scm")
     rt.load("(define (sq x) (* x x))", filename="sq.scm")
@@ -346,8 +370,8 @@ def test_resume_by_key(cli, store, order_scm):
     assert r.exit_code == 0, r.stderr
 
 
-def test_retry_and_upgrade(cli, tmp_path):
-    d = tmp_path / "s"
+def test_retry_and_upgrade(cli, tmp_path, store_location):
+    d = store_location
     v1, fixed, v3 = tmp_path / "v1.scm", tmp_path / "fixed.scm", tmp_path / "v3.scm"
     v1.write_text("(defflow calc (lambda (x) (let ((n (request 'n x))) (list n (car n) (request 'more n)))))\n")
     fixed.write_text("(defflow calc (lambda (x) (let ((n (request 'n x))) (list n n (request 'more n)))))\n")
@@ -365,11 +389,11 @@ def test_retry_and_upgrade(cli, tmp_path):
     r = cli("flows", "retry", "c", "--store", d, "--load", fixed)
     assert r.exit_code == 0, r.stderr
     assert "more" in r.stdout
-    before = (d / "flows.log").read_bytes()
+    before = committed(d)
     r = cli("flows", "upgrade", "--all", "--dry-run", "--store", d, "--load", v3)
     assert r.exit_code == 1
     assert "w: diverges" in r.stdout and "expected (request 'n 2), got (request 'other 2)" in r.stdout
-    assert (d / "flows.log").read_bytes() == before
+    assert committed(d) == before
     r = cli("flows", "upgrade", "w", "--store", d, "--load", fixed, "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout) == [{"flow_id": "w", "outcome": "upgraded", "detail": f"now on {fixed}"}]

@@ -2,7 +2,9 @@
 command line, --json, and the errors (unknown sku or order, bad quantity, wrong
 amount, missing data, damaged ledger) — a message and an exit status each; reading
 commands that run nothing (even on a hostile store), `order recover`, and `ledger
-verify` / `ledger repair` cross-checking and re-deriving the ledger from the flows."""
+verify` / `ledger repair` cross-checking and re-deriving the ledger from the flows.
+Every test with order data runs on a data directory and on PostgreSQL (--data URL),
+but those about the ledger file itself (damage, torn tails, modes, symlinks)."""
 
 import json
 import os
@@ -15,6 +17,7 @@ from clihelp import ROOT
 
 sys.path.insert(0, str(ROOT / "tests" / "commerce"))
 import storebuild  # noqa: E402  (hostile and old-style order stores, shared with tests/commerce)
+from shophelp import ledger_state, open_ledger  # noqa: E402
 
 
 def no_traceback(r):
@@ -22,8 +25,22 @@ def no_traceback(r):
 
 
 @pytest.fixture
-def data(tmp_path):
+def data(store_location):
+    """Order data: a directory, or a PostgreSQL database (URL)."""
+    return store_location
+
+
+@pytest.fixture
+def file_data(tmp_path):
+    """A data directory, for the tests about the ledger file itself."""
     return tmp_path / "shop"
+
+
+@pytest.fixture
+def file_begun(cli, file_data):
+    r = cli("order", "begin", "o-1", "tea=2", "mug", "--data", file_data)
+    assert r.exit_code == 0, r.output
+    return file_data
 
 
 @pytest.fixture
@@ -146,6 +163,7 @@ def test_begin_refused_records_nothing(cli, data):
     assert r.stdout == "no orders\n"
 
 
+@pytest.mark.file_only("a data directory that does not exist")
 @pytest.mark.parametrize("cmd", [["status", "o-1"], ["settle", "o-1", "p", "1"], ["list"]])
 def test_missing_data(cli, tmp_path, cmd):
     r = cli("order", *cmd, "--data", tmp_path / "nowhere")
@@ -183,7 +201,9 @@ def test_ledger_show_and_verify(cli, begun):
     assert json.loads(r.stdout)["ok"] is True
 
 
-def test_damaged_ledger(cli, begun):
+@pytest.mark.file_only("damages the ledger file")
+def test_damaged_ledger(cli, file_begun):
+    begun = file_begun
     cli("order", "begin", "o-2", "pot=1", "--data", begun)
     path = begun / "ledger.log"
     with storebuild.Ledger(path) as ledger:
@@ -205,7 +225,9 @@ def test_damaged_ledger(cli, begun):
     no_traceback(r)
 
 
-def test_torn_tail_is_a_warning(cli, begun):
+@pytest.mark.file_only("tears the ledger file's last frame")
+def test_torn_tail_is_a_warning(cli, file_begun):
+    begun = file_begun
     path = begun / "ledger.log"
     with open(path, "ab") as f:
         f.write(b"FSLR\x00")  # an interrupted write
@@ -215,6 +237,24 @@ def test_torn_tail_is_a_warning(cli, begun):
     no_traceback(r)
 
 
+@pytest.mark.parametrize("cmd", [["order", "status", "o-1"], ["order", "list"], ["ledger", "show"],
+                                 ["ledger", "verify"], ["order", "recover"]])
+def test_a_database_that_does_not_exist(cli, pg_url, cmd):
+    """The PostgreSQL counterpart of a missing data directory: a clear error naming the
+    database, exit 1, no traceback, and no database created."""
+    missing = pg_url.rsplit("/", 1)[0] + "/no_such_database"
+    r = cli(*cmd, "--data", missing)
+    assert r.exit_code == 1, r.output
+    assert "no_such_database" in r.stderr
+    no_traceback(r)
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("select count(*) from pg_database where datname = 'no_such_database'"
+                            ).fetchone()[0] == 0
+
+
+@pytest.mark.file_only("a data directory that does not exist")
 def test_ledger_missing_data(cli, tmp_path):
     for cmd in ("show", "verify"):
         r = cli("ledger", cmd, "--data", tmp_path / "nowhere")
@@ -234,8 +274,8 @@ def test_help(cli, cmd):
 
 
 @pytest.fixture
-def hostile(tmp_path):
-    data = tmp_path / "hostile"
+def hostile(store_location):
+    data = store_location
     return data, storebuild.build_hostile(data)
 
 
@@ -257,13 +297,11 @@ def test_reading_a_hostile_store_runs_nothing(cli, hostile, cmd):
         assert json.loads(r.stdout)["status"] == "unknown-flow"
 
 
-def test_order_list_where_the_flows_code_is_not_loaded(cli, tmp_path):
+def test_order_list_where_the_flows_code_is_not_loaded(cli, data):
     """Every order's flow is from another version of order.scm, whose code is
     not loaded (its payload holds a procedure of that code): listing reads the
     flows' metadata only, and runs and writes nothing."""
-    data = tmp_path / "shop"
-    data.mkdir()
-    with storebuild.Ledger(data / "ledger.log") as ledger:
+    with open_ledger(data) as ledger:
         for order in ("v1", "v2"):
             storebuild.created(ledger, order)
     rt = storebuild.runtime(str(data), storebuild.OTHER_ORDER, "order-v0.scm")
@@ -283,7 +321,7 @@ def test_order_list_where_the_flows_code_is_not_loaded(cli, tmp_path):
     no_traceback(r)
 
 
-def test_recover_is_explicit(cli, begun):
+def test_recover_is_explicit(cli, begun, new_store_location):
     """A payment recorded before a crash: listing shows it half-done and changes
     nothing; `order recover` finishes it."""
     from commerce import Shop
@@ -302,14 +340,18 @@ def test_recover_is_explicit(cli, begun):
     r = cli("order", "recover", "--data", begun, "--json")
     assert json.loads(r.stdout) == {"recovered": 0, "orders": [
         {"order_id": "o-1", "status": "fulfilled", "total": 2100}]}
-    r = cli("order", "recover", "--data", begun.parent / "nowhere")
-    assert r.exit_code == 1 and "no order data at" in r.stderr
+    nowhere = new_store_location()
+    if not nowhere.startswith("postgresql:"):  # (an empty new database is order data with no orders)
+        r = cli("order", "recover", "--data", nowhere)
+        assert r.exit_code == 1 and "no order data at" in r.stderr
 
 
 # ---------------------------------------------------------------------- ledger integrity from the CLI
 
 
-def test_a_torn_tail_is_announced_prominently(cli, begun):
+@pytest.mark.file_only("tears the ledger file's last frame")
+def test_a_torn_tail_is_announced_prominently(cli, file_begun):
+    begun = file_begun
     path = begun / "ledger.log"
     size = path.stat().st_size
     with open(path, "ab") as f:
@@ -322,7 +364,9 @@ def test_a_torn_tail_is_announced_prominently(cli, begun):
     assert path.stat().st_size == size
 
 
-def test_a_flipped_bit_in_the_last_record_is_corruption_set_aside_only_on_request(cli, begun):
+@pytest.mark.file_only("flips a bit of the ledger file")
+def test_a_flipped_bit_in_the_last_record_is_corruption_set_aside_only_on_request(cli, file_begun):
+    begun = file_begun
     cli("order", "settle", "o-1", "pay-1", "2100", "--data", begun)
     path = begun / "ledger.log"
     data = bytearray(path.read_bytes())
@@ -347,7 +391,9 @@ def test_a_flipped_bit_in_the_last_record_is_corruption_set_aside_only_on_reques
     assert r.exit_code == 0, r.output
 
 
-def test_a_symlinked_ledger_is_refused(cli, begun, tmp_path):
+@pytest.mark.file_only("a symbolic link where the ledger file goes")
+def test_a_symlinked_ledger_is_refused(cli, file_begun, tmp_path):
+    begun = file_begun
     real = tmp_path / "real.log"
     os.rename(begun / "ledger.log", real)
     os.symlink(real, begun / "ledger.log")
@@ -360,6 +406,7 @@ def test_a_symlinked_ledger_is_refused(cli, begun, tmp_path):
     assert real.read_bytes() == before
 
 
+@pytest.mark.file_only("the modes of the files the shop creates")
 def test_a_new_data_directory_is_private(cli, tmp_path):
     data = tmp_path / "fresh"
     old = os.umask(0o002)
@@ -378,7 +425,9 @@ def cut_ledger(data, keep):
     return records[keep:]
 
 
-def test_verify_names_every_gap_and_repair_re_derives_it(cli, begun):
+@pytest.mark.file_only("loses ledger records by truncating the ledger file")
+def test_verify_names_every_gap_and_repair_re_derives_it(cli, file_begun):
+    begun = file_begun
     cli("order", "settle", "o-1", "pay-1", "2100", "--data", begun)
     cli("order", "begin", "o-2", "pot", "--data", begun)
     lost = cut_ledger(begun, 4)  # o-1's fulfilled, o-2's created and reserved (record 0: the opening stock)
@@ -405,6 +454,7 @@ def test_verify_names_every_gap_and_repair_re_derives_it(cli, begun):
     assert r.stdout == "o-2: settled (paid 39.50, fulfilled)\n"
 
 
+@pytest.mark.file_only("loses ledger records by truncating the ledger file")
 def test_repair_names_what_it_cannot_re_derive(cli, tmp_path):
     data = tmp_path / "old"
     storebuild.build_old_style(data, "x")
@@ -428,12 +478,12 @@ def test_help_of_the_new_commands(cli, cmd):
 
 @pytest.mark.parametrize("args", [["o-1", "pay-1", "-2100"], ["o-1", "pay-1", "--", "-2100"]])
 def test_a_negative_amount_gets_a_clear_message_and_records_nothing(cli, begun, args):
-    before = (begun / "ledger.log").read_bytes()
+    before = ledger_state(begun)
     r = cli("order", "settle", "--data", begun, *args)
     assert r.exit_code == 2, r.output
     assert "-2100: AMOUNT is negative" in r.stderr and "No such option" not in r.stderr
     no_traceback(r)
-    assert (begun / "ledger.log").read_bytes() == before
+    assert ledger_state(begun) == before
     r = cli("order", "carts", "-5")
     assert r.exit_code == 2 and "-5: TOTAL is negative" in r.stderr
 

@@ -6,6 +6,7 @@ import os
 import re
 
 import pexpect
+import pytest
 
 from clihelp import ROOT, flowscheme_argv, run_process
 
@@ -264,8 +265,8 @@ def test_cancel_and_failed_flow(cli):
 # ---------------------------------------------------------------------- durable
 
 
-def test_store_keeps_flows_across_repls(cli, tmp_path, shop_scm):
-    store = tmp_path / "store"
+def test_store_keeps_flows_across_repls(cli, store_location, shop_scm):
+    store = store_location
     first = cli("repl", "--store", store, input=f",load {shop_scm}\n(flow/start-with-id \"s-1\" 'shop \"s-1\")\n,quit\n")
     assert ';; flow s-1 waits on (payment ("s-1" 42))' in first.stdout
     second = cli("repl", "--store", store, input=",flows\n,show s-1\n,resume s-1 'paid\n")
@@ -279,13 +280,14 @@ def test_store_keeps_flows_across_repls(cli, tmp_path, shop_scm):
     assert third.exit_code == 0
 
 
-def test_repl_defined_flow_says_to_retype_it(cli, tmp_path):
-    store = tmp_path / "store"
+def test_repl_defined_flow_says_to_retype_it(cli, store_location):
+    store = store_location
     cli("repl", "--store", store, input="(defflow f (lambda () (request 'x 1)))\n(flow/start-with-id \"f1\" 'f)\n")
     r = cli("repl", "--store", store, input=",show f1\n")
     assert "typed at a REPL" in r.stdout and "evaluate the defflow of f again" in r.stdout
 
 
+@pytest.mark.file_only("a flow store file holding garbage")
 def test_bad_store_is_an_error_not_a_traceback(cli, tmp_path):
     store = tmp_path / "store"
     store.mkdir()

@@ -1,13 +1,12 @@
-"""Order data directories the Shop did not write itself, for the tests: a hostile
+"""Order data (directories or databases) the Shop did not write itself, for the tests: a hostile
 one (flows that opening a Shop must never run), and orders as an older flowscheme
 journalled them (plain-string answers that carry nothing to re-derive a record from;
 order-lifecycle flows, from before stock and payment deadlines).
 Built with the flow and ledger APIs directly; every FlowRuntime is closed after."""
 
-import os
-
+from commerce.ledger import Ledger  # noqa: F401  (tests/cli writes file ledgers with it)
 from flow import FlowRuntime
-from commerce.ledger import Ledger
+from shophelp import flows_location, open_ledger, shop_state
 from commerce.orders import LEDGER_KIND, LEGACY_FLOW as FLOW  # the flow older stores hold
 from commerce.pricing import scheme_path, scheme_source
 
@@ -28,7 +27,7 @@ OTHER_ORDER = """;; an order flow this flowscheme does not load
 
 
 def runtime(data, text, filename):
-    rt = FlowRuntime(store=os.path.join(data, "flows"))
+    rt = FlowRuntime(store=flows_location(data))
     rt.load(text, filename=filename)
     return rt
 
@@ -51,9 +50,7 @@ def build_hostile(data):
     h4  an order flow from another version of order.scm (code not loaded)
     x-9 a flow named 'exfiltrate' the ledger does not know (not listed)
     """
-    data = os.fspath(data)
-    os.makedirs(os.path.join(data, "flows"), exist_ok=True)
-    with Ledger(os.path.join(data, "ledger.log")) as ledger:
+    with open_ledger(data) as ledger:
         for order in ("h1", "h2", "h3", "h4"):
             created(ledger, order)
         rt = order_runtime(data)
@@ -86,9 +83,7 @@ def build_old_style(data, order, pay=True):
     """An order as an older flowscheme served it: each answer a plain string
     ("reserved", "paid", "fulfilled"), so the journal carries neither the cart and
     total nor the payment reference. Fulfilled if `pay`, else awaiting payment."""
-    data = os.fspath(data)
-    os.makedirs(os.path.join(data, "flows"), exist_ok=True)
-    with Ledger(os.path.join(data, "ledger.log")) as ledger:
+    with open_ledger(data) as ledger:
         created(ledger, order)
 
         def serve(request):
@@ -110,8 +105,7 @@ def build_old_style(data, order, pay=True):
 def answer_payment(data, order, answer):
     """Resume `order` (waiting on payment) with a hand-made `answer`, serving fulfil
     like the shop does: a journal whose payment answer says whatever the test wants."""
-    data = os.fspath(data)
-    with Ledger(os.path.join(data, "ledger.log")) as ledger:
+    with open_ledger(data) as ledger:
         def fulfil(request):
             ledger.append(order, "fulfilled", request.key)
             return {"record": "fulfilled"}
@@ -123,12 +117,7 @@ def answer_payment(data, order, answer):
             rt.close()
 
 
-def tree_bytes(root):
-    """{relative path: bytes} of every file under `root`."""
-    out = {}
-    for folder, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = f.read()
-    return out
+def tree_bytes(where):
+    """Everything committed at `where`: {relative path: bytes} of every file under a data
+    directory; the ledger's records and every flow's state in a database."""
+    return shop_state(where)

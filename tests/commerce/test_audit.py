@@ -14,6 +14,12 @@ from commerce.audit import MANUAL, RECOVER, REPAIR
 from commerce.ledger import Ledger
 
 import storebuild
+from shophelp import ledger_state, open_ledger
+
+#: Why the tests that lose ledger records run on the file store only: they lose them by
+#: truncating the ledger file at a record boundary (a disk or a backup that lost the
+#: tail). PostgreSQL's ledger is append-only under the server's own durability.
+CUT = "loses ledger records by truncating the ledger file"
 
 KINDS = ["created", "reserved", "paid", "fulfilled"]
 CARTS = {"a": [("tea", 2), ("mug", 1)], "b": [("pot", 1)], "c": [("tea", 10)], "d": [("honey", 1)]}
@@ -32,12 +38,10 @@ def pairs(gaps):
     return {(g.order, g.key) for g in gaps}
 
 
-@pytest.fixture(scope="module")
-def wreck_source(tmp_path_factory):
-    """Four orders, interleaved: a and b fulfilled, c and d awaiting payment.
-    Returns (data dir, records in ledger order, totals). The first record is the
-    opening stock (no flow explains or re-derives it): the cuts keep it."""
-    data = tmp_path_factory.mktemp("audit") / "shop"
+def build_wreck(data):
+    """Four orders, interleaved: a and b fulfilled, c and d awaiting payment, at `data`.
+    Returns (records in ledger order, totals). The first record is the opening stock
+    (no flow explains or re-derives it): the cuts keep it."""
     with Shop(data) as shop:
         shop.begin("a", CARTS["a"])
         shop.begin("b", CARTS["b"])
@@ -48,7 +52,25 @@ def wreck_source(tmp_path_factory):
         shop.begin("d", CARTS["d"])
         records = shop.ledger.records()
     assert len(records) == 13 and records[0].key == "stock:opening"  # the opening stock, then 12 order records
-    return data, records, totals
+    return records, totals
+
+
+@pytest.fixture(scope="module")
+def wreck_source(tmp_path_factory):
+    """build_wreck in a data directory, copied by the tests that cut its ledger file:
+    (data dir, records, totals)."""
+    data = tmp_path_factory.mktemp("audit") / "shop"
+    return (data, *build_wreck(data))
+
+
+@pytest.fixture
+def data(store_location):
+    """Where the shop keeps its data: a directory, or a PostgreSQL database (URL)."""
+    return store_location
+
+
+def committed_ledger(data):
+    return ledger_state(data)
 
 
 def copy_of(source, tmp_path):
@@ -66,6 +88,7 @@ def cut(data, records, keep):
 # --------------------------------------------------------------------------- every record boundary
 
 
+@pytest.mark.file_only(CUT)
 @pytest.mark.parametrize("keep", range(1, 14), ids=[f"keep-{k}" for k in range(1, 14)])
 def test_a_ledger_cut_at_any_record_boundary_is_found_repaired_and_completed(wreck_source, tmp_path, keep):
     source, records, totals = wreck_source
@@ -112,6 +135,7 @@ def test_a_ledger_cut_at_any_record_boundary_is_found_repaired_and_completed(wre
         assert final.ok, str(final)
 
 
+@pytest.mark.file_only(CUT)
 def test_before_repair_a_cut_ledger_and_redelivered_webhooks_leave_orders_incomplete(wreck_source, tmp_path):
     """The bug: with the last records cut off, redelivered webhooks answer
     already-settled and the file-level verify sees nothing wrong — only the
@@ -136,6 +160,7 @@ def test_before_repair_a_cut_ledger_and_redelivered_webhooks_leave_orders_incomp
 # --------------------------------------------------------------------------- what cannot be re-derived
 
 
+@pytest.mark.file_only(CUT)
 def test_old_journals_that_carry_no_payment_reference_are_named_not_invented(tmp_path):
     data = tmp_path / "shop"
     storebuild.build_old_style(data, "x", pay=True)
@@ -159,6 +184,7 @@ def test_old_journals_that_carry_no_payment_reference_are_named_not_invented(tmp
         assert audit.repair(shop).appended == ()  # and again: still nothing invented
 
 
+@pytest.mark.file_only(CUT)
 def test_an_old_journal_whose_created_record_is_lost_names_every_record_left(tmp_path):
     data = tmp_path / "shop"
     storebuild.build_old_style(data, "x", pay=False)
@@ -174,10 +200,8 @@ def test_an_old_journal_whose_created_record_is_lost_names_every_record_left(tmp
         assert shop.ledger.records() == []
 
 
-def test_a_created_order_whose_flow_never_started_is_left_to_recover(tmp_path):
-    data = tmp_path / "shop"
-    data.mkdir()
-    with Ledger(ledger_path(data)) as ledger:
+def test_a_created_order_whose_flow_never_started_is_left_to_recover(data):
+    with open_ledger(data) as ledger:
         storebuild.created(ledger, "o")
     with Shop(data) as shop:
         [gap] = audit.verify(shop).gaps
@@ -189,8 +213,7 @@ def test_a_created_order_whose_flow_never_started_is_left_to_recover(tmp_path):
         assert audit.verify(shop).ok
 
 
-def test_a_recorded_payment_whose_flow_was_not_resumed_is_left_to_recover(tmp_path):
-    data = tmp_path / "shop"
+def test_a_recorded_payment_whose_flow_was_not_resumed_is_left_to_recover(data):
     with Shop(data) as shop:
         shop.begin("o", CARTS["a"])
         waiting = shop.flows.result("o")
@@ -204,8 +227,7 @@ def test_a_recorded_payment_whose_flow_was_not_resumed_is_left_to_recover(tmp_pa
         assert shop.flows.journal("o")[1].key == "o:2"
 
 
-def test_records_no_flow_explains_are_named(tmp_path):
-    data = tmp_path / "shop"
+def test_records_no_flow_explains_are_named(data):
     with Shop(data) as shop:
         shop.begin("c", CARTS["c"])
         shop.ledger.append("c", "paid", "c:9", amount=4050, details={"payment_ref": "p"})  # a key never asked
@@ -218,11 +240,12 @@ def test_records_no_flow_explains_are_named(tmp_path):
         assert all(g.remedy == MANUAL for g in gaps.values())
         assert "never asked" in gaps["c", "c:9"].message
         assert "no flow" in gaps["z", None].message
-        before = raw(ledger_path(data))
+        before = committed_ledger(data)
         assert audit.repair(shop).appended == ()
-        assert raw(ledger_path(data)) == before
+        assert committed_ledger(data) == before
 
 
+@pytest.mark.file_only(CUT)
 def test_a_record_of_another_kind_under_a_flow_key_is_named(wreck_source, tmp_path):
     source, records, _ = wreck_source
     data = copy_of(source, tmp_path)
@@ -235,8 +258,7 @@ def test_a_record_of_another_kind_under_a_flow_key_is_named(wreck_source, tmp_pa
         assert audit.repair(shop).appended == ()
 
 
-def test_a_payment_the_journal_and_the_ledger_disagree_on_is_named(tmp_path):
-    data = tmp_path / "shop"
+def test_a_payment_the_journal_and_the_ledger_disagree_on_is_named(data):
     with Shop(data) as shop:
         shop.begin("o", CARTS["a"])
         key = shop.flows.result("o").key
@@ -254,12 +276,11 @@ def test_a_payment_the_journal_and_the_ledger_disagree_on_is_named(tmp_path):
     (None, "does not carry"),
     ({"record": "paid", "payment_ref": "p", "amount": 2**70}, "not a valid record"),
 ])
-def test_hostile_journal_answers_are_never_written_to_the_ledger(tmp_path, answer, why):
-    data = tmp_path / "shop"
+def test_hostile_journal_answers_are_never_written_to_the_ledger(data, answer, why):
     with Shop(data) as shop:
         shop.begin("o", CARTS["a"])
     storebuild.answer_payment(data, "o", answer)
-    before = raw(ledger_path(data))
+    before = committed_ledger(data)
     with Shop(data) as shop:
         report = audit.verify(shop)
         [paid_gap] = [g for g in report.gaps if g.key == "o:2"]
@@ -267,11 +288,10 @@ def test_hostile_journal_answers_are_never_written_to_the_ledger(tmp_path, answe
         assert result.appended == ()
         reasons = " ".join(reason + " " + str(gap) for gap, reason in result.left if gap.key == "o:2")
         assert why in reasons
-    assert raw(ledger_path(data)) == before
+    assert committed_ledger(data) == before
 
 
-def test_flows_of_other_names_are_named_and_nothing_runs(tmp_path):
-    data = tmp_path / "shop"
+def test_flows_of_other_names_are_named_and_nothing_runs(data):
     storebuild.build_hostile(data)
     before = storebuild.tree_bytes(data)
     with Shop(data) as shop:
@@ -284,9 +304,8 @@ def test_flows_of_other_names_are_named_and_nothing_runs(tmp_path):
     assert storebuild.tree_bytes(data) == before  # verify and repair ran no flow, wrote nothing
 
 
-def test_repair_on_a_sound_store_does_nothing(wreck_source, tmp_path):
-    source, _, _ = wreck_source
-    data = copy_of(source, tmp_path)
+def test_repair_on_a_sound_store_does_nothing(data):
+    build_wreck(data)
     before = storebuild.tree_bytes(data)
     with Shop(data) as shop:
         result = audit.repair(shop)
@@ -295,11 +314,10 @@ def test_repair_on_a_sound_store_does_nothing(wreck_source, tmp_path):
     assert storebuild.tree_bytes(data) == before
 
 
-def test_a_payment_recorded_for_a_flow_cancelled_while_waiting_for_it_is_named(tmp_path):
+def test_a_payment_recorded_for_a_flow_cancelled_while_waiting_for_it_is_named(data):
     """(Changed by #15: a flow cancelled by the runtime while its order holds a
     reservation and a payment is half-done work — recover releases the stock and
     makes the payment refund-due — where it used to be a manual gap.)"""
-    data = tmp_path / "shop"
     with Shop(data) as shop:
         shop.begin("o", CARTS["a"])
         key = shop.flows.result("o").key

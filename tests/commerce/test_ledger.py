@@ -784,7 +784,7 @@ def _appends_queued_behind_a_held_fsync(ledger, monkeypatch, waiting, second_fsy
         calls.append(fd)
         if len(calls) == 1:
             deadline = time.monotonic() + 10
-            while len(ledger._queue) < 1 + waiting and time.monotonic() < deadline:
+            while len(ledger._log.queue) < 1 + waiting and time.monotonic() < deadline:
                 time.sleep(0.001)
             return real_fsync(fd)
         if len(calls) == 2:

@@ -349,24 +349,72 @@ def test_a_failed_fsync_leaves_memory_equal_to_disk_and_the_retry_commits(path, 
 
 
 def test_a_failed_write_leaves_nothing_behind_either(path, monkeypatch):
-    import commerce.ledger as ledger_module
+    import flow.applog as engine
 
     with Ledger(path) as ledger:
         ledger.append("A", "created", "A:created")
         size = os.path.getsize(path)
-        real = ledger_module._pwrite_all
+        real = engine.write_all
 
         def half_then_fail(fd, data, offset):
             real(fd, data[: len(data) // 2], offset)
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(ledger_module, "_pwrite_all", half_then_fail)
+        monkeypatch.setattr(engine, "write_all", half_then_fail)
         with pytest.raises(LedgerError, match="No space left"):
             ledger.append("A", "reserved", "A:1")
-        monkeypatch.setattr(ledger_module, "_pwrite_all", real)
+        monkeypatch.setattr(engine, "write_all", real)
         assert os.path.getsize(path) == size
         assert ledger.append("A", "reserved", "A:1")[1] is True
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with Ledger(path) as again:
             assert len(again.records()) == 2
+
+
+# ----------------------------------------------------------------------------- the first file format
+
+
+def _ledger_bytes_of_the_first_format(bodies):
+    """A ledger as flowscheme wrote it before the log engine (flow.applog): the
+    16-byte header (b"FSLEDGER", u16 1, u16 0, CRC32), then per record a 20-byte
+    frame header (b"FSLR", u16 1, u16 0, u32 length, u32 body CRC32, u32 CRC32 of
+    those 16 bytes) and the msgpack body. Built here by hand, not with the ledger's code."""
+    import struct
+    import zlib
+
+    import msgpack
+
+    head = b"FSLEDGER" + struct.pack(">HH", 1, 0)
+    out = head + struct.pack(">I", zlib.crc32(head))
+    for fields in bodies:
+        body = msgpack.packb(fields, use_bin_type=True)
+        frame = b"FSLR" + struct.pack(">HHII", 1, 0, len(body), zlib.crc32(body))
+        out += frame + struct.pack(">I", zlib.crc32(frame)) + body
+    return out
+
+
+def test_a_ledger_written_in_the_first_format_opens_reads_and_takes_appends(path):
+    fields = [
+        {"seq": 1, "order": "%stock", "kind": "received", "key": "in:1", "amount": None, "time": 1.0,
+         "details": {"stock": {"tea": 5}}},
+        {"seq": 2, "order": "A", "kind": "created", "key": "A:created", "amount": 300, "time": 2.0, "details": {}},
+        {"seq": 3, "order": "A", "kind": "reserved", "key": "A:reserved", "amount": None, "time": 3.0,
+         "details": {"stock": {"tea": -2}}},
+    ]
+    data = _ledger_bytes_of_the_first_format(fields)
+    with open(path, "wb") as f:
+        f.write(data + _ledger_bytes_of_the_first_format(fields[:1])[FILE_HEADER_SIZE:][:FRAME_HEADER_SIZE + 3])
+    with pytest.warns(LedgerWarning, match=rf"torn tail of {FRAME_HEADER_SIZE + 3} bytes at offset {len(data)}\b"):
+        ledger = Ledger(path)
+    with ledger:
+        assert [(r.seq, r.key, r.time) for r in ledger.records()] == [(1, "in:1", 1.0), (2, "A:created", 2.0),
+                                                                       (3, "A:reserved", 3.0)]
+        assert ledger.stock() == {"tea": 3} and ledger.orders() == ["A"]
+        assert ledger.get("A:created").amount == 300
+        assert ledger.append("A", "created", "A:created") == (ledger.get("A:created"), False)
+        record, new = ledger.append("A", "paid", "A:paid", amount=300)
+        assert new and record.seq == 4 and record.offset == len(data)
+        assert ledger.verify().ok
+    assert raw(path).startswith(data)
+    assert verify_file(path).ok and verify_file(path).records == 4

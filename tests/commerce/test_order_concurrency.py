@@ -42,8 +42,8 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_duplicate_webhooks_from_eight_processes_settle_each_order_once(tmp_path):
-    data_dir = tmp_path / "shop"
+def test_duplicate_webhooks_from_eight_processes_settle_each_order_once(tmp_path, store_location, store_kind):
+    data_dir = store_location
     order_ids = [f"o-{i:03d}" for i in range(ORDERS)]
     with Shop(data_dir) as shop, ThreadPoolExecutor(8) as pool:  # threads share fsyncs
         assert set(pool.map(lambda o: shop.begin(o, CART), order_ids)) == {"awaiting-payment"}
@@ -85,13 +85,15 @@ def test_duplicate_webhooks_from_eight_processes_settle_each_order_once(tmp_path
         assert report.ok, str(report)
         assert report.records == 1 + 4 * ORDERS  # the opening stock, then the orders'
         seqs = [r.seq for r in shop.ledger.records()]
-        assert seqs == list(range(1, 4 * ORDERS + 2))  # nothing lost, nothing interleaved
+        assert len(seqs) == 4 * ORDERS + 1 and seqs == sorted(set(seqs))  # nothing lost, in order
+        if store_kind == "file":  # (PostgreSQL's seq is a sequence: gaps where an insert lost a race)
+            assert seqs == list(range(1, 4 * ORDERS + 2))  # nothing interleaved
 
 
-def test_concurrent_begins_of_the_same_orders_create_each_once(tmp_path):
+def test_concurrent_begins_of_the_same_orders_create_each_once(store_location):
     """Two threads of one shop and a second shop in the same process begin the same
     orders at once: one created and one reserved record per order."""
-    data_dir = tmp_path / "shop"
+    data_dir = store_location
     order_ids = [f"b-{i}" for i in range(20)]
     with Shop(data_dir) as one, Shop(data_dir) as two, ThreadPoolExecutor(4) as pool:
         jobs = [pool.submit(shop.begin, o, CART) for o in order_ids for shop in (one, two, one, two)]

@@ -5,13 +5,14 @@ clock (expire), a late payment — and is SIGKILLed right after its Nth ledger
 append (before the flow commit that follows: reserve, fulfil and release are
 serviced inside the flow's step, so a kill there loses the uncommitted step) or
 right after its Nth flow commit (before the next ledger append), for every N the
-plan has; then a new Shop on the same data directory recovers and takes the whole
+plan has; then a new Shop on the same data (directory or database) recovers and takes the whole
 plan again, and every order must end in its one lifecycle with each record once,
 the stock on hand must be the opening stock minus what was fulfilled, and every
 payment received must be the one its order was fulfilled for or refund-due.
 
-The kill is armed in the child script only (Ledger.append / FileStore.commit
-wrapped there), never in production code.
+The kill is armed in the child script only (Ledger.append / FileStore.commit, or
+PgLedger.append / PgStore.commit, wrapped there), never in production code. Every
+scenario runs on the file store and on PostgreSQL.
 """
 
 import json
@@ -26,6 +27,8 @@ import pytest
 
 from commerce import Shop, audit
 from flow import ManualClock
+
+from shophelp import ledger_state
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_800_000_000
@@ -70,16 +73,20 @@ CHILD = textwrap.dedent(
     import json, os, signal, sys, traceback
     sys.path.insert(0, sys.argv[1])
     from commerce import Shop
-    from commerce.ledger import Ledger
     from flow import ManualClock
-    from flow.store import FileStore
 
     job = json.load(sys.stdin)
     plan, carts, totals = job["plan"], job["carts"], job["totals"]
+    if job["kind"] == "postgres":
+        from commerce.pgledger import PgLedger as Ledger
+        from flow.pgstore import PgStore as FlowStore
+    else:
+        from commerce.ledger import Ledger
+        from flow.store import FileStore as FlowStore
 
     def worker(hook, n, data_dir):
         calls = 0
-        cls, name = (Ledger, "append") if hook == "append" else (FileStore, "commit")
+        cls, name = (Ledger, "append") if hook == "append" else (FlowStore, "commit")
         original = getattr(cls, name)
 
         def wrapped(*args, **kwargs):
@@ -132,44 +139,47 @@ CHILD = textwrap.dedent(
     def scenario(sc):
         results = []
         for i, (hook, n) in enumerate(sc["kills"]):
-            log = sc["dir"] + f".run{i}.log"
-            pid = fork(lambda: worker(hook, n, sc["dir"]), log)
+            log = sc["log"] + f".run{i}.log"
+            pid = fork(lambda: worker(hook, n, sc["where"]), log)
             status = os.waitpid(pid, 0)[1]
             code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
             with open(log) as f:
                 results.append([code, f.read()])
-        with open(sc["dir"] + ".result.json", "w") as f:
+        with open(sc["log"] + ".result.json", "w") as f:
             json.dump(results, f)
 
     running = set()
     for sc in job["scenarios"]:
         if len(running) >= job["parallel"]:
             running.discard(os.wait()[0])
-        running.add(fork(lambda: scenario(sc), sc["dir"] + ".runner.log"))
+        running.add(fork(lambda: scenario(sc), sc["log"] + ".runner.log"))
     while running:
         running.discard(os.wait()[0])
     """
 )
 
 
-def run_scenarios(base, scenarios, parallel=3):
+def run_scenarios(base, scenarios, new_location, kind, parallel=3):
     """Run each scenario (a list of (hook, n) kills, one run per kill) in the child
-    script: {scenario id: (data dir, [(returncode, output)])}."""
+    script, each on a store of its own from new_location() (a data directory or a
+    database URL, per `kind`): {scenario id: (data location, [(returncode, output)])}."""
     script = base / "child.py"
     script.write_text(CHILD, encoding="utf-8")
+    where = {scenario_id(k): new_location() for k in scenarios}
     job = {"plan": PLAN, "carts": CARTS, "totals": TOTALS, "parallel": parallel, "t0": T0, "window": WINDOW,
-           "opening": OPENING,
-           "scenarios": [{"dir": str(base / scenario_id(k)), "kills": k} for k in scenarios]}
+           "opening": OPENING, "kind": kind,
+           "scenarios": [{"where": where[scenario_id(k)], "log": str(base / scenario_id(k)), "kills": k}
+                         for k in scenarios]}
     done = subprocess.run([sys.executable, str(script), str(ROOT)], input=json.dumps(job),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     out = {}
     for kills in scenarios:
-        data_dir = base / scenario_id(kills)
-        result_file = Path(str(data_dir) + ".result.json")
-        assert result_file.exists(), (Path(str(data_dir) + ".runner.log").read_text()
-                                      if Path(str(data_dir) + ".runner.log").exists() else "no runner log")
-        out[scenario_id(kills)] = (data_dir, json.loads(result_file.read_text()))
+        log = base / scenario_id(kills)
+        result_file = Path(str(log) + ".result.json")
+        assert result_file.exists(), (Path(str(log) + ".runner.log").read_text()
+                                      if Path(str(log) + ".runner.log").exists() else "no runner log")
+        out[scenario_id(kills)] = (where[scenario_id(kills)], json.loads(result_file.read_text()))
     return out
 
 
@@ -193,9 +203,40 @@ def scenario_id(kills):
     return "+".join(f"{hook}{n}" for hook, n in kills)
 
 
-@pytest.fixture(scope="module")
-def crashed(tmp_path_factory):
-    return run_scenarios(tmp_path_factory.mktemp("crash"), SCENARIOS)
+@pytest.fixture(scope="module", params=["file", "postgres"])
+def crashed(request, tmp_path_factory):
+    """(store kind, {scenario id: (data location, results)}) of every scenario."""
+    base = tmp_path_factory.mktemp("crash")
+    if request.param == "file":
+        yield "file", run_scenarios(base, SCENARIOS, lambda: str(base / f"data{next(_numbers)}"), "file")
+        return
+    server = request.getfixturevalue("pg_server")
+    names = []
+
+    def new_database():
+        names.append(server.acquire_database())
+        return server.url(names[-1])
+    try:
+        yield "postgres", run_scenarios(base, SCENARIOS, new_database, "postgres")
+    finally:
+        server.ensure_running()
+        for name in names:
+            server.release_database(name)
+
+
+_numbers = iter(range(10**9))
+
+
+def copy_of(kind, data, tmp_path, request):
+    """Another store holding what the store at `data` holds now."""
+    if kind == "file":
+        bare = tmp_path / "bare"
+        shutil.copytree(data, bare)
+        return str(bare)
+    server = request.getfixturevalue("pg_server")
+    name = server.copy_database(data.rsplit("/", 1)[1].split("?")[0])
+    request.addfinalizer(lambda: server.drop_database(name))
+    return server.url(name)
 
 
 def open_shop(data_dir, **kw):
@@ -251,8 +292,9 @@ def check_every_order_settled(shop):
 
 
 @pytest.mark.parametrize("kills", SCENARIOS, ids=[scenario_id(k) for k in SCENARIOS])
-def test_a_crash_then_redelivery_records_each_effect_exactly_once(crashed, kills, tmp_path):
-    data_dir, results = crashed[scenario_id(kills)]
+def test_a_crash_then_redelivery_records_each_effect_exactly_once(crashed, kills, tmp_path, request):
+    kind, by_scenario = crashed
+    data_dir, results = by_scenario[scenario_id(kills)]
     code, output = results[0]
     assert code == -signal.SIGKILL, f"the kill never fired (exit {code}):\n{output}"
     for code, output in results[1:]:
@@ -260,8 +302,7 @@ def test_a_crash_then_redelivery_records_each_effect_exactly_once(crashed, kills
 
     # Two restarts of the same wreck: with the recovery pass, then the plan delivered
     # again; and without it, only the plan again — each must settle every order once.
-    bare = tmp_path / "bare"
-    shutil.copytree(data_dir, bare)
+    bare = copy_of(kind, data_dir, tmp_path, request)
 
     with open_shop(data_dir) as shop:
         wreck = audit.verify(shop)  # what a crash leaves is named, and is all work recover finishes
@@ -270,20 +311,21 @@ def test_a_crash_then_redelivery_records_each_effect_exactly_once(crashed, kills
         shop.recover()  # explicit: opening a Shop runs nothing
         deliver(shop)
         check_every_order_settled(shop)
-        before = (data_dir / "ledger.log").read_bytes()
+        before = ledger_state(data_dir)
         deliver(shop)  # and once more: every step a replay now, nothing recorded
-        assert (data_dir / "ledger.log").read_bytes() == before
+        assert ledger_state(data_dir) == before
 
     with open_shop(bare, recover=False) as shop:
         deliver(shop)
         check_every_order_settled(shop)
 
 
-def test_the_child_finishes_when_no_kill_fires(tmp_path):
+def test_the_child_finishes_when_no_kill_fires(tmp_path, new_store_location, store_kind):
     """The harness itself: with N past the last step the child runs to the end,
     having made exactly STEPS appends and commits."""
     kills = [[(hook, n + 1)] for hook, n in STEPS.items()]
-    for (hook, n), (data_dir, results) in zip(STEPS.items(), run_scenarios(tmp_path, kills).values()):
+    runs = run_scenarios(tmp_path, kills, new_store_location, store_kind)
+    for (hook, n), (data_dir, results) in zip(STEPS.items(), runs.values()):
         [(code, output)] = results
         assert code == 0, output
         assert output.split() == ["finished", str(n)]

@@ -16,11 +16,12 @@ import pytest
 
 from commerce import OrderError, Shop, audit
 from commerce.audit import MANUAL, RECOVER
-from commerce.ledger import STOCK, Ledger
+from commerce.ledger import STOCK
 from commerce.orders import FLOW
 from flow import ManualClock, RetryPolicy
 
 import storebuild
+from shophelp import flows_location, ledger_state, open_ledger
 
 T0 = 1_800_000_000
 WINDOW = 1800
@@ -35,8 +36,9 @@ def clock():
 
 
 @pytest.fixture
-def data(tmp_path):
-    return tmp_path / "shop"
+def data(store_location):
+    """Where the shop keeps its data: a directory, or a PostgreSQL database (URL)."""
+    return store_location
 
 
 @pytest.fixture
@@ -50,7 +52,8 @@ def kinds(shop, order):
 
 
 def ledger_bytes(data):
-    return (data / "ledger.log").read_bytes()
+    """What the ledger has committed (its records; for a file ledger its bytes too)."""
+    return ledger_state(data)
 
 
 def on_hand(shop, **changes):
@@ -141,7 +144,7 @@ def test_bad_stock_is_refused_and_records_nothing(shop, data, items, message):
     assert ledger_bytes(data) == before
 
 
-def test_the_opening_stock_is_recorded_once_by_the_shop_that_creates_the_data(data, clock):
+def test_the_opening_stock_is_recorded_once_by_the_shop_that_creates_the_data(data, clock, new_store_location):
     with Shop(data, clock=clock, opening_stock={"tea": 4}) as first:
         [opening] = first.ledger.records()
         assert opening.details == {"stock": {"tea": 4}, "opening": True}
@@ -149,12 +152,11 @@ def test_the_opening_stock_is_recorded_once_by_the_shop_that_creates_the_data(da
         assert first.begin("o", [("tea", 1)]) == "awaiting-payment"
     with Shop(data, clock=clock, opening_stock={"tea": 1000}) as second:  # too late: it was recorded
         assert second.stock()["tea"] == 3
-    with Shop(data.parent / "default", clock=clock) as default:
+    with Shop(new_store_location(), clock=clock) as default:
         assert set(default.stock().values()) == {1000}  # commerce.stock.OPENING_UNITS of every sku
 
 
-def test_an_older_data_directory_gets_its_opening_stock_with_its_first_reservation(tmp_path, clock):
-    data = tmp_path / "old"
+def test_an_older_data_directory_gets_its_opening_stock_with_its_first_reservation(data, clock):
     storebuild.build_old_style(data, "x", pay=True)  # a ledger from before stock
     before = storebuild.tree_bytes(data)
     with Shop(data, clock=clock, opening_stock={"tea": 4}) as shop:
@@ -193,12 +195,13 @@ def test_processes_reserving_the_last_units_at_once_never_oversell(data):
         clean(shop)
 
 
-def test_the_ledger_conditional_append_decides_within_one_group_commit(tmp_path):
+def test_the_ledger_conditional_append_decides_within_one_group_commit(data):
     """Threads of one process share a group commit: the stock check counts the
-    records of the same batch before it."""
+    records of the same batch before it (and on PostgreSQL, of the transactions
+    committed before it)."""
     import threading
 
-    with Ledger(tmp_path / "l.log") as ledger:
+    with open_ledger(data) as ledger:
         ledger.append(STOCK, "received", "stock:1", details={"stock": {"x": 5}})
         out = []
 
@@ -213,7 +216,7 @@ def test_the_ledger_conditional_append_decides_within_one_group_commit(tmp_path)
             t.join()
         assert sorted(out) == ["out-of-stock"] * 7 + ["reserved"] * 5
         assert ledger.stock() == {"x": 0}
-    with Ledger(tmp_path / "l.log") as again:  # the balance is rebuilt from the file
+    with open_ledger(data) as again:  # the balance is rebuilt from what was committed
         assert again.stock() == {"x": 0}
 
 
@@ -502,8 +505,8 @@ def test_every_lifecycle_passes_the_ledgers_own_check_and_the_cross_check(shop, 
     assert [o.order_id for o in shop.orders(status="cancelled")] == ["gone"]
 
 
-def test_the_ledger_names_records_outside_every_lifecycle(tmp_path):
-    with Ledger(tmp_path / "l.log") as ledger:
+def test_the_ledger_names_records_outside_every_lifecycle(data):
+    with open_ledger(data) as ledger:
         for order in "ABCDEF":
             ledger.append(order, "created", f"{order}:c")
         ledger.append("A", "reserved", "A:r")
@@ -529,8 +532,7 @@ def test_the_ledger_names_records_outside_every_lifecycle(tmp_path):
 # --------------------------------------------------------------------------- older stores
 
 
-def test_orders_of_the_older_order_lifecycle_flow_still_settle_and_cancel(tmp_path):
-    data = tmp_path / "old"
+def test_orders_of_the_older_order_lifecycle_flow_still_settle_and_cancel(data):
     storebuild.build_old_style(data, "x", pay=False)
     storebuild.build_old_style(data, "y", pay=False)
     with Shop(data) as shop:
@@ -556,10 +558,8 @@ ORDER_SCM_BEFORE_15 = """;; order.scm -- the order lifecycle, as a durable flow 
 """  # (the backslash joins the two halves of the defflow's one line)
 
 
-def test_an_older_stores_orders_replay_onto_the_order_scm_loaded_now(tmp_path):
-    data = tmp_path / "older"
-    os.makedirs(data / "flows")
-    with Ledger(data / "ledger.log") as ledger:
+def test_an_older_stores_orders_replay_onto_the_order_scm_loaded_now(data):
+    with open_ledger(data) as ledger:
         for order in ("v", "w"):
             storebuild.created(ledger, order)
 
@@ -567,7 +567,7 @@ def test_an_older_stores_orders_replay_onto_the_order_scm_loaded_now(tmp_path):
             ledger.append(request.flow_id, "reserved", request.key)
             return {"record": "reserved"}
 
-        rt = storebuild.runtime(str(data), ORDER_SCM_BEFORE_15, "order.scm")
+        rt = storebuild.runtime(data, ORDER_SCM_BEFORE_15, "order.scm")
         try:
             for order in ("v", "w"):
                 assert rt.start("order-lifecycle", order, flow_id=order, serve={"reserve": reserve}).kind == "payment"
@@ -586,7 +586,7 @@ def test_an_older_stores_orders_replay_onto_the_order_scm_loaded_now(tmp_path):
 # --------------------------------------------------------------------------- reading
 
 
-def test_show_gives_the_records_and_the_flows_state_and_runs_nothing(shop, data):
+def test_show_gives_the_records_and_the_flows_state_and_runs_nothing(shop, data, store_kind):
     shop.begin("o-1", CART)
     before = storebuild.tree_bytes(data)
     d = shop.show("o-1")
@@ -597,7 +597,8 @@ def test_show_gives_the_records_and_the_flows_state_and_runs_nothing(shop, data)
     assert storebuild.tree_bytes(data) == before
     with pytest.raises(OrderError, match="unknown order: nope"):
         shop.show("nope")
-    assert os.path.exists(data / "flows")
+    if store_kind == "file":
+        assert os.path.exists(os.path.join(data, "flows"))
 
 
 def test_flows_cancel_with_unwind_compensates_in_the_flow(shop, data):
@@ -627,7 +628,7 @@ def test_the_flows_cancel_command_unwinds_an_order(shop, data):
     ORDER_SCM = Path(__file__).resolve().parents[2] / "schemes" / "order.scm"
     shop.begin("o-1", CART)
     shop.close()
-    r = cli("flows", "cancel", "o-1", "--unwind", "--store", data / "flows", "--load", ORDER_SCM)
+    r = cli("flows", "cancel", "o-1", "--unwind", "--store", flows_location(data), "--load", ORDER_SCM)
     assert r.exit_code == 0, r.stderr
     assert "release" in r.stdout
     r = cli("order", "recover", "--data", data)

@@ -1,4 +1,4 @@
-"""Races between processes on one data directory: the payment webhook against the
+"""Races between processes on one data directory or database: the payment webhook against the
 payment deadline (exactly one wins; a payment that loses is refund-due, never
 lost), and 8 processes delivering payments, duplicate deliveries, second payments
 under other references and cancellations for 200 orders at once. Every order ends
@@ -123,14 +123,14 @@ def check_settled(shop, orders, delivered):
 
 
 @pytest.mark.parametrize("meeting", [False, True], ids=["side-by-side", "meeting"])
-def test_the_webhook_and_the_deadline_at_the_same_moment_in_two_processes(tmp_path, meeting):
+def test_the_webhook_and_the_deadline_at_the_same_moment_in_two_processes(tmp_path, store_location, meeting):
     """One process delivers each order's payment half a second before its deadline
     (by its clock), the other fires the deadlines (by its clock, due): for each
     order exactly one wins — fulfilled, or expired with the payment refund-due
     (recorded by the release when the payment came first, by the webhook when
     the release did). Side by side, both go through the orders in the same order
     (the timer overtakes); meeting, from both ends."""
-    data = tmp_path / "shop"
+    data = store_location
     orders = [f"r-{i:02d}" for i in range(40)]
     begin_all(data, orders)
     sequence = list(reversed(orders)) if meeting else orders
@@ -151,8 +151,8 @@ def test_the_webhook_and_the_deadline_at_the_same_moment_in_two_processes(tmp_pa
         assert shop.run_due() == []
 
 
-def test_eight_processes_deliver_payments_duplicates_and_cancellations_for_200_orders(tmp_path):
-    data = tmp_path / "shop"
+def test_eight_processes_deliver_payments_duplicates_and_cancellations_for_200_orders(tmp_path, store_location):
+    data = store_location
     orders = [f"o-{i:03d}" for i in range(200)]
     begin_all(data, orders)
     rng = random.Random(15)

@@ -13,7 +13,6 @@ import pytest
 from commerce import OrderError, OrderSummary, Shop
 from commerce.ledger import (
     FILE_HEADER_SIZE,
-    Ledger,
     LedgerCorruptError,
     LedgerVersionError,
     LedgerWarning,
@@ -21,13 +20,22 @@ from commerce.ledger import (
     encode_frame,
 )
 
+from shophelp import ledger_state, open_ledger
+
 CART = [("tea", 2), ("mug", 1)]  # 2 x 450 + 1200
 TOTAL = 2100
 KINDS = ["created", "reserved", "paid", "fulfilled"]
 
 
 @pytest.fixture
-def data_dir(tmp_path):
+def data_dir(store_location):
+    """Where the shop keeps its data: a directory, or a PostgreSQL database (URL)."""
+    return store_location
+
+
+@pytest.fixture
+def file_data_dir(tmp_path):
+    """A data directory, for the tests about the ledger file itself (file store only)."""
     return tmp_path / "shop"
 
 
@@ -37,14 +45,28 @@ def shop(data_dir):
         yield s
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    """One shop for the many small bad-input cases (opening a Shop takes a while):
-    each case works on order ids of its own."""
-    data_dir = tmp_path_factory.mktemp("shared") / "shop"
-    with Shop(data_dir) as s:
-        s.test_dir = data_dir
-        yield s
+@pytest.fixture(scope="module", params=["file", "postgres"])
+def shared(request, tmp_path_factory):
+    """One shop per store for the many small bad-input cases (opening a Shop takes a
+    while): each case works on order ids of its own."""
+    if request.param == "file":
+        data_dir = str(tmp_path_factory.mktemp("shared") / "shop")
+        release = None
+    else:
+        server = request.getfixturevalue("pg_server")
+        name = server.acquire_database()
+        data_dir = server.url(name)
+
+        def release():
+            server.ensure_running()
+            server.release_database(name)
+    try:
+        with Shop(data_dir) as s:
+            s.test_dir = data_dir
+            yield s
+    finally:
+        if release is not None:
+            release()
 
 
 _ids = iter(range(10**9))
@@ -59,7 +81,8 @@ def kinds(shop, order_id):
 
 
 def ledger_bytes(data_dir):
-    return (data_dir / "ledger.log").read_bytes()
+    """What the ledger has committed (its records; for a file ledger its bytes too)."""
+    return ledger_state(data_dir)
 
 
 # --------------------------------------------------------------------------- the seed behaviours
@@ -180,8 +203,7 @@ def test_a_payment_recorded_before_a_crash_is_finished_by_the_next_shop(data_dir
 def test_settle_can_start_a_flow_that_a_crash_kept_from_starting(data_dir):
     """created is in the ledger but the flow was never started; the webhook alone
     (no recovery pass, no redelivered begin) carries the order to the end."""
-    data_dir.mkdir()
-    with Ledger(data_dir / "ledger.log") as ledger:
+    with open_ledger(data_dir) as ledger:
         ledger.append("o-1", "created", "o-1:created", amount=TOTAL,
                       details={"cart": [["tea", 2], ["mug", 1]], "lines": []})
     with Shop(data_dir, recover=False) as shop:
@@ -326,7 +348,9 @@ def _shop_with_orders(data_dir, n=3):
         return [r.offset for r in s.ledger.records()]
 
 
-def test_a_corrupt_middle_of_the_ledger_is_an_error_naming_its_offset(data_dir):
+@pytest.mark.file_only("damages the ledger file")
+def test_a_corrupt_middle_of_the_ledger_is_an_error_naming_its_offset(file_data_dir):
+    data_dir = file_data_dir
     offsets = _shop_with_orders(data_dir)
     path = data_dir / "ledger.log"
     damaged = bytearray(path.read_bytes())
@@ -345,7 +369,9 @@ def test_a_corrupt_middle_of_the_ledger_is_an_error_naming_its_offset(data_dir):
         assert [o.status for o in s.orders()] == ["fulfilled", "awaiting-payment", "awaiting-payment"]
 
 
-def test_a_ledger_written_by_a_newer_format_is_refused_untouched(data_dir):
+@pytest.mark.file_only("edits the ledger file's header")
+def test_a_ledger_written_by_a_newer_format_is_refused_untouched(file_data_dir):
+    data_dir = file_data_dir
     _shop_with_orders(data_dir)
     path = data_dir / "ledger.log"
     original = path.read_bytes()
@@ -359,7 +385,9 @@ def test_a_ledger_written_by_a_newer_format_is_refused_untouched(data_dir):
         assert len(s.orders()) == 3
 
 
-def test_a_record_written_by_a_newer_format_is_refused_untouched(data_dir):
+@pytest.mark.file_only("appends a frame to the ledger file")
+def test_a_record_written_by_a_newer_format_is_refused_untouched(file_data_dir):
+    data_dir = file_data_dir
     _shop_with_orders(data_dir)
     path = data_dir / "ledger.log"
     body = {"seq": 99, "order": "o-9", "kind": "created", "key": "o-9:created", "amount": 1,
@@ -371,7 +399,9 @@ def test_a_record_written_by_a_newer_format_is_refused_untouched(data_dir):
     assert path.read_bytes() == newer
 
 
-def test_a_torn_tail_is_cut_with_a_warning_and_every_committed_order_kept(data_dir):
+@pytest.mark.file_only("tears the ledger file's last frame")
+def test_a_torn_tail_is_cut_with_a_warning_and_every_committed_order_kept(file_data_dir):
+    data_dir = file_data_dir
     _shop_with_orders(data_dir)
     path = data_dir / "ledger.log"
     whole = path.read_bytes()
@@ -391,7 +421,9 @@ def test_a_torn_tail_is_cut_with_a_warning_and_every_committed_order_kept(data_d
         s.close()
 
 
-def test_a_file_that_is_not_a_ledger_is_refused_untouched(data_dir):
+@pytest.mark.file_only("puts a file that is not a ledger where the ledger goes")
+def test_a_file_that_is_not_a_ledger_is_refused_untouched(file_data_dir):
+    data_dir = file_data_dir
     data_dir.mkdir()
     path = data_dir / "ledger.log"
     path.write_bytes(b"hello, this is not a ledger at all\n")

@@ -1,4 +1,4 @@
-"""Opening is not running: a Shop opened on a data directory, and its status and
+"""Opening is not running: a Shop opened on a data directory or database, and its status and
 orders queries, never start or resume a flow — not even on a hostile store whose
 flows a recovery pass would run, nor on flows whose code is not loaded.
 Recovery is the explicit `Shop.recover()`."""
@@ -12,8 +12,8 @@ import storebuild
 
 
 @pytest.fixture
-def hostile(tmp_path):
-    data = tmp_path / "shop"
+def hostile(store_location):
+    data = store_location
     statuses = storebuild.build_hostile(data)
     return data, statuses
 
@@ -55,8 +55,8 @@ def test_recover_is_the_explicit_call_and_skips_what_it_cannot_or_must_not_drive
         assert [r.kind for r in shop.ledger.records("h3")] == ["created"]
 
 
-def test_recover_true_is_an_explicit_opt_in(tmp_path):
-    data = tmp_path / "shop"
+def test_recover_true_is_an_explicit_opt_in(store_location):
+    data = store_location
     with Shop(data) as shop:
         shop.begin("o", [("tea", 1)])
         shop.ledger.append("o", "paid", shop.flows.result("o").key, amount=450, details={"payment_ref": "p"})
@@ -77,6 +77,7 @@ def test_begin_and_settle_refuse_to_drive_a_flow_of_another_name(hostile):
     assert storebuild.tree_bytes(data) == before
 
 
+@pytest.mark.file_only("loses the ledger's records by truncating the ledger file")
 def test_orders_lists_an_order_flow_the_ledger_lost_with_no_total(tmp_path):
     data = tmp_path / "shop"
     with Shop(data) as shop:

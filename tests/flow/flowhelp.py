@@ -33,3 +33,20 @@ class Effects:
     def __call__(self, what):
         self.seen.append(what.name)
         return what
+
+
+def stored_state(location):
+    """{flow id: (snapshot bytes, [journal entry bytes])} as committed in the store at
+    `location` (a directory or a postgresql:// URL), read through a store of its own."""
+    from flow.store import open_store
+
+    store = open_store(location)
+    try:
+        store.refresh()
+        out = {}
+        for fid in sorted(store.ids()):
+            got = store.get(fid)
+            out[fid] = (bytes(got.snapshot), [bytes(e) for e in got.journal])
+        return out
+    finally:
+        store.close()

@@ -128,12 +128,12 @@ def test_divergence_at_the_first_journaled_step():
         new.resume("o", "P")
 
 
-def test_resume_without_the_code_names_flow_unit_and_file(tmp_path):
-    rt, _ = make(V1, filename="schemes/order.scm", store=tmp_path)
+def test_resume_without_the_code_names_flow_unit_and_file(store_location):
+    rt, _ = make(V1, filename="schemes/order.scm", store=store_location)
     rt.start("order", "o", flow_id="o")
     unit = rt.defs["order"].unit_hash
     rt.close()
-    bare = FlowRuntime(store=tmp_path)  # the durable store, but no code loaded
+    bare = FlowRuntime(store=store_location)  # the durable store, but no code loaded
     assert bare.status("o") == "suspended"  # reading state needs no code
     with pytest.raises(CodeNotLoaded) as e:
         bare.resume("o", "R")
@@ -190,7 +190,7 @@ def test_a_continuation_inside_eval_is_replayed_in_a_fresh_runtime():
     assert [e.answer for e in fresh.journal("e")] == [10, 5]
 
 
-def test_data_holding_a_procedure_from_code_not_loaded():
+def test_data_holding_a_procedure_from_code_not_loaded(store_location):
     from flow import SchemeObject, codec
 
     code = "(defflow apply-it (lambda (f) (f (request 'arg 0))))"
@@ -204,22 +204,19 @@ def test_data_holding_a_procedure_from_code_not_loaded():
     assert isinstance(e.value, codec.MissingUnit)  # what the flow inspector catches
     assert fresh.ids() == []
     # a durable store opened without that code: status and cancel work, reading the data says why not
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        durable, _ = make(code, store=d)
-        durable.interp.eval("(lambda (x) (* x 10))", "helpers.scm")
-        durable.import_store(data)
-        durable.close()
-        bare, _ = make(code, store=d)
-        assert bare.status("q") == "suspended"
-        with pytest.raises(CodeNotLoaded, match="helpers.scm"):
-            bare.result("q")
-        with pytest.raises(CodeNotLoaded, match="helpers.scm"):
-            bare.resume("q", 1)
-        assert bare.cancel("q") == "cancelled"
-        assert bare.status("q") == "cancelled"
-        bare.close()
+    durable, _ = make(code, store=store_location)
+    durable.interp.eval("(lambda (x) (* x 10))", "helpers.scm")
+    durable.import_store(data)
+    durable.close()
+    bare, _ = make(code, store=store_location)
+    assert bare.status("q") == "suspended"
+    with pytest.raises(CodeNotLoaded, match="helpers.scm"):
+        bare.result("q")
+    with pytest.raises(CodeNotLoaded, match="helpers.scm"):
+        bare.resume("q", 1)
+    assert bare.cancel("q") == "cancelled"
+    assert bare.status("q") == "cancelled"
+    bare.close()
 
 
 def test_a_journal_holding_a_procedure_from_code_not_loaded():

@@ -33,13 +33,13 @@ def worker(directory, seed, queue):
     queue.put((seed, accepted))
 
 
-def test_processes_answer_each_request_exactly_once(tmp_path):
-    rt = runtime(ORDER, store=tmp_path)
+def test_processes_answer_each_request_exactly_once(store_location):
+    rt = runtime(ORDER, store=store_location)
     for i in range(FLOWS):
         rt.start("order-lifecycle", i, flow_id=f"c{i}")
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(str(tmp_path), seed, queue)) for seed in range(4)]
+    procs = [ctx.Process(target=worker, args=(store_location, seed, queue)) for seed in range(4)]
     for p in procs:
         p.start()
     results = dict(queue.get(timeout=120) for _ in procs)
@@ -61,11 +61,11 @@ def test_processes_answer_each_request_exactly_once(tmp_path):
     rt.close()
 
 
-def test_threads_with_their_own_runtimes_on_one_store(tmp_path):
-    rt = runtime(ORDER, store=tmp_path)
+def test_threads_with_their_own_runtimes_on_one_store(store_location):
+    rt = runtime(ORDER, store=store_location)
     for i in range(20):
         rt.start("order-lifecycle", i, flow_id=f"t{i}")
-    runtimes = [runtime(ORDER, store=tmp_path) for _ in range(3)] + [rt]
+    runtimes = [runtime(ORDER, store=store_location) for _ in range(3)] + [rt]
     accepted = Counter()
     lock = threading.Lock()
 

@@ -38,13 +38,13 @@ def check_consistent(rt, reported):
         assert f.step >= reported.get(fid, 0), f"{fid} went back from step {reported[fid]} to {f.step}"
 
 
-def test_sigkill_at_random_moments_loses_nothing(tmp_path):
+def test_sigkill_at_random_moments_loses_nothing(store_location, store_kind):
     rng = random.Random(4)
     reported = {}
     deadline = time.monotonic() + 30
     kills = 0
     for round_ in range(5):
-        proc = subprocess.Popen([sys.executable, DRIVER, str(tmp_path), str(N), str(round_)],
+        proc = subprocess.Popen([sys.executable, DRIVER, store_location, str(N), str(round_)],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.02, 0.6))
@@ -57,19 +57,21 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
             reported[fid] = max(reported.get(fid, 0), int(step))
         with warnings.catch_warnings(record=True) as seen:  # no code needed to read the state
             warnings.simplefilter("always")
-            rt = FlowRuntime(store=tmp_path)
-        # a kill in the middle of a write leaves a torn last frame, cut off with a warning
-        assert all("an interrupted write" in str(w.message) for w in seen), [str(w.message) for w in seen]
+            rt = FlowRuntime(store=store_location)
+        # a kill in the middle of a write leaves a torn last frame in a file store, cut off with a
+        # warning; on PostgreSQL the server rolls back the killed client's open transaction
+        expected = "an interrupted write" if store_kind == "file" else "(no warning)"
+        assert all(expected in str(w.message) for w in seen), [str(w.message) for w in seen]
         check_consistent(rt, reported)
         rt.close()
         if time.monotonic() > deadline:
             break
     assert kills >= 1
     # finish: the driver without a kill, then drive every flow to done
-    done = subprocess.run([sys.executable, DRIVER, str(tmp_path), str(N), "9"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, DRIVER, store_location, str(N), "9"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    rt = FlowRuntime(store=tmp_path)
+    rt = FlowRuntime(store=store_location)
     rt.load(ORDER, "order.scm")
     assert len(rt.ids()) == N
     for fid in rt.ids():
@@ -93,7 +95,7 @@ while True:
 """
 
 
-def test_sigkill_during_import_leaves_one_store_or_the_other(tmp_path):
+def test_sigkill_during_import_leaves_one_store_or_the_other(tmp_path, store_location):
     exports = []
     for n in (3, 40):
         rt = FlowRuntime()
@@ -105,7 +107,7 @@ def test_sigkill_during_import_leaves_one_store_or_the_other(tmp_path):
         path.write_bytes(rt.export_store())
         exports.append(rt)
     expected = [sorted(rt.ids()) for rt in exports]
-    store = tmp_path / "store"
+    store = store_location
     rng = random.Random(7)
     for _ in range(3):
         proc = subprocess.Popen([sys.executable, "-c", IMPORT_DRIVER, str(store), ORDER,

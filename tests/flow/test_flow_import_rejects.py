@@ -1,6 +1,7 @@
 """import_store refuses bad input with a StoreFormatError naming the problem,
 runs nothing, never unpickles, and leaves the runtime exactly as it was."""
 
+import os
 import pickle
 import zlib
 
@@ -231,14 +232,20 @@ def test_import_runs_no_flow_code():
     assert dst_calls == ["after"]
 
 
-def test_a_rejected_import_into_a_durable_runtime_changes_nothing(tmp_path):
-    rt = runtime(CODE, store=tmp_path)
+def test_a_rejected_import_into_a_durable_runtime_changes_nothing(store_location, store_kind):
+    from flowhelp import stored_state
+
+    def committed():
+        log = os.path.join(store_location, "flows.log")
+        return stored_state(store_location), (open(log, "rb").read() if store_kind == "file" else None)
+
+    rt = runtime(CODE, store=store_location)
     rt.start("order-lifecycle", "d", flow_id="d")
-    log = (tmp_path / "flows.log").read_bytes()
+    before = committed()
     rejected(GOOD[:-3], rt=rt)
     rejected(_with_snapshot(lambda m: m.update(v=1)), rt=rt)
-    assert (tmp_path / "flows.log").read_bytes() == log
+    assert committed() == before
     rt.close()
-    again = runtime(CODE, store=tmp_path)
+    again = runtime(CODE, store=store_location)
     assert again.ids() == ["d"]
     again.close()

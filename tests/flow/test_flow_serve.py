@@ -109,13 +109,16 @@ def entries(rt, flow_id):
     return [(e.kind.name, to_python(e.payload), e.key, to_python(e.answer)) for e in rt.journal(flow_id)]
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "postgres"])
 def make(request, tmp_path):
     """make() -> a runtime with CODE loaded and an `effect` host procedure
-    (make.effects), on a MemoryStore or on a FileStore in tmp_path/flows; every
-    make() of a file-store test opens the same directory (a restart)."""
+    (make.effects), on a MemoryStore, a FileStore in tmp_path/flows or a PgStore on
+    a fresh database; every make() of a durable-store test opens the same store (a
+    restart)."""
     opened = []
-    store = None if request.param == "memory" else tmp_path / "flows"
+    store = {"memory": None, "file": tmp_path / "flows"}.get(request.param)
+    if request.param == "postgres":
+        store = request.getfixturevalue("pg_url")
 
     def make(*sources):
         rt = FlowRuntime(store=store)
@@ -342,13 +345,13 @@ def test_a_crash_before_the_commit_of_a_resume_leaves_the_flow_as_it_was(make):
     assert [e[2] for e in entries(rt, "s")] == [f"s:{i}" for i in range(1, 21)]
 
 
-def test_a_process_killed_inside_a_handler_committed_nothing(tmp_path):
+def test_a_process_killed_inside_a_handler_committed_nothing(store_location):
     """A real crash: the process exits (os._exit) in the middle of serving;
     the next process finds no flow and is asked the same keys again."""
     script = textwrap.dedent(f"""
         import os, sys
         from flow import FlowRuntime
-        rt = FlowRuntime(store={str(tmp_path)!r})
+        rt = FlowRuntime(store={store_location!r})
         rt.load({SUMMER!r}, "flows.scm")
         def add(s):
             print(s.key, flush=True)
@@ -360,7 +363,7 @@ def test_a_process_killed_inside_a_handler_committed_nothing(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 9, proc.stderr
     assert proc.stdout.split() == ["s:1", "s:2", "s:3", "s:4"]
-    rt = runtime(SUMMER, store=tmp_path)
+    rt = runtime(SUMMER, store=store_location)
     assert rt.ids() == []
     h = Handler(lambda s: s.payload)
     assert rt.start("summer", 5, flow_id="s", serve={"add": h}) == Suspended("s", "confirm", 10, "s:6")
@@ -435,6 +438,7 @@ def test_a_handler_may_drive_another_flow(make):
     assert entries(rt, "o") == [("reserve", "o-1", "o:1", "payment")]
 
 
+@pytest.mark.file_only("probes the file store's lock file byte; see the test after it for every store")
 def test_a_flow_stays_locked_against_other_processes_after_a_refused_reentry(tmp_path):
     """After a handler's refused resume of its own flow, the flow is still locked against other
     processes."""
@@ -474,6 +478,48 @@ def test_a_flow_stays_locked_against_other_processes_after_a_refused_reentry(tmp
     rt.start("order-lifecycle", 0, flow_id="o", serve={"reserve": reserve, "payment": payment})
     rt.close()
     assert seen == ["blocked", "blocked"]
+
+
+def test_a_served_flow_stays_locked_on_every_store_after_a_refused_reentry(store_location):
+    """The same through the store interface: while a handler runs (also after it was refused
+    a resume of its own flow) another process's store.lock(flow) waits; afterwards it gets it."""
+    probe = textwrap.dedent(f"""
+        import os, sys, threading
+        from flow.store import open_store
+        store = open_store({store_location!r})
+        got = threading.Event()
+        def take():
+            with store.lock("o"):
+                got.set()
+        threading.Thread(target=take, daemon=True).start()
+        print("acquired" if got.wait(float(sys.argv[1])) else "blocked", flush=True)
+        os._exit(0)
+    """)
+
+    def other_process(expect):
+        """Another process's try for the lock: 2 s when it should wait (a wait that long
+        is waiting), up to 30 s when it should get it."""
+        seconds = "2" if expect == "blocked" else "30"
+        out = subprocess.run([sys.executable, "-c", probe, seconds], capture_output=True,
+                             text=True, timeout=90)
+        if out.returncode != 0 or out.stdout.strip() not in ("acquired", "blocked"):
+            raise RuntimeError(f"probe failed: {out.stderr}")
+        return out.stdout.strip()
+
+    rt = runtime(ORDER, store=store_location)
+    seen = []
+
+    def reserve(s):
+        seen.append(other_process("blocked"))
+        with pytest.raises(FlowError):
+            rt.resume("o", 1)
+        seen.append(other_process("blocked"))
+        return 1
+
+    rt.start("order-lifecycle", 0, flow_id="o", serve={"reserve": reserve})
+    seen.append(other_process("acquired"))  # the step is over: the lock is free
+    rt.close()
+    assert seen == ["blocked", "blocked", "acquired"]
 
 
 # ---------------------------------------------------------------- serve left unused

@@ -548,7 +548,7 @@ def test_the_store_key_can_come_from_the_environment(monkeypatch):
         runtime(VICTIM).import_store(data)
 
 
-def test_the_cli_signs_and_checks_with_a_key_file(tmp_path):
+def test_the_cli_signs_and_checks_with_a_key_file(tmp_path, new_store_location):
     src = runtime(VICTIM)
     src.start("victim", "p", flow_id="v")
     key = tmp_path / "key"
@@ -567,17 +567,18 @@ def test_the_cli_signs_and_checks_with_a_key_file(tmp_path):
 
     if cli("--help").returncode != 0:
         pytest.skip("no flowscheme command line entry point here")
-    r = cli("import", str(good), "--store", str(tmp_path / "s1"), "--key-file", str(other), "--load", str(scm))
+    s1, s2, s3 = new_store_location(), new_store_location(), new_store_location()
+    r = cli("import", str(good), "--store", s1, "--key-file", str(other), "--load", str(scm))
     assert r.returncode == 1 and "authentication failed" in r.stderr, r.stderr
-    r = cli("import", str(good), "--store", str(tmp_path / "s1"), "--load", str(scm))
+    r = cli("import", str(good), "--store", s1, "--load", str(scm))
     assert r.returncode == 0, r.stderr  # no key configured: accepted (the MAC cannot be checked)
-    r = cli("import", str(good), "--store", str(tmp_path / "s2"), "--key-file", str(key), "--load", str(scm))
+    r = cli("import", str(good), "--store", s2, "--key-file", str(key), "--load", str(scm))
     assert r.returncode == 0, r.stderr
-    r = cli("export", str(tmp_path / "again.flows"), "--store", str(tmp_path / "s2"), "--key-file", str(key))
+    r = cli("export", str(tmp_path / "again.flows"), "--store", s2, "--key-file", str(key))
     assert r.returncode == 0, r.stderr
     again = (tmp_path / "again.flows").read_bytes()
     assert int.from_bytes(again[len(STORE_MAGIC) : len(STORE_MAGIC) + 2], "big") == STORE_VERSION_MAC
-    r = cli("import", "-", "--store", str(tmp_path / "s3"), "--key-file", str(other), "--load", str(scm))
+    r = cli("import", "-", "--store", s3, "--key-file", str(other), "--load", str(scm))
     assert r.returncode != 0
 
 
@@ -611,6 +612,21 @@ def test_a_store_of_big_rationals_imports_quickly():
     (msgpack.ExtType(codec.EXT_FRACTION, (codec.MAX_INT_BYTES + 1).to_bytes(4, "big") + b"\x01" * (codec.MAX_INT_BYTES + 2)), "rational"),
     (msgpack.ExtType(codec.EXT_FRACTION, (1).to_bytes(4, "big") + b"\x02\x04"), "lowest terms"),
     (msgpack.ExtType(codec.EXT_FRACTION, (1).to_bytes(4, "big") + b"\x02\x01"), "bad rational"),
+    (msgpack.ExtType(codec.EXT_COMPLEX, b"\x00" * 15), "bad complex"),
+    (msgpack.ExtType(codec.EXT_COMPLEX, b"\x00" * 17), "bad complex"),
+    (msgpack.ExtType(codec.EXT_EXACT_COMPLEX, b"\x00\x00\x00\x00\x01\x01"), "bad exact complex"),
+    (msgpack.ExtType(codec.EXT_EXACT_COMPLEX, b"\x00\x00\x00\x00\x01\x01\x00\x00\x00\x00\x01\x00"),
+     "bad exact complex"),  # an exact zero imaginary part
+    (msgpack.ExtType(codec.EXT_EXACT_COMPLEX, b"\x00\x00\x00\x00\x01\x01\x02\x00\x00\x00\x01\x01"),
+     "bad exact complex"),  # an unknown part kind
+    (msgpack.ExtType(codec.EXT_EXACT_COMPLEX, b"\x00\x00\x00\x00\x01\x01\x00\x00\x00\x00\x02\x01"),
+     "bad exact complex"),  # a part longer than the data
+    (msgpack.ExtType(codec.EXT_EXACT_COMPLEX, b"\x00\x00\x00\x00\x01\x01\x00\x00\x00\x00\x01\x01\x00"),
+     "bad exact complex"),  # trailing bytes
+    (msgpack.ExtType(codec.EXT_EXACT_COMPLEX, b"\x00\x00\x00\x00\x01\x01\x01\x00\x00\x00\x06"
+                     + (1).to_bytes(4, "big") + b"\x02\x04"), "lowest terms"),
+    (msgpack.ExtType(codec.EXT_EXACT_COMPLEX, b"\x00" + (codec.MAX_INT_BYTES + 1).to_bytes(4, "big")
+                     + b"\x01" * (codec.MAX_INT_BYTES + 1) + b"\x00\x00\x00\x00\x01\x01"), "more than"),
 ])
 def test_oversized_or_malformed_numbers_are_refused(tmp_path, target, blob, match):
     store, _ = victim_store(tmp_path)
@@ -654,11 +670,11 @@ def test_an_endless_store_is_refused_at_the_limit():
     assert src.served <= (5 << 20) + (2 << 20)
 
 
-def test_the_cli_refuses_dev_zero(tmp_path):
+def test_the_cli_refuses_dev_zero(store_location):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSCHEME_")}
     t = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "interp.cli", "flows", "import", "/dev/zero", "--store",
-                        str(tmp_path / "s")], capture_output=True, text=True, timeout=60, env=env)
+                        store_location], capture_output=True, text=True, timeout=60, env=env)
     if "No such command" in r.stderr or "Usage" in r.stderr and "flows" not in r.stderr:
         pytest.skip("no flows command line here")
     assert r.returncode == 1
@@ -775,14 +791,20 @@ def test_an_accepted_import_interns_nothing_until_the_flow_is_used(tmp_path):
     assert dst.result("f").kind == name
 
 
-def test_a_refused_import_into_a_file_store_writes_nothing(tmp_path):
-    rt = runtime(VICTIM, store=tmp_path / "st")
+def test_a_refused_import_into_a_durable_store_writes_nothing(tmp_path, store_location, store_kind):
+    from flowhelp import stored_state
+
+    def committed():
+        log = os.path.join(store_location, "flows.log")
+        return stored_state(store_location), (open(log, "rb").read() if store_kind == "file" else None)
+
+    rt = runtime(VICTIM, store=store_location)
     rt.start("victim", "mine", flow_id="mine")
-    log = (tmp_path / "st" / "flows.log").read_bytes()
+    before = committed()
     store, _ = victim_store(tmp_path)
     _apply_frame(store, "/nonexistent")
     refused(rt, store.pack())
-    assert (tmp_path / "st" / "flows.log").read_bytes() == log
+    assert committed() == before
     rt.close()
 
 

@@ -230,7 +230,7 @@ def test_a_failed_group_commit_fails_every_commit_of_its_batch(tmp_path, monkeyp
         calls.append(fd)
         if len(calls) == 1:  # hold the first until seven more commits queue behind it
             deadline = time.monotonic() + 10
-            while len(store._queue) < 8 and time.monotonic() < deadline:
+            while len(store._log.queue) < 8 and time.monotonic() < deadline:
                 time.sleep(0.001)
             return real_fsync(fd)
         if len(calls) == 2:  # the batch of seven
@@ -377,7 +377,7 @@ def test_a_planted_temp_file_symlink_is_never_written_through(tmp_path, monkeypa
     # the old fixed name, and the next "unpredictable" names made predictable
     os.symlink(victim, d / "flows.log.tmp")
     names = iter(["0" * 16, "1" * 16, "2" * 16])
-    monkeypatch.setattr("flow.store.secrets.token_hex", lambda n: next(names))
+    monkeypatch.setattr("flow.applog.secrets.token_hex", lambda n: next(names))
     os.symlink(victim, d / f"flows.log.{'0' * 16}.tmp")
     os.symlink(tmp_path / "nowhere", d / f"flows.log.{'1' * 16}.tmp")  # dangling: O_EXCL still refuses it
     rt.store.compact()

@@ -1,9 +1,9 @@
-"""Several worker processes on one file store, and workers killed with SIGKILL:
+"""Several worker processes on one store (file and PostgreSQL), and workers killed with SIGKILL:
 every timer fires exactly once, every request is serviced exactly once (and
 after a crash, every handler effect is recorded once by its key), no flow is lost.
 
 The workers are separate processes (tests/flow/worker_driver.py) sharing the
-store's directory and a FileClock: "now" is a number in a file the test moves on.
+store (a directory or a database) and a FileClock: "now" is a number in a file the test moves on.
 Beside them: a flow stays locked against other processes when a thread of the
 holder's process lets go of a flow whose lock byte collides with it, and a
 stopped worker (SIGTERM) stops after the transition under way.
@@ -24,6 +24,8 @@ import threading
 import time
 import warnings
 from collections import Counter
+
+import pytest
 
 from flow import FlowRuntime
 from flow.clock import ManualClock
@@ -84,6 +86,7 @@ with FileStore(sys.argv[1]).lock(sys.argv[2]):
 """
 
 
+@pytest.mark.file_only("about the file store's one-byte-per-flow record locks")
 def test_a_flow_stays_locked_against_other_processes_when_a_thread_drops_a_colliding_flow(tmp_path):
     """Flow locks are record locks on one byte per flow (crc32 of its id), owned
     by the process: two ids on the same byte, held by two threads, share it; the
@@ -145,8 +148,8 @@ PROCESSES = 4
 JOBS = 1000
 
 
-def test_worker_processes_fire_every_timer_and_serve_every_request_exactly_once(tmp_path):
-    store, clock = str(tmp_path / "store"), str(tmp_path / "clock")
+def test_worker_processes_fire_every_timer_and_serve_every_request_exactly_once(tmp_path, store_location):
+    store, clock = store_location, str(tmp_path / "clock")
     FileClock.write(clock, T0)
     rt = runtime(store, clock, SERVE_FLOWS)
     ids = [f"j{i:04d}" for i in range(JOBS)]
@@ -252,12 +255,12 @@ def check_payment_journals(rt, ids):
         assert not any(e.raised for e in journal)
 
 
-def test_sigkilled_workers_fire_every_timer_once_and_record_every_effect_once(tmp_path):
+def test_sigkilled_workers_fire_every_timer_once_and_record_every_effect_once(tmp_path, store_location):
     """Two workers at a time fire sleeps and deadlines and retry a flaky, idempotent
     handler; each is SIGKILLed at a random moment; after each round the store is
     consistent, and in the end every flow is done with one journal answer per
     timer and request, and the ledger holds every charge exactly once."""
-    store, clock = str(tmp_path / "store"), str(tmp_path / "clock")
+    store, clock = store_location, str(tmp_path / "clock")
     effects, calls = str(tmp_path / "effects"), str(tmp_path / "calls")
     rng = random.Random(11)
     FileClock.write(clock, T0)
@@ -294,7 +297,7 @@ def test_sigkilled_workers_fire_every_timer_once_and_record_every_effect_once(tm
         kills += len(codes)
         if round_ % 5 == 4:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a torn last frame is cut off, with a warning
+                warnings.simplefilter("ignore")  # a torn last frame of a file store is cut off, with a warning
                 rt = runtime(store, clock, CRASH_FLOWS)
             check_payment_journals(rt, ids)
             rt.close()
@@ -337,9 +340,9 @@ def test_sigkilled_workers_fire_every_timer_once_and_record_every_effect_once(tm
 CHILD_HOLDS_C = r"""
 import os, sys, threading, time
 sys.path.insert(0, sys.argv[2])
-from flow.store import FileStore
-s = FileStore(sys.argv[1])
-release = os.path.join(sys.argv[1], "release-c")
+from flow.store import open_store
+s = open_store(sys.argv[1])
+release = sys.argv[3]
 def hold_c():
     with s.lock("c"):
         print("c held", flush=True)
@@ -356,17 +359,18 @@ x.join(); y.join()
 """
 
 
-def test_threads_of_two_processes_waiting_on_each_others_flows_is_not_a_deadlock(tmp_path):
+def test_threads_of_two_processes_waiting_on_each_others_flows_is_not_a_deadlock(tmp_path, store_location):
     """Record locks belong to processes: process 1 (A holds a, B wants c) and
     process 2 (X holds c, Y wants a) look like a cycle to the kernel (EDEADLK),
-    though no thread waits for itself. B must simply wait for c."""
+    though no thread waits for itself (and to PostgreSQL, were the threads to share
+    one connection). B must simply wait for c."""
     import subprocess
     import threading
 
-    from flow.store import FileStore
+    from flow.store import open_store
 
-    d = tmp_path / "s"
-    store = FileStore(str(d))
+    store = open_store(store_location)
+    release_c = tmp_path / "release-c"
     a_held, release_a = threading.Event(), threading.Event()
 
     def hold_a():
@@ -378,7 +382,8 @@ def test_threads_of_two_processes_waiting_on_each_others_flows_is_not_a_deadlock
     ta.start()
     a_held.wait(10)
     root = str(__import__("pathlib").Path(__file__).resolve().parents[2])
-    child = subprocess.Popen([sys.executable, "-c", CHILD_HOLDS_C, str(d), root], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", CHILD_HOLDS_C, store_location, root, str(release_c)],
+                             stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "c held"
         assert child.stdout.readline().strip() == "waiting for a"
@@ -395,7 +400,7 @@ def test_threads_of_two_processes_waiting_on_each_others_flows_is_not_a_deadlock
         tb = threading.Thread(target=take_c)
         tb.start()
         time.sleep(0.5)
-        (d / "release-c").write_text("")
+        release_c.write_text("")
         tb.join(20)
         assert got == {"c": True}
         release_a.set()
