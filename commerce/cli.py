@@ -27,6 +27,7 @@ import warnings
 import click
 
 from flow.cli import fail, internal_error
+from flow.pgschema import redacted
 from flow.inspect import format_table
 
 LEDGER_FILE = "ledger.log"
@@ -884,6 +885,10 @@ DEMO_EXPIRES = ("o-1005", [("tray", 1)])  # never paid: its deadline passes on a
 
 
 def _fresh_demo_dir(parent):
+    """A fresh place for one demo run: a new subdirectory of `parent`, or for a
+    postgresql:// URL a new schema in that database (the URL then names it)."""
+    if is_url(parent):
+        return _fresh_demo_schema(parent)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
         path = os.path.join(parent, f"demo-{stamp}" + (f"-{n}" if n else ""))
@@ -894,6 +899,23 @@ def _fresh_demo_dir(parent):
         except FileExistsError:
             continue
     raise click.ClickException(f"cannot make a fresh demo directory under {parent}")
+
+
+def _fresh_demo_schema(url):
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    import psycopg
+
+    name = "demo_" + time.strftime("%Y%m%d_%H%M%S") + f"_{os.getpid()}"
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'CREATE SCHEMA "{name}"')
+    except psycopg.Error as e:
+        raise click.ClickException(f"cannot make a demo schema in {redacted(url)}: {e}") from None
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    query.append(("options", f"-csearch_path={name}"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _flowscheme(*args, debug=False):
@@ -912,10 +934,10 @@ def _run_child(ctx, args):
 
 
 @click.command(short_help="The order lifecycle, narrated: price, begin, restart, pay, refund, expire, ledger.")
-@click.option("--data", metavar="DIR", type=click.Path(file_okay=False), default="flowscheme-data",
-              show_default=True,
+@click.option("--data", metavar="DIR|URL", default="flowscheme-data", show_default=True,
               help="Parent directory: each run works in a fresh DIR/demo-<date>-<time> subdirectory, "
-                   "so runs never mix.")
+                   "so runs never mix; or a postgresql:// URL: each run works in a fresh schema of that "
+                   "database.")
 @click.pass_context
 def demo(ctx, data):
     """The order lifecycle in one command, each step narrated in one line: price a
@@ -934,7 +956,7 @@ def demo(ctx, data):
     t_start = time.perf_counter()
     where = guarded(ctx, lambda: _fresh_demo_dir(data))
     step = _Narrator()
-    click.echo(f"flowscheme demo: an order lifecycle on durable Scheme flows (data in {where})")
+    click.echo(f"flowscheme demo: an order lifecycle on durable Scheme flows (data in {redacted(where)})")
 
     shop = guarded(ctx, lambda: Shop(where, opening_stock=DEMO_STOCK))
     try:
@@ -1018,9 +1040,10 @@ def demo(ctx, data):
     step("ledger", f"{len(records)} records, every effect written once; {verdict}")
     click.echo(_indent(ledger_table(records, with_time=False), "    "))
     click.echo(f"done in {time.perf_counter() - t_start:.1f} s. Look around:")
-    click.echo(f"    flowscheme order list --data {where}")
-    click.echo(f"    flowscheme ledger show --data {where}")
-    click.echo(f"    flowscheme flows show {replay_id} --store {os.path.join(where, 'flows')}")
+    click.echo(f"    flowscheme order list --data {redacted(where)}")
+    click.echo(f"    flowscheme ledger show --data {redacted(where)}")
+    store = where if is_url(where) else os.path.join(where, "flows")
+    click.echo(f"    flowscheme flows show {replay_id} --store {redacted(store)}")
     if not report.ok:
         ctx.exit(1)
 

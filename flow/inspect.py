@@ -10,7 +10,7 @@ of the environment frames it holds.
 import time
 import weakref
 
-from interp.analyzer import Alias
+from interp.scopes import Alias
 from interp.machine import UNASSIGNED
 from interp.nodes import App, Const, GlobalRef, Lambda, Let, Letrec, Node
 from interp.printer import write_string

@@ -17,6 +17,7 @@ search_path (a URL may choose one: ?options=-csearch_path%3Dmyschema).
 """
 
 import hashlib
+from urllib.parse import urlencode
 from typing import NamedTuple
 
 from .errors import StoreFormatError
@@ -151,4 +152,6 @@ def redacted(url):
     port = d.get("port", "")
     user = d.get("user", "")
     db = d.get("dbname", "")
-    return f"postgresql://{user + '@' if user else ''}{host}{':' + port if port else ''}/{db}"
+    options = d.get("options")  # a search_path names the schema: part of where the data is
+    tail = "?" + urlencode({"options": options}) if options else ""
+    return f"postgresql://{user + '@' if user else ''}{host}{':' + port if port else ''}/{db}{tail}"

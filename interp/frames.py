@@ -62,7 +62,7 @@ from .nodes import (
     Or,
     Seq,
 )
-from .analyzer import frame_scope
+from .scopes import frame_scope
 from .values import NIL, Pair
 
 

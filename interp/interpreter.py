@@ -17,7 +17,8 @@ import sys
 from . import control  # noqa: F401  (registers the control primitives)
 from .capabilities import guard_environment
 from .recording import record_environment
-from .analyzer import Analyzer, GlobalEnv
+from .analyzer import Analyzer
+from .scopes import GlobalEnv
 from .errors import SchemeError, scheme_error
 from .machine import (
     Capture,

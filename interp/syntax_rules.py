@@ -6,8 +6,10 @@ alias there unless a binding form of the same expansion bound it. Literals match
 by binding (free-identifier=?), not by name.
 """
 
-from .analyzer import Alias, base_symbol, is_ident, lookup, plist, same_binding, strip, S_ELLIPSIS, S_UNDERSCORE
 from .errors import SchemeSyntaxError
+from .scopes import ELLIPSIS as S_ELLIPSIS
+from .scopes import UNDERSCORE as S_UNDERSCORE
+from .scopes import Alias, base_symbol, is_ident, lookup, plist, same_binding, strip
 from .values import NIL, Pair, Vector, equal, list_to_pairs
 
 

@@ -16,6 +16,7 @@ scenario runs on the file store and on PostgreSQL.
 """
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -197,6 +198,10 @@ DOUBLE = [
     [("commit", 10), ("commit", 10)],
 ]
 SCENARIOS = SINGLE + DOUBLE
+STRESS = os.environ.get("FLOWSCHEME_STRESS") == "1"
+# On PostgreSQL the default run crashes at every third point of the plan (a bounded
+# version: the file store covers every point); FLOWSCHEME_STRESS=1 runs them all there too.
+PG_SCENARIOS = SCENARIOS if STRESS else SINGLE[::3]
 
 
 def scenario_id(kills):
@@ -217,7 +222,7 @@ def crashed(request, tmp_path_factory):
         names.append(server.acquire_database())
         return server.url(names[-1])
     try:
-        yield "postgres", run_scenarios(base, SCENARIOS, new_database, "postgres")
+        yield "postgres", run_scenarios(base, PG_SCENARIOS, new_database, "postgres")
     finally:
         server.ensure_running()
         for name in names:
@@ -294,6 +299,8 @@ def check_every_order_settled(shop):
 @pytest.mark.parametrize("kills", SCENARIOS, ids=[scenario_id(k) for k in SCENARIOS])
 def test_a_crash_then_redelivery_records_each_effect_exactly_once(crashed, kills, tmp_path, request):
     kind, by_scenario = crashed
+    if scenario_id(kills) not in by_scenario:
+        pytest.skip("on PostgreSQL this crash point runs with FLOWSCHEME_STRESS=1 (the default run takes every third)")
     data_dir, results = by_scenario[scenario_id(kills)]
     code, output = results[0]
     assert code == -signal.SIGKILL, f"the kill never fired (exit {code}):\n{output}"

@@ -289,13 +289,15 @@ else:
     w.run()
 """
 
+STRESS = os.environ.get("FLOWSCHEME_STRESS") == "1"
 KILL_ORDERS = 200
-KILL_ROUNDS = 16  # two workers a round: 32 kills
+# two workers a round: 32 kills with FLOWSCHEME_STRESS=1; 10 in the default run (bounded time)
+KILL_ROUNDS = 16 if STRESS else 5
 
 
 def test_sigkilled_workers_lose_nothing_and_another_finishes(tmp_path, pg_database):
     """Two worker processes at a time serve 600 charges and 200 timers and are
-    SIGKILLed at random moments (32 kills); a last worker finishes. The server
+    SIGKILLed at random moments (32 kills; 10 unless FLOWSCHEME_STRESS=1); a last worker finishes. The server
     drops a killed worker's advisory locks with its connection, so its flows are
     free at once. No flow is lost, every journal holds each request once, and a
     charge is serviced twice only when the process that serviced it first was
@@ -352,7 +354,7 @@ def test_sigkilled_workers_lose_nothing_and_another_finishes(tmp_path, pg_databa
             assert p.returncode == -signal.SIGKILL, (p.returncode, open(errs[-1]).read()[-2000:])
             killed.add(p.pid)
             kills += 1
-    assert kills >= 30
+    assert kills >= 2 * KILL_ROUNDS - 2
 
     FileClock.write(clock, now + 10)  # every sleep due
     drain = start("drain", 999)
