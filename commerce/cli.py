@@ -901,6 +901,11 @@ def _fresh_demo_dir(parent):
     raise click.ClickException(f"cannot make a fresh demo directory under {parent}")
 
 
+def _shown(where):
+    """A data location for a message: a URL without its password, a path as it is."""
+    return redacted(where) if is_url(where) else where
+
+
 def _fresh_demo_schema(url):
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -956,7 +961,7 @@ def demo(ctx, data):
     t_start = time.perf_counter()
     where = guarded(ctx, lambda: _fresh_demo_dir(data))
     step = _Narrator()
-    click.echo(f"flowscheme demo: an order lifecycle on durable Scheme flows (data in {redacted(where)})")
+    click.echo(f"flowscheme demo: an order lifecycle on durable Scheme flows (data in {_shown(where)})")
 
     shop = guarded(ctx, lambda: Shop(where, opening_stock=DEMO_STOCK))
     try:
@@ -1040,10 +1045,10 @@ def demo(ctx, data):
     step("ledger", f"{len(records)} records, every effect written once; {verdict}")
     click.echo(_indent(ledger_table(records, with_time=False), "    "))
     click.echo(f"done in {time.perf_counter() - t_start:.1f} s. Look around:")
-    click.echo(f"    flowscheme order list --data {redacted(where)}")
-    click.echo(f"    flowscheme ledger show --data {redacted(where)}")
+    click.echo(f"    flowscheme order list --data {_shown(where)}")
+    click.echo(f"    flowscheme ledger show --data {_shown(where)}")
     store = where if is_url(where) else os.path.join(where, "flows")
-    click.echo(f"    flowscheme flows show {replay_id} --store {redacted(store)}")
+    click.echo(f"    flowscheme flows show {replay_id} --store {_shown(store)}")
     if not report.ok:
         ctx.exit(1)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import time as _time
 import uuid
+import weakref
 from typing import Any
 
 from flow.pgschema import Migration, Schema, SchemaTooNew, ensure, redacted
@@ -71,6 +72,7 @@ SCHEMA = Schema("ledger", (
     )),
 )).check()
 
+OPEN = weakref.WeakSet()  # the PgLedgers of this process not closed yet (each holds a pool's threads)
 RECONNECT_SECONDS = 30.0  # how long an append or read keeps trying to reach a restarted server
 _COLUMNS = "seq, order_id, kind, key, amount, time, details, append_id"
 
@@ -121,6 +123,7 @@ class PgLedger:
         self.created = self.migrated is not None and self.migrated.before == 0
         self._pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=pool_size, kwargs=dict(CONNECT_OPTIONS),
                                                  open=True, num_workers=1, reconnect_timeout=RECONNECT_SECONDS)
+        OPEN.add(self)
 
     # ----------------------------------------------------------------- running SQL
 
@@ -325,6 +328,7 @@ class PgLedger:
         if self._closed:
             return
         self._closed = True
+        OPEN.discard(self)
         try:
             self._pool.close(timeout=5)
         except Exception:

@@ -74,6 +74,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from contextlib import contextmanager
 
 import msgpack
@@ -115,6 +116,7 @@ SCHEMA = Schema("flows", (
 )).check()
 
 POOL_MAX = 20  # connections per store and process (one per flow held, plus reads)
+OPEN = weakref.WeakSet()  # the PgStores of this process not closed yet (each holds a pool's threads)
 RECONNECT_SECONDS = 30.0  # how long an operation keeps trying to reach a restarted server
 CACHE_FLOWS = 10_000  # flows kept in get()'s cache
 _NOTIFY_MAX = 7900  # bytes of a NOTIFY payload (the server's limit is 8000)
@@ -258,6 +260,7 @@ class PgStore:
             url, min_size=1, max_size=pool_size or POOL_MAX, kwargs=dict(CONNECT_OPTIONS), open=True,
             name=f"flowscheme-flows-{os.getpid()}", num_workers=2, reconnect_timeout=RECONNECT_SECONDS,
         )
+        OPEN.add(self)
 
     # ------------------------------------------------------------------ connections
 
@@ -751,6 +754,7 @@ class PgStore:
         if self.closed:
             return
         self.closed = True
+        OPEN.discard(self)
         with self._listen_lock:
             self._drop_listener()
         try:

@@ -200,3 +200,26 @@ def new_store_location(store_kind, tmp_path, request):
 def store_location(new_store_location):
     """A fresh empty durable store location of kind store_kind (path or URL)."""
     return new_store_location()
+
+
+@pytest.fixture(autouse=True)
+def close_leaked_pg_objects():
+    """Close the PostgreSQL stores and ledgers a test opened and left open: each
+    holds a connection pool whose threads would otherwise live on and take CPU
+    (and the GIL) from every later test. Those opened by wider fixtures stay."""
+    before = _open_pg_objects()
+    yield
+    for obj in _open_pg_objects() - before:
+        try:
+            obj.close()
+        except Exception:  # a test's own broken object: nothing more to release
+            pass
+
+
+def _open_pg_objects():
+    found = set()
+    for name in ("flow.pgstore", "commerce.pgledger"):
+        module = sys.modules.get(name)  # (never imported here: a test that needs it has)
+        if module is not None:
+            found.update(module.OPEN)
+    return found
