@@ -31,7 +31,7 @@ class _RanAway(BaseException):
 
 
 @contextlib.contextmanager
-def fast(cpu_seconds=5.0, wall_seconds=60):
+def fast(cpu_seconds=30.0, wall_seconds=120):
     """A hang detector: the body must use under `cpu_seconds` of CPU (what it guards
     against takes minutes or never ends); an alarm stops it after `wall_seconds`."""
     use_alarm = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
