@@ -323,8 +323,9 @@ PREEMPT = "preempt"
 PREEMPTED = ("preempted",)
 CHECK = [None]  # the running computation's hook: () -> None | PREEMPT | reason
 _interrupt = False  # set by interrupt(), taken by the driver
-_waiting = []  # threads waiting for their turn to run Scheme (see acquire_turn)
+_waiting = []  # the lock each thread waiting for its turn to run Scheme waits on (see acquire_turn)
 SLICE = 0.01  # seconds a waiting thread lets the running one go on before asking it to give way
+HANDOFF = 1.0  # seconds a thread that gave way waits for a waiter to take its turn
 
 
 class Interrupted(BaseException):
@@ -351,18 +352,23 @@ def turn_wanted():
 def acquire_turn(lock, gave_way=False):
     """Acquire lock, a lock held while Scheme runs; while it is busy, ask the
     holder to give way every SLICE seconds. gave_way: the caller has just given
-    way (returned a preemption): a waiting thread goes first."""
-    if gave_way and _waiting:
-        time.sleep(0.0005)  # (releases the GIL: the waiter takes the lock)
+    way (returned a preemption): a thread waiting for the same lock goes first —
+    the caller waits (up to HANDOFF seconds) until a waiter has taken it, for a
+    released lock goes to whichever thread asks first, and a woken waiter is
+    slower to ask than the thread that released it."""
+    waiters = _waiting.count(lock) if gave_way else 0
+    if waiters:  # a waiter leaves _waiting once it holds the lock
+        deadline = time.monotonic() + HANDOFF
+        while _waiting.count(lock) >= waiters and time.monotonic() < deadline:
+            time.sleep(0.0002)
     if lock.acquire(False):
         return
-    me = object()
-    _waiting.append(me)
+    _waiting.append(lock)
     try:
         while not lock.acquire(timeout=SLICE):
             interrupt()
     finally:
-        _waiting.remove(me)
+        _waiting.remove(lock)
 
 
 def set_fuel(n):
