@@ -353,10 +353,4 @@ def emergency_exit(code=0):
     from .errors import SchemeExit
 
     D.winders = NIL  # nothing left to unwind
-    if code is True:
-        code = 0
-    elif code is False:
-        code = 1
-    elif type(code) is not int:
-        code = 0
-    raise SchemeExit(code)
+    raise SchemeExit.of(code)

@@ -101,3 +101,11 @@ class SchemeExit(BaseException):
 
     def __init__(self, code):
         self.code = code
+
+    @classmethod
+    def of(cls, obj):
+        """The exit of (exit obj): #t or no argument is status 0, #f is 1, an
+        integer is itself, anything else is 0 (R7RS 6.14)."""
+        if obj is False:
+            return cls(1)
+        return cls(obj if type(obj) is int else 0)

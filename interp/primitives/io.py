@@ -93,13 +93,7 @@ def format_(dest, *args):
 
 @primitive("exit")
 def exit_(code=0):
-    if code is True:
-        code = 0
-    elif code is False:
-        code = 1
-    elif type(code) is not int:
-        code = 0
-    raise SchemeExit(code)
+    raise SchemeExit.of(code)
 
 
 @primitive("current-time")
