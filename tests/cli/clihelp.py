@@ -33,17 +33,3 @@ def run_process(*args, input=None, cwd=None, timeout=120):
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run(flowscheme_argv(*args), input=input, capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=timeout)
-
-
-def committed(location):
-    """{flow id: (snapshot, [journal entries])} committed in the flow store at `location`
-    (a directory or a postgresql:// URL), read through a store of its own."""
-    from flow.store import open_store
-
-    store = open_store(str(location))
-    try:
-        store.refresh()
-        return {fid: (bytes(store.get(fid).snapshot), [bytes(e) for e in store.get(fid).journal])
-                for fid in sorted(store.ids())}
-    finally:
-        store.close()

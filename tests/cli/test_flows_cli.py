@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from clihelp import committed
+from storestate import committed
 from flow import FlowRuntime
 from flow.cli import shown_store
 

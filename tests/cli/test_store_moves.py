@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from clihelp import ROOT, committed, flowscheme_argv, run_process
+from clihelp import ROOT, flowscheme_argv, run_process
+from storestate import committed
 from flow import Done, FlowRuntime, RetryPolicy, Suspended
 from flow.clock import ManualClock
 from flow.worker import Worker

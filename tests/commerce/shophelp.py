@@ -5,6 +5,7 @@ has committed, to check that something recorded nothing."""
 import os
 
 from flow.store import is_store_url
+from storestate import committed
 
 
 def open_ledger(where):
@@ -47,15 +48,7 @@ def flows_location(where):
 
 def flows_state(where):
     """{flow id: (snapshot, [journal entries])} committed in the shop's flow store."""
-    from flow.store import open_store
-
-    store = open_store(flows_location(where))
-    try:
-        store.refresh()
-        return {fid: (bytes(store.get(fid).snapshot), [bytes(e) for e in store.get(fid).journal])
-                for fid in sorted(store.ids())}
-    finally:
-        store.close()
+    return committed(flows_location(where))
 
 
 def shop_state(where):
