@@ -6,7 +6,6 @@ apt-get, it installs the `guile-3.0` package; if Guile still cannot be had, ever
 test that asks for it is skipped with the reason (never silently passed).
 """
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
+
+import aptget
 
 # Make the repository's packages importable however pytest is launched.
 _ROOT = str(Path(__file__).resolve().parent.parent)
@@ -24,7 +25,6 @@ NativeScheme = namedtuple("NativeScheme", "path version")
 
 _GUILE_NAMES = ("guile", "guile3.0", "guile-3.0")
 _APT_PACKAGE = "guile-3.0"
-_APT_TIMEOUT = 900  # seconds for each apt-get step
 
 
 def _find_guile():
@@ -48,40 +48,12 @@ def _find_guile():
     return None, "; ".join(seen) or "no guile on PATH"
 
 
-def _apt_get(*args):
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    try:
-        done = subprocess.run(
-            ["apt-get", *args], env=env, capture_output=True, text=True, timeout=_APT_TIMEOUT
-        )
-    except subprocess.TimeoutExpired:
-        return f"apt-get {args[0]} timed out after {_APT_TIMEOUT}s"
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        return f"apt-get {args[0]} exited {done.returncode}: {tail[0]}"
-    return None
-
-
-def _install_guile():
-    """Try to install Guile with apt-get; None on success, else why not."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "not running as root, so not installing it"
-    if not shutil.which("apt-get"):
-        return "apt-get not available to install it"
-    failure = _apt_get("install", "-y", "--no-install-recommends", _APT_PACKAGE)
-    if failure:
-        failure = _apt_get("update") or _apt_get(
-            "install", "-y", "--no-install-recommends", _APT_PACKAGE
-        )
-    return failure
-
-
 @pytest.fixture(scope="session")
 def native_scheme():
     """NativeScheme(path, version) for GNU Guile 3.x, or a skip saying why not."""
     path, info = _find_guile()  # info: the version line, or why none was found
     if path is None:
-        install_failure = _install_guile()
+        install_failure = aptget.install([_APT_PACKAGE], present=lambda: _find_guile()[0] is not None)
         path, info = _find_guile()
         if path is None:
             pytest.skip(

@@ -26,9 +26,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import aptget
+
 ENV_URL = "FLOWSCHEME_TEST_PG"
 _DIR_PREFIX = "flowscheme-pg-"
-_APT_TIMEOUT = 900  # seconds for each apt-get step
 _START_TIMEOUT = 60  # seconds pg_ctl waits for the server to accept connections
 _SETTINGS = {
     "listen_addresses": "127.0.0.1",
@@ -76,29 +77,12 @@ def find_bindir():
     return None
 
 
-def _apt_get(*args):
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    try:
-        done = subprocess.run(["apt-get", *args], env=env, capture_output=True, text=True,
-                              timeout=_APT_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return f"apt-get {args[0]} timed out after {_APT_TIMEOUT}s"
-    if done.returncode:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:] or ["(no output)"]
-        return f"apt-get {args[0]} exited {done.returncode}: " + " / ".join(tail)
-    return None
-
-
 def install_postgresql():
     """Install PostgreSQL with apt-get (root only). The bin directory, else PgUnavailable."""
-    if not _is_root():
-        raise PgUnavailable(INSTALL_HINT + " (not running as root, so not installing it)")
-    if not shutil.which("apt-get"):
-        raise PgUnavailable(INSTALL_HINT + " (apt-get is not available to install it)")
-    failure = _apt_get("update") or _apt_get("install", "-y", "--no-install-recommends", "postgresql")
+    failure = aptget.install(["postgresql"], present=lambda: find_bindir() is not None)
     bindir = find_bindir()
     if bindir is None:
-        raise PgUnavailable(INSTALL_HINT + f" (installing it failed: {failure or 'no initdb after install'})")
+        raise PgUnavailable(INSTALL_HINT + f" ({failure or 'no initdb after installing it'})")
     return bindir
 
 

@@ -11,46 +11,27 @@ the tests FAIL with the reason — a missing browser is never a silent skip.
 """
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+import aptget
+
 CHROMIUM = "/usr/bin/chromium"
 APT_PACKAGES = ["chromium", "chromium-driver"]
-APT_BOUND = 900  # seconds for each apt-get step (a hang detector)
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().with_name("artifacts")
 VIEWPORT = {"width": 1280, "height": 900}
 
 
-def _apt(*args):
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    return subprocess.run(["apt-get", *args], capture_output=True, text=True, timeout=APT_BOUND, env=env,
-                          stdin=subprocess.DEVNULL)
-
-
 def ensure_chromium():
     """The path of Debian's chromium, installed with apt-get if missing and we may;
     otherwise pytest.fail with why (CI or not: never a silent skip)."""
-    if os.access(CHROMIUM, os.X_OK):
-        return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
+    failure = aptget.install(APT_PACKAGES, present=lambda: os.access(CHROMIUM, os.X_OK))
+    if failure:
+        pytest.fail(f"{CHROMIUM} is missing and could not be installed ({failure}): "
                     f"run `apt-get update && apt-get install -y {' '.join(APT_PACKAGES)}` as root", pytrace=False)
-    steps = [("update",), ("install", "-y", "--no-install-recommends", *APT_PACKAGES)]
-    for step in steps:
-        try:
-            done = _apt(*step)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"apt-get {step[0]} took over {APT_BOUND} s installing chromium", pytrace=False)
-        if done.returncode != 0:
-            pytest.fail(f"apt-get {' '.join(step)} failed ({done.returncode}):\n{done.stderr[-2000:]}",
-                        pytrace=False)
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"apt-get installed {APT_PACKAGES} but {CHROMIUM} is still missing", pytrace=False)
     return CHROMIUM
 
 
