@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from interp import Interpreter, write_string  # noqa: E402
+from r7rs_summary import format_counts  # noqa: E402
 from interp import machine  # noqa: E402
 from interp.errors import SchemeError  # noqa: E402
 from interp.primitives.io import SchemeExit  # noqa: E402
@@ -585,63 +586,6 @@ def test_every_section_present():
         "6.8", "6.9", "6.10", "6.11", "6.12", "6.13", "6.14",
     }  # fmt: skip
     assert expected <= set(_SUITE), sorted(expected - set(_SUITE))
-
-
-# ---- the per-section summary at the end of a pytest run
-
-
-class _Summary:
-    """A plugin (registered by the fixture below) counting outcomes per section."""
-
-    def __init__(self):
-        self.counts = OrderedDict((s, Counter()) for s in _SUITE)
-
-    def pytest_runtest_logreport(self, report):
-        if "test_r7rs.py::test_r7rs[" not in report.nodeid:
-            return
-        key = report.nodeid.split("[", 1)[1].rstrip("]")
-        section = key.split(":", 1)[0]
-        c = self.counts.setdefault(section, Counter())
-        if report.when == "call":
-            if hasattr(report, "wasxfail"):
-                c["xfail" if report.skipped else "xpass"] += 1
-            elif report.passed:
-                c["passed"] += 1
-            else:
-                c["failed"] += 1
-        elif report.when == "setup" and report.skipped:
-            c["skipped"] += 1
-
-    def pytest_terminal_summary(self, terminalreporter):
-        if not any(sum(c.values()) for c in self.counts.values()):
-            return
-        terminalreporter.section("R7RS-small conformance (passed / cases, per section)")
-        for line in format_counts(self.counts):
-            terminalreporter.write_line(line)
-
-
-def format_counts(counts):
-    lines = []
-    total = Counter()
-    for section, c in counts.items():
-        n = sum(c.values())
-        if not n:
-            continue
-        total.update(c)
-        extra = ", ".join(f"{c[k]} {k}" for k in ("xfail", "failed", "xpass", "skipped") if c[k])
-        lines.append(f"  {section:>5}  {c['passed']:4d} / {n:<4d} {extra}")
-    n = sum(total.values())
-    extra = ", ".join(f"{total[k]} {k}" for k in ("xfail", "failed", "xpass", "skipped") if total[k])
-    lines.append(f"  {'all':>5}  {total['passed']:4d} / {n:<4d} {extra}")
-    return lines
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _r7rs_summary(request):
-    pm = request.config.pluginmanager
-    if not pm.has_plugin("r7rs-summary"):
-        pm.register(_Summary(), "r7rs-summary")
-    yield
 
 
 # ------------------------------------------------------------------ without pytest
