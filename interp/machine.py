@@ -1,4 +1,4 @@
-"""The run-time machine: procedures, calls, tail calls, and continuations as data.
+"""The run-time machine: the driver that runs Scheme code, resumes continuations and takes interrupts.
 
 Code runs as direct-style Python closures (see nodes.py). A continuation is
 reified only on demand ("continuations from generalized stack inspection",
@@ -15,298 +15,67 @@ recursion depth is bounded by memory, not by Python's stack.
 A continuation is plain data: frames hold code nodes (which serialise as
 (code-unit hash, node index)), environment frames (Python lists whose last slot
 is the parent frame), and values.
+
+The pieces live below this module and are re-exported from it: procedures.py
+(closures, tail calls, frames, captures: the data) and calls.py (`call`, the
+application closures and the call counters `_depth`, `_limit`, `_fuel`, which
+the driver sets there as `calls._depth` etc.).
 """
 
 import sys
 import threading
 import time
 
+from . import calls as _calls
+from .calls import (  # noqa: F401  (re-exported: the machine's public surface)
+    MAX_DEPTH,
+    PRELUDE_FILE,
+    RAISE,
+    SHALLOW_DEPTH,
+    arity_error,
+    call,
+    call_other,
+    call_primitive,
+    convert_exception,
+    internal,
+    locate,
+    make_frame,
+    python_error,
+    raise_scheme_error,
+    spill,
+    tail_apply,
+    unbound_error,
+)
 from .capabilities import POLICY
-from .errors import ErrorObject, SchemeError, scheme_error
-from .primitives import Primitive
-from .errors import SchemeExit
-from .values import NIL, MultipleValues, Pair, UNSPECIFIED, list_to_pairs
+from .errors import SchemeError, SchemeExit, scheme_error
+from .procedures import (  # noqa: F401  (re-exported: the machine's public surface)
+    D,
+    RESUMERS,
+    UNASSIGNED,
+    Capture,
+    Closure,
+    ContinuationProcedure,
+    Dynamic,
+    Frame,
+    Lambda,
+    Parameter,
+    Resumer,
+    TailCall,
+    TailPrimitive,
+    Throw,
+    Unassigned,
+    Winder,
+    is_procedure,
+    parameter_text,
+    procedure_name,
+    resumer,
+)
+from .values import NIL, MultipleValues, Pair, UNSPECIFIED
 
-MAX_DEPTH = 400  # Scheme non-tail calls on the Python stack before spilling to the heap
-# ... before a driver not yet in its roomy frame (see _make_roomy) spills and moves there
-SHALLOW_DEPTH = 12
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
-# ------------------------------------------------------------------ dynamic state
 # One evaluation at a time per process: the driver holds LOCK while Scheme runs.
 LOCK = threading.RLock()
-
-
-class Dynamic:
-    """The dynamic state a continuation carries besides its frames."""
-
-    winders = NIL  # Scheme list of Winder, innermost first
-    handlers = NIL  # Scheme list of exception handler procedures, innermost first
-    may_suspend = False  # True while a driver that can return a suspension runs
-    level = 0  # driver nesting level (a host function that re-enters Scheme)
-
-
-D = Dynamic
-
-
-class Winder:
-    """One active dynamic-wind: its before and after thunks."""
-
-    __slots__ = ("before", "after")
-    type_name = "winder"
-
-    def __init__(self, before, after):
-        self.before = before
-        self.after = after
-
-
-# ------------------------------------------------------------------ procedures
-
-
-class Lambda:
-    """What a closure needs from its lambda node (kept small for the call path)."""
-
-    __slots__ = ("nreq", "rest", "nslots", "body", "name", "node", "fast")
-
-    def __init__(self, nreq, rest, nslots, body, name, node):
-        self.nreq = nreq  # required parameters
-        self.rest = rest  # True if a rest parameter follows them
-        self.nslots = nslots  # internal-define slots after the parameters
-        self.body = body  # compiled body: body(frame) -> value or TailCall
-        self.name = name
-        self.node = node
-        # the frame is just the arguments plus the parent: the argument count, else -1
-        self.fast = nreq if not rest and not nslots else -1
-
-
-def parameter_text(info):
-    """A procedure's parameter list as written: `(a b)`, `(a . rest)`, `args`
-    (None when its code carries no scope)."""
-    scope = getattr(info.node, "scope", None)
-    if scope is None:
-        return None
-    names = {}
-    for ident, binding in scope.bindings.items():
-        if binding[0] == "var" and binding[1] <= info.nreq:
-            base = getattr(ident, "base", ident)
-            names[binding[1]] = getattr(base, "name", str(base))
-    required = " ".join(names.get(i, "?") for i in range(info.nreq))
-    if not info.rest:
-        return f"({required})"
-    rest = names.get(info.nreq, "rest")
-    return f"({required} . {rest})" if required else rest
-
-
-class Closure:
-    __slots__ = ("lam", "env")
-    type_name = "procedure"
-
-    def __init__(self, lam, env):
-        self.lam = lam
-        self.env = env
-
-    def __scheme_write__(self):
-        """`#<procedure fib (n)>`: the name (when it has one) and the parameters."""
-        name, params = self.lam.name, parameter_text(self.lam)
-        return "#<procedure" + "".join(f" {x}" for x in (name, params) if x) + ">"
-
-    @property
-    def name(self):
-        return self.lam.name or "anonymous procedure"
-
-
-class TailCall:
-    """Returned from a tail position: the caller's trampoline makes the call.
-    `node` is the call's code node when known (errors making the call are
-    reported there)."""
-
-    __slots__ = ("f", "args", "node")
-
-    def __init__(self, f, args, node=None):
-        self.f = f
-        self.args = args
-        self.node = node
-
-
-class TailPrimitive(Primitive):
-    """A primitive that may return a TailCall (apply, call/cc, values plumbing...).
-
-    It is never called on the fast path: `call` resolves what it returns."""
-
-    __slots__ = ()
-
-
-class ContinuationProcedure:
-    """A first-class continuation, as made by call/cc: frames + dynamic state."""
-
-    __slots__ = ("k", "winders", "handlers", "level")
-    type_name = "continuation"
-    name = "continuation"
-
-    def __init__(self, k, winders, handlers, level):
-        self.k = k
-        self.winders = winders
-        self.handlers = handlers
-        self.level = level
-
-    def __scheme_write__(self):
-        return "#<continuation>"
-
-
-class Parameter:
-    """A parameter object (make-parameter): call it for its value."""
-
-    __slots__ = ("value", "converter")
-    type_name = "parameter"
-    name = "parameter"
-
-    def __init__(self, value, converter):
-        self.value = value
-        self.converter = converter
-
-    def __scheme_write__(self):
-        return "#<parameter>"
-
-
-def is_procedure(x):
-    t = type(x)
-    return t is Closure or t is ContinuationProcedure or t is Parameter or isinstance(x, Primitive)
-
-
-def procedure_name(f):
-    if type(f) is Closure:
-        return f.lam.name or "anonymous procedure"
-    return getattr(f, "name", "procedure")
-
-
-# ------------------------------------------------------------------ frames
-
-
-class Frame:
-    """One reified step of a continuation: resume `node` at `data` in `env`.
-
-    `node` is a code node or a registered Resumer; `next` is the rest of the
-    continuation (a Frame or None). Frames are never mutated once linked, so a
-    continuation can be resumed any number of times."""
-
-    __slots__ = ("node", "env", "data", "next")
-
-    def __init__(self, node, env, data, next=None):
-        self.node = node
-        self.env = env
-        self.data = data
-        self.next = next
-
-
-RESUMERS = {}
-
-
-class Resumer:
-    """A builtin continuation step (not a code node), serialised by its name."""
-
-    def __init__(self, name, resume):
-        self.name = name
-        self.resume = resume  # resume(frame, value) -> value
-        self.pos = None
-        self.owner = name
-        RESUMERS[name] = self
-
-    def __repr__(self):
-        return f"<resumer {self.name}>"
-
-
-def resumer(name):
-    def register(fn):
-        return Resumer(name, fn)
-
-    return register
-
-
-# ------------------------------------------------------------------ captures
-
-
-class Capture(BaseException):
-    """Unwinds the Python stack, collecting frames (innermost first).
-
-    reason: "callcc" (payload: the receiver), "spill" (stack too deep; the
-    innermost frame makes the pending call), "suspend" (payload: the host's
-    request arguments)."""
-
-    def __init__(self, reason, payload=None):
-        self.reason = reason
-        self.payload = payload
-        self.frames = []
-
-
-class Throw(BaseException):
-    """Unwinds to the driver to continue at a first-class continuation."""
-
-    def __init__(self, kproc, values):
-        self.kproc = kproc
-        self.values = values
-
-
-@resumer("apply")
-def _resume_apply(frame, value):
-    f, args = frame.data
-    return TailCall(f, list(args))
-
-
-def spill(f, args):
-    c = Capture("spill")
-    c.frames.append(Frame(RESUMERS["apply"], None, (f, tuple(args))))
-    return c
-
-
-# ------------------------------------------------------------------ calls
-
-
-def arity_error(f, n):
-    if type(f) is Closure:
-        lam = f.lam
-        want = f"{lam.nreq}{' or more' if lam.rest else ''}"
-        plural = "s" if lam.nreq != 1 or lam.rest else ""
-        return scheme_error(
-            f"{procedure_name(f)}: expected {want} argument{plural}, got {n}"
-        )
-    return scheme_error(f"{procedure_name(f)}: expected {f.arity_text()}, got {n}")
-
-
-def make_frame(f, args):
-    """The environment frame for calling closure f with the Python list args."""
-    lam = f.lam
-    n = len(args)
-    if lam.rest:
-        if n < lam.nreq:
-            raise arity_error(f, n)
-        rest = list_to_pairs(args[lam.nreq :])
-        del args[lam.nreq :]
-        args.append(rest)
-    elif n != lam.nreq:
-        raise arity_error(f, n)
-    if lam.nslots:
-        args.extend([UNASSIGNED] * lam.nslots)
-    args.append(f.env)
-    return args
-
-
-class Unassigned:
-    __slots__ = ()
-
-    def __repr__(self):
-        return "#<unassigned>"
-
-    def __reduce__(self):
-        return "UNASSIGNED"
-
-
-UNASSIGNED = Unassigned()
-
-
-_depth = 0  # Scheme calls currently on the Python stack (see MAX_DEPTH)
-_limit = SHALLOW_DEPTH  # the depth that spills now: SHALLOW_DEPTH, MAX_DEPTH once roomy, -1 to interrupt
-_fuel = 1 << 62  # counts down by one per procedure call (see interrupts below)
-
 
 # ------------------------------------------------------------------ interrupts
 # A computation is stopped from outside (a supervisor enforcing limits, another
@@ -339,9 +108,9 @@ class Interrupted(BaseException):
 def interrupt():
     """Ask the running computation to look at its CHECK hook at its next call
     (any thread may ask, at any time)."""
-    global _interrupt, _limit
+    global _interrupt
     _interrupt = True
-    _limit = -1
+    _calls._limit = -1
 
 
 def turn_wanted():
@@ -373,13 +142,12 @@ def acquire_turn(lock, gave_way=False):
 
 def set_fuel(n):
     """Set the call counter (calls left before the CHECK hook reports it); returns what was left."""
-    global _fuel
-    old, _fuel = _fuel, n
+    old, _calls._fuel = _calls._fuel, n
     return old
 
 
 def fuel():
-    return _fuel
+    return _calls._fuel
 
 
 def _spill_limit(normal):
@@ -401,155 +169,6 @@ def _take_interrupt(k):
             return Suspension(k, D.winders, D.handlers, PREEMPTED)
         return None
     raise Interrupted(verdict)
-
-
-def call(f, args, node=None):
-    """Call procedure f with the Python list args (consumed) from a non-tail position.
-
-    node: the code node of the call, when it is a tail call being made for it."""
-    global _depth, _fuel
-    if _depth > _limit:
-        raise spill(f, args)
-    _depth += 1
-    try:
-        while True:
-            _fuel -= 1
-            if type(f) is Closure:
-                lam = f.lam
-                if lam.fast == len(args):
-                    args.append(f.env)
-                else:
-                    args = make_frame(f, args)
-                r = lam.body(args)
-            elif type(f) is Primitive:
-                return call_primitive(f, args)
-            else:
-                r = call_other(f, args)
-            if type(r) is TailCall:
-                f = r.f
-                args = r.args
-                if r.node is not None:  # (library code's tail calls carry none)
-                    node = r.node
-                if _limit < 0:  # an interrupt: a loop of tail calls stops here too
-                    raise spill(f, args)
-                continue
-            return r
-    except SchemeError as e:
-        if node is None or not internal(e.pos):
-            raise
-        # an error making a tail call (arity, not a procedure), or inside library
-        # code it called: report it at the tail call
-        return raise_scheme_error(e, node.pos, node.owner)
-    finally:
-        _depth -= 1
-
-
-def call_primitive(f, args):
-    try:
-        return f.fn(*args)
-    except SchemeError:
-        raise
-    except TypeError as e:
-        if not f.arity_ok(len(args)):
-            raise arity_error(f, len(args)) from None
-        raise python_error(f, e) from None
-    except (Capture, Throw):
-        raise
-    except Exception as e:
-        raise python_error(f, e) from None
-
-
-def python_error(f, e):
-    """A Python exception escaping a primitive, as a Scheme error naming it."""
-    if isinstance(e, RecursionError):
-        return scheme_error(f"{procedure_name(f)}: nesting too deep")
-    if isinstance(e, ZeroDivisionError):
-        return scheme_error(f"{procedure_name(f)}: division by zero")
-    if isinstance(e, MemoryError):
-        return scheme_error(f"{procedure_name(f)}: out of memory")
-    return scheme_error(f"{procedure_name(f)}: {e}")
-
-
-def call_other(f, args):
-    t = type(f)
-    if isinstance(f, Primitive):  # TailPrimitive, record procedures
-        return call_primitive(f, args)
-    if t is ContinuationProcedure:
-        raise Throw(f, args)
-    if t is Parameter:
-        if args:
-            raise scheme_error(f"parameter: expected 0 arguments, got {len(args)}")
-        return f.value
-    raise scheme_error(f"not a procedure: {_write(f)}")
-
-
-def _write(x):
-    from .printer import write_string
-
-    return write_string(x)
-
-
-def tail_apply(f, args, node=None):
-    """The value of a call in tail position: primitives run now, others trampoline."""
-    if type(f) is Primitive:
-        return call_primitive(f, args)
-    return TailCall(f, args, node)
-
-
-# ------------------------------------------------------------------ errors
-
-
-def unbound_error(name, pos):
-    return SchemeError(scheme_error(f"unbound variable: {name}").payload, pos)
-
-
-def convert_exception(e, f, nargs):
-    """A Python exception from a call, as a SchemeError."""
-    if isinstance(e, TypeError) and isinstance(f, Primitive) and not f.arity_ok(nargs):
-        return arity_error(f, nargs)
-    if isinstance(f, Primitive):
-        return python_error(f, e)
-    if isinstance(e, RecursionError):
-        return scheme_error("expression nested too deeply")
-    return scheme_error(f"internal error: {type(e).__name__}: {e}")
-
-
-
-
-PRELUDE_FILE = "<prelude>"
-
-
-def internal(pos):
-    """Is pos inside the prelude (library code a user did not write)?"""
-    return pos is None or pos.file == PRELUDE_FILE
-
-
-def locate(e, pos):
-    """Give error e the position pos, unless it has a user-code position already:
-    an error inside a prelude procedure is reported where user code called it."""
-    if pos is None:
-        return
-    cur = e.pos
-    if cur is None or (cur.file == PRELUDE_FILE and pos.file != PRELUDE_FILE):
-        e.pos = pos
-        p = e.payload
-        if type(p) is ErrorObject and (p.pos is None or p.pos.file == PRELUDE_FILE):
-            p.pos = pos
-
-
-def raise_scheme_error(e, pos, owner):
-    """Route a SchemeError raised by Python code at `pos` (inside procedure `owner`):
-    to the Scheme exception handlers when there are any, else up to the host."""
-    locate(e, pos)
-    if D.handlers is not NIL and not e.dispatched:
-        e.dispatched = True
-        return call(RAISE[0], [e.payload])
-    if pos is not None and pos.file != PRELUDE_FILE:
-        e.add_frame(owner, pos)
-    raise e
-
-
-RAISE = [None]  # the Scheme-level raise procedure (installed by the interpreter)
 
 
 # ------------------------------------------------------------------ the driver
@@ -638,10 +257,9 @@ def run(action, k=None, winders=NIL, handlers=NIL, may_suspend=False, granted=_I
     interp.capabilities), check: its CHECK hook (see interrupts above), record:
     whether clock and random reads suspend to be recorded (interp.recording);
     by default all three are those of the enclosing run."""
-    global _depth, _limit
     acquire_turn(LOCK)
     try:
-        saved = (D.winders, D.handlers, D.may_suspend, POLICY.granted, POLICY.record, CHECK[0], _depth, _limit)
+        saved = (D.winders, D.handlers, D.may_suspend, POLICY.granted, POLICY.record, CHECK[0], _calls._depth, _calls._limit)
         D.level += 1
         level = D.level
         D.winders = winders
@@ -653,15 +271,15 @@ def run(action, k=None, winders=NIL, handlers=NIL, may_suspend=False, granted=_I
             CHECK[0] = check
         if record is not _INHERIT:
             POLICY.record = record
-        _depth = 0
-        _limit = _spill_limit(SHALLOW_DEPTH)
+        _calls._depth = 0
+        _calls._limit = _spill_limit(SHALLOW_DEPTH)
         try:
             # an error leaving for the host leaves the winds back to the caller's
             return _drive(action, k, level, saved[:2])
         finally:
             D.level -= 1
-            D.winders, D.handlers, D.may_suspend, POLICY.granted, POLICY.record, CHECK[0], _depth, _limit = saved
-            _limit = _spill_limit(_limit if _limit >= 0 else SHALLOW_DEPTH)
+            D.winders, D.handlers, D.may_suspend, POLICY.granted, POLICY.record, CHECK[0], _calls._depth, limit = saved
+            _calls._limit = _spill_limit(limit if limit >= 0 else SHALLOW_DEPTH)
     finally:
         LOCK.release()
 
@@ -694,7 +312,6 @@ _ROOMY = _make_roomy()
 
 
 def _drive(action, k, level, base, roomy=False):
-    global _depth, _limit
     while True:
         try:
             v = action()
@@ -708,7 +325,7 @@ def _drive(action, k, level, base, roomy=False):
                 k = fr.next
                 v = fr.node.resume(fr, v)
         except Capture as c:
-            _depth = 0  # the Python stack above the driver is gone
+            _calls._depth = 0  # the Python stack above the driver is gone
             K = link(c.frames, k)
             if c.reason == "spill":
                 if _interrupt:
@@ -719,9 +336,9 @@ def _drive(action, k, level, base, roomy=False):
                 first = K
                 action = _resume_action(first)
                 if not roomy:  # deep work: carry on in a roomy frame
-                    _limit = _spill_limit(MAX_DEPTH)
+                    _calls._limit = _spill_limit(MAX_DEPTH)
                     return _ROOMY(_drive, action, k, level, base, True)
-                _limit = _spill_limit(MAX_DEPTH)
+                _calls._limit = _spill_limit(MAX_DEPTH)
             elif c.reason == "callcc":
                 kproc = ContinuationProcedure(K, D.winders, D.handlers, level)
                 action = _call_action(c.payload, [kproc])
@@ -731,7 +348,7 @@ def _drive(action, k, level, base, roomy=False):
             else:  # pragma: no cover
                 raise AssertionError(c.reason)
         except Throw as t:
-            _depth = 0
+            _calls._depth = 0
             if t.kproc.level < level:
                 if level > 1:
                     raise  # it belongs to an outer driver
@@ -743,7 +360,7 @@ def _drive(action, k, level, base, roomy=False):
                 if s is not None:
                     return s
         except Exception as ex:
-            _depth = 0
+            _calls._depth = 0
             e = ex if isinstance(ex, SchemeError) else _as_scheme_error(ex)
             if not e.dispatched and D.handlers is not NIL and RAISE[0] is not None:
                 # an error no node routed (say an unbound variable in a thunk called
@@ -760,7 +377,7 @@ def _drive(action, k, level, base, roomy=False):
                 raise
             raise e from ex
         except SchemeExit:  # (exit) runs the `after` thunks it leaves
-            _depth = 0
+            _calls._depth = 0
             _leave_winds(base)
             raise
 

@@ -12,26 +12,25 @@ has an index there (`nid`): a frame refers to its node by (unit hash, nid).
 import hashlib
 
 from .errors import SchemeError
-from .machine import (
+from .calls import (
+    APP_BUILDERS,
+    call,
+    convert_exception,
+    internal,
+    raise_scheme_error,
+    tail_apply,
+    unbound_error,
+)
+from .procedures import (
     UNASSIGNED,
     Capture,
     Closure,
     Frame,
     Lambda as LambdaInfo,
     TailCall,
-    call,
-    call_primitive,
-    python_error,
-    raise_scheme_error,
-    arity_error,
-    convert_exception,
-    internal,
-    tail_apply,
-    unbound_error,
 )
-from . import machine as _machine
 from .primitives import Primitive
-from .values import NIL, UNSPECIFIED, eqv
+from .values import UNSPECIFIED, eqv
 from .errors import scheme_error
 
 ANALYSER_VERSION = "1"
@@ -674,7 +673,7 @@ class App(Node):
     def _compile(self):
         self.codes = [self.fn.compile()] + [a.compile() for a in self.args]
         n = len(self.args)
-        builder = _APP_BUILDERS.get((n, self.tail, type(self.fn) is GlobalRef))
+        builder = APP_BUILDERS.get((n, self.tail, type(self.fn) is GlobalRef))
         if builder is None:
             return self._generic()
         if type(self.fn) is GlobalRef:
@@ -723,89 +722,6 @@ class App(Node):
             cap.frames.append(Frame(self, env, tuple(vals)))
             raise
         return self.apply(vals[0], vals[1:], True)
-
-
-def _make_app_builder(n, tail, global_fn):
-    """Generate the closure builder for an application with n arguments."""
-    xs = [f"x{i}" for i in range(n)]
-    params = ", ".join(["node", "cell" if global_fn else "cf"] + [f"c{i}" for i in range(n)])
-    fname = f"_build_app_{n}_{'tail' if tail else 'call'}_{'global' if global_fn else 'expr'}"
-    lines = [
-        f"def {fname}({params}):",
-        "    tnode = None if internal(node.pos) else node",
-        "    def run(env):",
-        "        global _depth, _fuel",
-        "        step = 0",
-        "        try:",
-    ]
-    if global_fn:
-        lines += [
-            "            try:",
-            "                f = cell.value",
-            "            except AttributeError:",
-            "                raise unbound_error(cell.name.name, node.pos) from None",
-        ]
-    else:
-        lines.append("            f = cf(env)")
-    lines.append("            step = 1")
-    for i in range(n):
-        lines.append(f"            x{i} = c{i}(env)")
-        lines.append(f"            step = {i + 2}")
-    arglist = ", ".join(xs)
-    lines.append("            if type(f) is Primitive:")
-    lines.append(f"                return f.fn({arglist})")
-    if tail:
-        lines.append(f"            return TailCall(f, [{arglist}], tnode)")
-    else:
-        # a closure with exactly n parameters is entered right here (one Python
-        # frame less per Scheme call than going through call()); when it raises,
-        # _depth stays counted: the driver resets it when the exception gets there
-        lines += [
-            "            if type(f) is Closure:",
-            "                lam = f.lam",
-            f"                if lam.fast == {n}:",
-            "                    if _depth > _limit:",
-            f"                        raise spill(f, [{arglist}])",
-            "                    _depth += 1",
-            "                    _fuel -= 1",
-            f"                    r = lam.body([{arglist}{', ' if n else ''}f.env])",
-            "                    _depth -= 1",
-            "                    if type(r) is TailCall:",
-            "                        return call(r.f, r.args, r.node)",
-            "                    return r",
-            f"            return call(f, [{arglist}])",
-        ]
-    lines.append("        except Capture as cap:")
-    lines.append(f"            if step <= {n}:")
-    saved = ["()", "(f,)"] + [f"(f, {', '.join(xs[:k])},)" for k in range(1, n)]
-    for k, s in enumerate(saved[: n + 1]):
-        kw = "if" if k == 0 else "elif"
-        lines.append(f"                {kw} step == {k}: data = {s}")
-    lines.append("                cap.frames.append(Frame(node, env, data))")
-    lines.append("            raise")
-    lines.append("        except SchemeError as e:")
-    lines.append(f"            if step <= {n}:")
-    lines.append("                raise")
-    lines.append("            return raise_scheme_error(e, node.pos, node.owner)")
-    lines.append("        except Exception as e:")
-    lines.append(f"            if step <= {n}:")
-    lines.append("                raise convert_exception(e, None, 0) from e")
-    lines.append(
-        f"            return raise_scheme_error(convert_exception(e, f, {n}), node.pos, node.owner)"
-    )
-    lines.append("    return run")
-    # the code runs in the machine's globals (it counts machine._depth)
-    namespace = _machine.__dict__
-    exec("\n".join(lines), namespace)
-    return namespace.pop(fname)
-
-
-_APP_BUILDERS = {
-    (n, tail, g): _make_app_builder(n, tail, g)
-    for n in range(5)
-    for tail in (False, True)
-    for g in (False, True)
-}
 
 
 class Dynamic(Node):
