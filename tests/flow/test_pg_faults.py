@@ -293,6 +293,7 @@ STRESS = os.environ.get("FLOWSCHEME_STRESS") == "1"
 KILL_ORDERS = 200 if STRESS else 40
 # two workers a round: 32 kills with FLOWSCHEME_STRESS=1; 8 in the default run (bounded time)
 KILL_ROUNDS = 16 if STRESS else 4
+ROUND_SECONDS = 5  # a round's workers are killed after this long at the latest
 
 
 def test_sigkilled_workers_lose_nothing_and_another_finishes(tmp_path, pg_database):
@@ -341,10 +342,14 @@ def test_sigkilled_workers_lose_nothing_and_another_finishes(tmp_path, pg_databa
                 p.kill()
 
             threads = [threading.Thread(target=kill_after, args=(p, n)) for p, n in zip(procs, lines)]
-            for t in threads:
+            # a worker that runs out of work before its n-th line is killed idle
+            timers = [threading.Timer(ROUND_SECONDS, p.kill) for p in procs]
+            for t in threads + timers:
                 t.start()
             for t in threads:
                 t.join(60)
+            for t in timers:
+                t.cancel()
         finally:
             for p in procs:
                 if p.poll() is None:
