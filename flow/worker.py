@@ -18,8 +18,12 @@ import threading
 import time
 from typing import Any, NamedTuple
 
-from .errors import FlowError
+from .errors import FlowError, StoreWriteError
 from .runtime import Failed, NotWaiting
+
+
+PAUSE = 0.5  # seconds before a flow whose commit the store failed to write is tried again
+MAX_PAUSE = 30.0
 
 
 class Transition(NamedTuple):
@@ -39,6 +43,7 @@ class Worker:
         self.idle = idle
         self.stop_event = threading.Event()
         self._stuck = {}  # flow id -> what failed for it (see _try)
+        self._paused = {}  # flow id -> (failures in a row, monotonic time to try again) after store write errors
 
     def run_once(self, now=None):
         """Fire everything due and service every waiting request a handler
@@ -50,7 +55,7 @@ class Worker:
         for wake, flow_id in rt.due(now):  # (rt.fire_due, but stopping when told to)
             if self.stop_event.is_set():
                 return done
-            if self._stuck.get(flow_id) == ("fire", wake):
+            if self._stuck.get(flow_id) == ("fire", wake) or self._pausing(flow_id):
                 continue
             result = self._try(flow_id, ("fire", wake), lambda: rt.fire(flow_id, now, serve=self.handlers,
                                                                                 skip_locked=True))
@@ -60,7 +65,7 @@ class Worker:
             for flow_id in rt.store.waiting_on(kind):
                 if self.stop_event.is_set():
                     return done
-                if self._stuck.get(flow_id) == ("serve", kind):
+                if self._stuck.get(flow_id) == ("serve", kind) or self._pausing(flow_id):
                     continue
                 result = self._try(flow_id, ("serve", kind), lambda: rt.service(flow_id, kind, self.handlers,
                                                                                      skip_locked=True))
@@ -72,15 +77,30 @@ class Worker:
         """action() for one flow; a FlowError (its code not loaded, a replay
         that diverges, a malformed store entry) is reported as an "error"
         transition and that flow left alone by this worker until its state
-        changes — the others carry on."""
+        changes — the others carry on. A StoreWriteError is reported too, and
+        the flow tried again after a pause."""
         try:
             result = action()
+        except StoreWriteError as e:
+            # the store could not write (a cut connection, a restarting server, a
+            # full disk): nothing was done, so the flow is tried again after a pause
+            # (doubling from PAUSE to MAX_PAUSE seconds while it keeps failing)
+            failures = self._paused.get(flow_id, (0, 0))[0] + 1
+            self._paused[flow_id] = (failures, time.monotonic() + min(MAX_PAUSE, PAUSE * 2 ** (failures - 1)))
+            self._note(Transition(flow_id, "error", e))
+            return None
         except FlowError as e:
             self._stuck[flow_id] = what
+            self._paused.pop(flow_id, None)
             self._note(Transition(flow_id, "error", e))
             return None
         self._stuck.pop(flow_id, None)
+        self._paused.pop(flow_id, None)
         return result
+
+    def _pausing(self, flow_id):
+        paused = self._paused.get(flow_id)
+        return paused is not None and time.monotonic() < paused[1]
 
     def _note(self, t):
         if self.on_transition is not None:

@@ -4,13 +4,16 @@ timer that came due while every process was down, a 30-day sleep; and handler
 retries with backoff, then a condition the flow can catch."""
 
 import os
+import time
 
 import pytest
 
 from flow import FlowRuntime
 from flow.clock import ManualClock
+from flow.errors import StoreWriteError
 from flow.retry import RetryPolicy
 from flow.runtime import Done, Failed, NotWaiting, Sleeping, Suspended
+from flow.store import MemoryStore
 from flow.worker import Worker
 
 from flowhelp import stored_state
@@ -344,3 +347,45 @@ def test_cancel_with_unwind_wakes_a_sleeping_flow_and_survives_a_replay():
     fresh.load(";; v2\n" + COMPENSATING, "v2.scm")
     fresh.import_store(rt.export_store())
     assert fresh.resume("a", "released").value == "compensated"  # replay raised it again
+
+
+# ------------------------------------------------------------------ a store that fails to write
+
+
+class _FailingWrites(MemoryStore):
+    """A memory store whose next `failures` commits fail as a cut connection would."""
+
+    def __init__(self):
+        super().__init__()
+        self.failures = 0
+
+    def commit(self, flow_id, snapshot, new_entries=(), index=None):
+        if self.failures:
+            self.failures -= 1
+            raise StoreWriteError("test-store", OSError("connection cut"))
+        return super().commit(flow_id, snapshot, new_entries, index)
+
+
+def test_a_worker_tries_again_after_the_store_failed_to_write(monkeypatch):
+    import flow.worker as worker_module
+
+    monkeypatch.setattr(worker_module, "PAUSE", 0.05)
+    clock = ManualClock(T0)
+    store = _FailingWrites()
+    rt = runtime(clock, store=store)
+    rt.start("napper", 10, flow_id="a")
+    clock.advance(10)
+    seen = []
+    w = Worker(rt, on_transition=seen.append)
+    store.failures = 2
+    assert w.run_once() == [] and [t.what for t in seen] == ["error"]
+    assert "connection cut" in str(seen[0].result) and rt.status("a") == "sleeping"
+    assert w.run_once() == []  # paused: not tried again at once
+    time.sleep(0.06)
+    assert w.run_once() == [] and [t.what for t in seen] == ["error", "error"]  # failed again
+    time.sleep(0.06)
+    assert w.run_once() == []  # the pause doubled
+    time.sleep(0.06)
+    did = w.run_once()
+    assert [t.flow_id for t in did] == ["a"] and isinstance(did[0].result, Done)
+    assert rt.status("a") == "done" and len(seen) == 3
