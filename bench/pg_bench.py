@@ -15,6 +15,10 @@ What it measures:
                 --threads threads, started together; orders/s over the wall time from
                 the first start to the last finish. The ledger is verified after
                 each run (every order created, reserved, paid, fulfilled once).
+                Per order, from the server's statistics: transactions committed
+                (xact_commit: every autocommit statement counts, reads too) and
+                WAL flushes (pg_stat_wal.wal_sync: the fsyncs; the server's own
+                group commit lets one flush cover several commits).
   DBOS          bench/peers/dbos_orders.py in the throwaway venv of
                 bench/orders_bench.py (pip install dbos; never a flowscheme
                 dependency) with its system database in another database of the SAME
@@ -176,6 +180,20 @@ class Server:
             self.server.stop()
 
 
+def server_counts(url):
+    """(transactions committed in the database, WAL flushes of the server) so far."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        commits = conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+                               ).fetchone()[0]
+        try:
+            flushes = conn.execute("SELECT wal_sync FROM pg_stat_wal").fetchone()[0]
+        except psycopg.Error:  # before PostgreSQL 14
+            flushes = None
+    return commits, flushes
+
+
 def children(args_list):
     return [subprocess.Popen([sys.executable, ME] + a, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             for a in args_list]
@@ -193,6 +211,8 @@ def bench_orders(server, procs, orders, threads):
         for p in ps:
             if p.stdout.readline().strip() != "ready":
                 raise RuntimeError("an orders process failed to start")
+        time.sleep(1.5)  # the warm-up's statistics reach the server (each backend reports at most once a second)
+        before = server_counts(url)
         for p in ps:
             p.stdin.write("go\n")
             p.stdin.flush()
@@ -203,6 +223,7 @@ def bench_orders(server, procs, orders, threads):
             p.wait(timeout=900)
     if any(p.returncode for p in ps):
         raise RuntimeError("an orders process failed")
+    after = server_counts(url)  # (the processes have exited: their statistics are in)
     seconds = max(r["end"] for r in reports) - min(r["start"] for r in reports)
     with Shop(url) as shop:
         report = shop.ledger.verify()
@@ -211,8 +232,12 @@ def bench_orders(server, procs, orders, threads):
             raise SystemExit(f"ledger check failed after {procs} processes ({report.records} records, "
                              f"{expected} expected):\n{report}")
     n = per * procs
-    log(f"  {n / seconds:.1f} orders/s (ledger verified: {report.records} records)")
-    return {"orders": n, "processes": procs, "threads": threads, "seconds": seconds, "orders_per_s": n / seconds}
+    commits = (after[0] - before[0]) / n
+    flushes = None if after[1] is None else (after[1] - before[1]) / n
+    log(f"  {n / seconds:.1f} orders/s (ledger verified: {report.records} records); per order "
+        f"{commits:.1f} transactions" + ("" if flushes is None else f", {flushes:.2f} WAL flushes"))
+    return {"orders": n, "processes": procs, "threads": threads, "seconds": seconds, "orders_per_s": n / seconds,
+            "transactions_per_order": commits, "wal_flushes_per_order": flushes}
 
 
 def bench_dbos(server, args):
@@ -223,13 +248,20 @@ def bench_dbos(server, args):
         return {"unavailable": str(e)}
     url = server.database("dbos")
     log(f"DBOS on the same server: {args.dbos_orders} orders on {args.dbos_threads} threads ...")
+    before = server_counts(url)
     done = subprocess.run([python, DBOS_SCRIPT, "--orders", str(args.dbos_orders), "--threads",
                            str(args.dbos_threads), "--single-orders", str(args.dbos_single_orders),
                            "--db-url", url], stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         return {"error": f"dbos_orders.py exited {done.returncode}"}
+    after = server_counts(url)
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    log(f"  {out['concurrent']['orders_per_s']:.1f} orders/s concurrent, {out['single']['orders_per_s']:.1f} on one thread")
+    n = args.dbos_orders + args.dbos_single_orders + 1  # (and its warm-up order; its launch's few are noise)
+    out["transactions_per_order"] = (after[0] - before[0]) / n
+    out["wal_flushes_per_order"] = None if after[1] is None else (after[1] - before[1]) / n
+    log(f"  {out['concurrent']['orders_per_s']:.1f} orders/s concurrent, {out['single']['orders_per_s']:.1f} on one "
+        f"thread; per order {out['transactions_per_order']:.1f} transactions"
+        + ("" if after[1] is None else f", {out['wal_flushes_per_order']:.2f} WAL flushes"))
     return out
 
 
@@ -280,13 +312,20 @@ def report(results):
     runs = results["orders"]
     base = runs[0]["orders_per_s"]
     for r in runs:
+        flushes = r.get("wal_flushes_per_order")
         lines.append(f"  flowscheme {r['processes']} process(es) x {r['threads']} threads: "
-                     f"{r['orders_per_s']:8.1f} orders/s  ({r['orders_per_s'] / base:.2f}x one process)")
+                     f"{r['orders_per_s']:8.1f} orders/s  ({r['orders_per_s'] / base:.2f}x one process; per order "
+                     f"{r['transactions_per_order']:.1f} transactions"
+                     + ("" if flushes is None else f", {flushes:.2f} WAL flushes") + ")")
     d = results.get("dbos", {})
     if "concurrent" in d:
         best_fs = max(r["orders_per_s"] for r in runs)
         lines.append(f"  DBOS {d.get('version', '?')} same server, 1 process x {d['concurrent']['threads']} threads: "
-                     f"{d['concurrent']['orders_per_s']:8.1f} orders/s; one thread {d['single']['orders_per_s']:.1f}")
+                     f"{d['concurrent']['orders_per_s']:8.1f} orders/s; one thread {d['single']['orders_per_s']:.1f}"
+                     + (f" (per order {d['transactions_per_order']:.1f} transactions"
+                        + ("" if d.get("wal_flushes_per_order") is None
+                           else f", {d['wal_flushes_per_order']:.2f} WAL flushes") + ")"
+                        if "transactions_per_order" in d else ""))
         lines.append(f"  flowscheme / DBOS: one process {base / d['concurrent']['orders_per_s']:.1f}x, "
                      f"best {best_fs / d['concurrent']['orders_per_s']:.1f}x")
     else:

@@ -23,14 +23,33 @@ Same transaction as the flow: when this thread runs a flow step holding the
 flow's lock on a flow.pgstore.PgStore of the same database (same URL), appends
 (and reads) go through that step's connection and transaction
 (flow.pgstore.current_step): the records commit with the flow's commit, or roll
-back with a step that does not commit. Each append in a step is a savepoint, so
-a failed one leaves the step's other writes alone.
+back with a step that does not commit. A failed append leaves the step's other
+writes alone (each append after the step's first is a savepoint; a failed first
+one rolls the transaction back, which held nothing else yet).
+
+Round trips. An append is one statement (lock the balances of its skus, decide,
+insert the record ON CONFLICT (key) DO NOTHING, change the balances, return the
+new or the existing record): outside a step it runs alone, so it is its own
+transaction; in a step it goes in one round trip with the step's BEGIN (its
+first write) or its savepoint. Only when the balances fall short of a
+conditional append, or the key was taken by a transaction that committed while
+the statement ran, does a second round follow (the balances locked and read
+again, then `short_kind` written). Holding a step's transaction open costs: the
+balance rows it changed stay locked until the flow commits, so every round trip
+saved there is time another order's reserve does not wait.
+
+Reads: a record never changes once committed (the ledger is append-only), so
+`get` and `has_key` keep the committed records they have seen or written (up to
+CACHE_RECORDS) and answer those without asking the database; a key not seen yet
+is always looked up. A record written in a step is kept only once the step has
+committed.
 
 Limits: order, key, kind and sku cannot hold a NUL character (LedgerInputError).
 """
 
 from __future__ import annotations
 
+import threading
 import time as _time
 import uuid
 import weakref
@@ -74,7 +93,30 @@ SCHEMA = Schema("ledger", (
 
 OPEN = weakref.WeakSet()  # the PgLedgers of this process not closed yet (each holds a pool's threads)
 RECONNECT_SECONDS = 30.0  # how long an append or read keeps trying to reach a restarted server
+CACHE_RECORDS = 10_000  # committed records kept by get()/has_key()
 _COLUMNS = "seq, order_id, kind, key, amount, time, details, append_id"
+_SAVEPOINT = "flowscheme_append"
+
+# One append (see the module docstring): -> one row (ok, new, seq, ..., append_id); ok is false
+# when a conditional append's balances fall short (then nothing was written); new is NULL when
+# nothing was written and no record under the key is visible to this statement.
+_APPEND = f"""
+WITH change (sku, delta) AS (SELECT * FROM unnest(%(skus)s::text[], %(deltas)s::bigint[])),
+balance AS (SELECT s.sku, s.on_hand FROM ledger_stock s WHERE s.sku = ANY(%(skus)s::text[])
+            ORDER BY s.sku FOR UPDATE),
+decided AS (SELECT NOT %(conditional)s::boolean OR coalesce(bool_and(coalesce(b.on_hand, 0) + c.delta >= 0), true) AS ok
+            FROM change c LEFT JOIN balance b ON b.sku = c.sku),
+added AS (INSERT INTO ledger_records (order_id, kind, key, amount, time, details, append_id)
+          SELECT %(order)s::text, %(kind)s::text, %(key)s::text, %(amount)s::bigint, %(time)s::float8,
+                 %(details)s::bytea, %(append_id)s::uuid
+          FROM decided WHERE ok
+          ON CONFLICT (key) DO NOTHING RETURNING {_COLUMNS}),
+moved AS (INSERT INTO ledger_stock (sku, on_hand) SELECT c.sku, c.delta FROM change c, added ORDER BY c.sku
+          ON CONFLICT (sku) DO UPDATE SET on_hand = ledger_stock.on_hand + EXCLUDED.on_hand)
+SELECT d.ok, r.* FROM decided d LEFT JOIN (
+    SELECT true AS new, {_COLUMNS} FROM added
+    UNION ALL SELECT false, {_COLUMNS} FROM ledger_records WHERE key = %(key)s) r ON true
+"""
 
 
 class LedgerSchemaError(LedgerError):
@@ -112,6 +154,8 @@ class PgLedger:
         self.dbkey = database_key(url)
         self.repaired: list = []  # (a file ledger's torn-tail repairs: never any here)
         self._closed = False
+        self._seen: dict = {}  # key -> the row of its committed record (insertion order: oldest first)
+        self._seen_lock = threading.Lock()
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=30) as conn:
                 self.migrated = ensure(conn, SCHEMA, self.path)
@@ -207,14 +251,84 @@ class PgLedger:
             _no_nul("sku", sku)
         append_id = uuid.uuid4()
         when = _time.time() if time is None else float(time)
-        return self._run(lambda conn: self._append_on(conn, order, kind, key, amount, details, when, short_kind,
-                                                      append_id),
-                         f"appending {kind!r} for order {order!r} under key {key!r}", write=True)
+        change = _stock_of(details) or {}
+        skus = sorted(change)
+        params = dict(order=order, kind=kind, key=key, amount=amount, time=when, details=_packb(details),
+                      append_id=append_id, skus=skus, deltas=[change[sku] for sku in skus],
+                      conditional=short_kind is not None)
+        doing = f"appending {kind!r} for order {order!r} under key {key!r}"
+        step = self._step()
+        if step is not None:
+            return self._append_in_step(step, params, details, short_kind, doing)
+        # alone: the statement is its own transaction
+        got = self._run(lambda conn: self._answer(conn.execute(_APPEND, params).fetchone(), append_id), doing)
+        if got is None:  # the second round, in a transaction of its own
+            got = self._run(lambda conn: self._append_on(conn, order, kind, key, amount, details, when, short_kind,
+                                                         append_id), doing, write=True)
+        self._keep(got[2])
+        return got[0], got[1]
+
+    def _append_in_step(self, step, params, details, short_kind, doing):
+        """An append in the current flow step's transaction, in one round trip: BEGIN
+        and the statement (the step's first write: when it fails, the transaction
+        is rolled back, leaving nothing), else the statement inside a savepoint;
+        the record is kept by get() once the flow's commit has committed it."""
+        try:
+            conn, begin = step.writer()
+        except Exception as e:
+            raise LedgerError(f"{self.path}: {doing}: {e}") from None
+        try:
+            try:
+                with conn.pipeline():
+                    if begin:  # the step's first write: undone by rolling the transaction back
+                        conn.execute("BEGIN")
+                        cur = conn.execute(_APPEND, params)
+                    else:  # a savepoint keeps the step's other writes when this one fails
+                        conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+                        cur = conn.execute(_APPEND, params)
+                        conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            except self._pg.OperationalError:
+                raise
+            except self._pg.Error:
+                if begin:
+                    conn.execute("ROLLBACK")
+                    step.in_tx = False
+                else:
+                    with conn.pipeline():
+                        conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                        conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                raise
+            got = self._answer(cur.fetchone(), params["append_id"])
+            if got is None:  # the second round (the balances fall short): its own savepoint
+                with conn.transaction():
+                    got = self._append_on(conn, params["order"], params["kind"], params["key"], params["amount"],
+                                          details, params["time"], short_kind,
+                                          params["append_id"])
+        except self._pg.OperationalError as e:
+            step.failed(e)
+            raise LedgerError(f"{self.path}: {doing}: the connection was lost ({e}); nothing of "
+                              f"flow {step.flow_id!r}'s step is committed") from None
+        except self._pg.Error as e:
+            raise LedgerError(f"{self.path}: {doing} failed: {e}") from None
+        row = got[2]
+        step.on_commit.append(lambda: self._keep(row))
+        return got[0], got[1]
+
+    @staticmethod
+    def _answer(row, append_id):
+        """_APPEND's row -> (record, new, its row), or None: a second round is needed."""
+        new, rest = row[1], row[2:]
+        if new is None:
+            return None  # short (nothing written), or the key taken meanwhile
+        return _record(rest), bool(new) or rest[7] == append_id, rest  # (ours: an earlier try whose answer was lost)
 
     def _append_on(self, conn, order, kind, key, amount, details, when, short_kind, append_id):
+        """The append in several statements, in the caller's transaction (the second
+        round: a conditional append whose balances fell short, or a key taken
+        meanwhile) -> (record, new, its row)."""
         row = conn.execute(f"SELECT {_COLUMNS} FROM ledger_records WHERE key = %s", (key,)).fetchone()
         if row is not None:
-            return _record(row), row[7] == append_id  # (ours: an earlier try whose answer was lost)
+            return _record(row), row[7] == append_id, row  # (ours: an earlier try whose answer was lost)
         change = _stock_of(details)
         if change:
             skus = sorted(change)
@@ -236,27 +350,46 @@ class PgLedger:
             (order, kind, key, amount, when, _packb(details), append_id)).fetchone()
         if row is None:  # another append under this key committed meanwhile
             row = conn.execute(f"SELECT {_COLUMNS} FROM ledger_records WHERE key = %s", (key,)).fetchone()
-            return _record(row), False
+            return _record(row), row[7] == append_id, row
         for sku in sorted(change or ()):
             conn.execute("INSERT INTO ledger_stock (sku, on_hand) VALUES (%s, %s) ON CONFLICT (sku) "
                          "DO UPDATE SET on_hand = ledger_stock.on_hand + EXCLUDED.on_hand", (sku, change[sku]))
-        return _record(row), True
+        return _record(row), True, row
 
     # ----------------------------------------------------------------- reading
 
     def has_key(self, key: str) -> bool:
-        if not isinstance(key, str) or "\x00" in key:
-            return False
-        return self._run(lambda conn: conn.execute("SELECT 1 FROM ledger_records WHERE key = %s",
-                                                   (key,)).fetchone() is not None, "looking up a key")
+        return self._row(key, "looking up a key") is not None
 
     def get(self, key: str) -> LedgerRecord | None:
         """The record committed under `key`, or None."""
+        row = self._row(key, "reading a record")
+        return None if row is None else _record(row)
+
+    def _row(self, key, doing):
+        """The row of the record under `key` (None: none): from the records kept,
+        else from the database (kept when it is committed: not read inside a step's
+        open transaction, which also sees the step's own writes)."""
         if not isinstance(key, str) or "\x00" in key:
             return None
+        with self._seen_lock:
+            row = self._seen.get(key)
+        if row is not None:
+            return row
+        step = self._step()
         row = self._run(lambda conn: conn.execute(f"SELECT {_COLUMNS} FROM ledger_records WHERE key = %s",
-                                                  (key,)).fetchone(), "reading a record")
-        return None if row is None else _record(row)
+                                                  (key,)).fetchone(), doing)
+        if row is not None and (step is None or not step.in_tx):
+            self._keep(row)
+        return row
+
+    def _keep(self, row):
+        """Remember a committed record's row (records never change)."""
+        with self._seen_lock:
+            self._seen.pop(row[3], None)
+            self._seen[row[3]] = row
+            while len(self._seen) > CACHE_RECORDS:
+                del self._seen[next(iter(self._seen))]
 
     def records(self, order: str | None = None) -> list[LedgerRecord]:
         """All records in ledger order, or only those of `order`."""

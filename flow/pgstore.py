@@ -11,7 +11,15 @@ from a sequence at every commit: never reused, so it also validates caches),
 (flow id, seq, entry bytea). A commit is ONE statement (update or insert of
 the row, the new journal entries, a NOTIFY), so one transaction — or, when a
 step has written ledger records through this store (below), part of the step's
-transaction, committed with them.
+transaction, committed with them: the statement and the COMMIT then go in one
+round trip (psycopg pipeline), the statement raising (flowscheme_fenced) when
+the fence fails so that the COMMIT never runs, and the NOTIFY follows the COMMIT
+in a transaction of its own (see _write for why).
+
+Round trips per step: taking the lock and reading the version is one statement
+(flowscheme_lock), the commit one round trip, the unlock one. Connections of the
+store run read committed whatever the database's default (flowscheme_lock's
+version read must see the commit made while the lock was awaited).
 
 Locking. `lock(flow_id)` holds a session-level advisory lock
 (pg_advisory_lock on a 64-bit hash of the schema and the flow id) on a
@@ -47,8 +55,10 @@ database, so it is never stale: get() keeps each flow it has read in a cache
 validated by one small query (the version; the snapshot and only the journal
 entries after those cached are sent when it changed; while this thread holds
 the flow's lock and has just committed it, no query). refresh() costs nothing.
-Every commit NOTIFYs (channel per schema; payload: flow id, waiting kind and
-wake time); `wait_for_change(...)`, which the Worker sleeps in, LISTENs and
+Every commit of a flow that waits on a kind or has a wake-up time NOTIFYs
+(channel per schema; payload: flow id, waiting kind and wake time; a finished
+flow is of no interest to a waiting worker and is not announced);
+`wait_for_change(...)`, which the Worker sleeps in, LISTENs and
 returns early when another process commits a flow due sooner than the worker
 planned to look, or waiting on a kind it serves. A process that never waits
 never LISTENs (a listener that does not read would hold back the server's
@@ -83,6 +93,8 @@ from .errors import FlowError, StoreFormatError, StoreWriteError
 from .pgschema import Migration, Schema, ensure, redacted
 from .store import FlowLocks, StoredFlow
 
+FENCED = "FS409"  # the SQLSTATE flowscheme_fenced() raises
+
 SCHEMA = Schema("flows", (
     Migration(1, "flows and flow_journal, indexes on wake-up time and waiting kind", (
         "CREATE SEQUENCE flow_version",
@@ -112,6 +124,31 @@ SCHEMA = Schema("flows", (
             entry   bytea NOT NULL,
             PRIMARY KEY (flow_id, seq)
         )""",
+    )),
+    Migration(2, "flowscheme_lock(): a flow's advisory lock and its version in one statement; "
+                 "flowscheme_fenced(): a commit whose version fence fails raises (so its COMMIT can be sent "
+                 "in the same round trip and never commits the step's ledger writes)", (
+        # volatile plpgsql: under read committed (PgStore's connections) the version
+        # read takes its snapshot after the lock is held, so it sees the latest commit
+        """CREATE FUNCTION flowscheme_lock(lock_key bigint, flow_id text, wait boolean,
+                                       OUT got boolean, OUT version bigint, OUT journal_len integer)
+        LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            IF wait THEN
+                PERFORM pg_advisory_lock(lock_key);
+                got := true;
+            ELSE
+                got := pg_try_advisory_lock(lock_key);
+            END IF;
+            IF got THEN
+                SELECT f.version, f.journal_len INTO version, journal_len FROM flows f WHERE f.id = flow_id;
+            END IF;
+        END $$""",
+        f"""CREATE FUNCTION flowscheme_fenced(flow_id text) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            RAISE EXCEPTION 'the commit of flow % is fenced off: another worker moved it while this step ran', flow_id
+                USING ERRCODE = '{FENCED}';
+        END $$""",
     )),
 )).check()
 
@@ -150,6 +187,13 @@ def database_key(url):
     d = conninfo_to_dict(url)
     d.pop("password", None)
     return tuple(sorted((k, str(v)) for k, v in d.items()))
+
+
+def _read_committed(conn):
+    """A PgStore connection runs read committed, whatever the database's default:
+    flowscheme_lock and the ledger's conditional append rely on each statement
+    seeing the latest commits."""
+    conn.execute("SET default_transaction_isolation TO 'read committed'")
 
 
 def current_step(dbkey):
@@ -197,7 +241,7 @@ class _Step:
     write began one."""
 
     __slots__ = ("store", "flow_id", "key", "conn", "pooled", "depth", "version", "journal_len",
-                 "in_tx", "tx_lost")
+                 "in_tx", "tx_lost", "on_commit")
 
     def __init__(self, store, flow_id, key, conn, pooled):
         self.store, self.flow_id, self.key = store, flow_id, key
@@ -207,23 +251,38 @@ class _Step:
         self.journal_len = 0
         self.in_tx = False  # a transaction is open on conn (ledger writes in it)
         self.tx_lost = None  # why the step's transaction is gone (its connection dropped)
+        self.on_commit = []  # functions to call once the step's transaction has committed
 
     def transaction(self):
         """The step's connection inside its transaction (BEGUN now if not yet):
         what a ledger write of this step runs on."""
+        conn, begin = self.writer()
+        if begin:
+            try:
+                conn.execute("BEGIN")
+            except self.store._pg.OperationalError as e:
+                self.failed(e)
+                raise
+        return conn
+
+    def writer(self):
+        """(connection, begin) for a write in the step's transaction: when `begin`,
+        the caller sends BEGIN first (in the same round trip as its write). From
+        now on the step counts as holding a transaction (rolled back unless the
+        flow's commit commits it)."""
         if self.tx_lost is not None:
             raise StoreWriteError(self.store.where, self.tx_lost, "writing in a step's transaction",
                                   f"{self.store.where}: flow {self.flow_id!r}: the step's connection to the "
                                   f"database was lost ({self.tx_lost}); nothing of this step was committed")
-        if not self.in_tx:
-            self.conn.execute("BEGIN")
-            self.in_tx = True
-        return self.conn
+        begin = not self.in_tx
+        self.in_tx = True
+        return self.conn, begin
 
     def failed(self, error):
         """A write on the step's transaction lost its connection: the step cannot commit."""
         if self.in_tx:
             self.tx_lost = error
+            self.on_commit = []
 
 
 class PgStore:
@@ -258,6 +317,7 @@ class PgStore:
         self.channel = "flowscheme_" + hashlib.blake2b(self.schema.encode(), digest_size=8).hexdigest()
         self._pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=pool_size or POOL_MAX, kwargs=dict(CONNECT_OPTIONS), open=True,
+            configure=_read_committed,
             name=f"flowscheme-flows-{os.getpid()}", num_workers=2, reconnect_timeout=RECONNECT_SECONDS,
         )
         OPEN.add(self)
@@ -313,7 +373,9 @@ class PgStore:
         """A new connection (not from the pool), retried until `deadline`."""
         while True:
             try:
-                return self._pg.connect(self.url, connect_timeout=10, **CONNECT_OPTIONS)
+                conn = self._pg.connect(self.url, connect_timeout=10, **CONNECT_OPTIONS)
+                _read_committed(conn)
+                return conn
             except self._pg.OperationalError:
                 if time.monotonic() > deadline:
                     raise
@@ -377,13 +439,15 @@ class PgStore:
         while True:
             conn = self._getconn()
             try:
-                if wait:
-                    conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-                elif not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                # one statement: the lock (the session's), then the version, read after
+                # the lock is held (see flowscheme_lock), so it sees the latest commit
+                got, version, journal_len = conn.execute(
+                    "SELECT * FROM flowscheme_lock(%s, %s, %s)", (key, flow_id, wait)).fetchone()
+                if not got:
                     self._pool.putconn(conn)
                     return None
                 step = _Step(self, flow_id, key, conn, True)
-                self._read_version(step)  # after the lock: a statement of its own sees the latest commit
+                step.version, step.journal_len = version, (journal_len or 0)
                 return step
             except self._pg.OperationalError as e:
                 self._pool.putconn(conn)  # (broken: the pool drops it)
@@ -394,8 +458,17 @@ class PgStore:
                 self._pool.check()
                 time.sleep(0.05)
             except BaseException:
-                self._pool.putconn(conn)
+                self._discard(conn)
                 raise
+
+    def _discard(self, conn):
+        """Give back a connection whose state is unknown (a statement failed midway):
+        closed, so that no lock or transaction of it outlives this."""
+        try:
+            conn.close()
+        except Exception:
+            pass
+        self._pool.putconn(conn)
 
     def _getconn(self):
         try:
@@ -404,18 +477,16 @@ class PgStore:
             raise StoreWriteError(self.where, e, "taking a connection",
                                   f"{self.where}: no database connection for a step ({e})") from None
 
-    def _read_version(self, step):
-        row = step.conn.execute("SELECT version, journal_len FROM flows WHERE id = %s",
-                                (step.flow_id,)).fetchone()
-        step.version, step.journal_len = (row[0], row[1]) if row else (None, 0)
-
     def _release(self, step):
         conn = step.conn
         try:
             if step.in_tx:
-                conn.execute("ROLLBACK")  # a step that did not commit: its ledger writes go too
+                with conn.pipeline():
+                    conn.execute("ROLLBACK")  # a step that did not commit: its ledger writes go too
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (step.key,))
                 step.in_tx = False
-            conn.execute("SELECT pg_advisory_unlock(%s)", (step.key,))
+            else:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (step.key,))
         except self._pg.Error:
             if not conn.closed:
                 conn.close()  # a lock we cannot drop goes with its session
@@ -544,23 +615,32 @@ class PgStore:
         if kind is not None:
             _text(kind, "request kind")
         status, name, unit = _meta(snapshot)
+        # a waiting listener (wait_for_change) only cares about a flow that waits on
+        # a kind or has a wake-up time: a finished flow is not announced (a NOTIFY
+        # serialises the commits of the whole server on the notification queue's lock)
+        notify = kind is not None or wake is not None
         payload = json.dumps({"i": flow_id, "k": kind, "w": wake})
         if len(payload.encode()) > _NOTIFY_MAX:
             payload = json.dumps({"i": None})
         row = dict(id=flow_id, name=name, status=status, unit=unit, kind=kind, wake=wake, snapshot=snapshot,
-                   entries=entries, n=len(entries), owner=_OWNER, channel=self.channel, payload=payload)
+                   entries=entries, n=len(entries), owner=_OWNER, channel=self.channel, payload=payload,
+                   notify=notify)
         if step.tx_lost is not None:
             step.transaction()  # raises: the step's ledger writes are gone
         commit_id = uuid.uuid4()
         try:
-            version = self._write(step, row, commit_id)
-        except self._pg.OperationalError as e:
-            version = self._recover(step, row, commit_id, e)
-        except self._pg.Error as e:
-            self._abort(step)
-            raise StoreWriteError(self.where, e, f"committing flow {flow_id!r}",
-                                  f"{self.where}: committing flow {flow_id!r} failed, nothing was committed: "
-                                  f"{e}") from None
+            try:
+                version = self._write(step, row, commit_id)
+            except self._pg.OperationalError as e:
+                version = self._recover(step, row, commit_id, e)
+            except self._pg.Error as e:
+                self._abort(step)
+                raise StoreWriteError(self.where, e, f"committing flow {flow_id!r}",
+                                      f"{self.where}: committing flow {flow_id!r} failed, nothing was committed: "
+                                      f"{e}") from None
+        except BaseException:
+            step.on_commit = []  # what was to follow the step's transaction went with it
+            raise
         cached = self._cache.get(flow_id)
         if step.version is None:  # created: the row is born with this version
             entry = _Cached(version, version, snapshot, list(entries))
@@ -574,6 +654,9 @@ class PgStore:
             self._remember(flow_id, entry)
         else:
             self._forget(flow_id)
+        hooks, step.on_commit = step.on_commit, []
+        for hook in hooks:
+            hook()
 
     def _write(self, step, row, commit_id):
         """The commit's statement on the step's connection (and COMMIT, when the
@@ -581,26 +664,56 @@ class PgStore:
         the version moved (fenced off: nothing done)."""
         conn = step.conn
         params = dict(row, version=step.version, start=step.journal_len, commit_id=commit_id)
-        if step.version is None:
-            sql = _INSERT
-        else:
-            sql = _UPDATE
-        got = conn.execute(sql, params).fetchone()
-        if got is None:
+        sql = _INSERT if step.version is None else _UPDATE
+        try:
+            if step.in_tx:
+                # one round trip: when the fence fails the statement raises, so the
+                # COMMIT after it never runs and the step's ledger writes roll back.
+                # The NOTIFY follows the COMMIT, in a transaction of its own that does
+                # not wait for the disk: inside the step's transaction it would hold
+                # the server's notification lock — which serialises every notifying
+                # commit — through the WAL flush, with the rows the step's ledger
+                # writes locked (stock balances every order touches) held all along.
+                with conn.pipeline():
+                    cur = conn.execute(sql, dict(params, notify=False))
+                    conn.execute("COMMIT")
+                    if row["notify"]:
+                        conn.execute(_ANNOUNCE, (self.channel, row["payload"]))
+                step.in_tx = False
+            else:
+                cur = conn.execute(sql, params)
+        except self._pg.Error as e:
+            if getattr(e, "sqlstate", None) != FENCED:
+                if step.in_tx and not isinstance(e, self._pg.OperationalError):
+                    landed = self._landed(step, commit_id)
+                    if landed is not None:  # only the announcement failed: a worker looks again anyway
+                        step.in_tx = False
+                        return landed
+                raise
             self._abort(step)
-            now = conn.execute("SELECT version FROM flows WHERE id = %s", (step.flow_id,)).fetchone()
+            now = conn.execute(_VERSION, (step.flow_id,)).fetchone()
             raise StoreWriteError(
                 self.where, None, f"committing flow {step.flow_id!r}",
                 f"{self.where}: flow {step.flow_id!r} was "
                 + ("created" if step.version is None else "changed" if now else "removed")
                 + " by another worker while this step ran (this worker's lock on it was lost: its "
-                  "connection dropped?); nothing of this step was committed")
-        if step.in_tx:
-            conn.execute("COMMIT")
-            step.in_tx = False
-        return got[0]
+                  "connection dropped?); nothing of this step was committed") from None
+        return cur.fetchone()[0]
+
+    def _landed(self, step, commit_id):
+        """After an error in a pipelined commit: the new version if our commit is
+        in the database (what failed came after the COMMIT), else None."""
+        conn = step.conn
+        if conn.info.transaction_status != self._pg.pq.TransactionStatus.IDLE:
+            return None  # the statement or the COMMIT failed inside the transaction: not committed
+        try:
+            found = conn.execute("SELECT version, commit_id FROM flows WHERE id = %s", (step.flow_id,)).fetchone()
+        except self._pg.Error:
+            return None
+        return found[0] if found is not None and found[1] == commit_id else None
 
     def _abort(self, step):
+        step.on_commit = []
         if step.in_tx:
             try:
                 step.conn.execute("ROLLBACK")
@@ -783,18 +896,23 @@ _COLUMNS = ("name = %(name)s, status = %(status)s, code_unit = %(unit)s, wait_ki
             "wake = %(wake)s, snapshot = %(snapshot)s, commit_id = %(commit_id)s, owner = %(owner)s, "
             "updated_at = now()")
 
+_VERSION = "SELECT version, journal_len FROM flows WHERE id = %s"
+
 _JOURNAL = ("j AS (INSERT INTO flow_journal (flow_id, seq, entry) "
             "SELECT c.id, %(start)s + t.o - 1, t.e FROM c, unnest(%(entries)s::bytea[]) WITH ORDINALITY AS t(e, o)), "
-            "n AS (SELECT pg_notify(%(channel)s, %(payload)s) FROM c) ")
+            "n AS (SELECT pg_notify(%(channel)s, %(payload)s) FROM c WHERE %(notify)s) ")
+# a NOTIFY after a step's COMMIT: its own transaction, not waiting for the WAL flush (a
+# notification is a hint, lost with the server anyway; a worker looks again within its idle time)
+_ANNOUNCE = "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, %s)"
+# the new version, or (no row matched the fence) flowscheme_fenced() raises
+_FENCE = "SELECT coalesce((SELECT c.version FROM c), flowscheme_fenced(%(id)s)), (SELECT count(*) FROM n)"
 
 _UPDATE = ("WITH c AS (UPDATE flows SET " + _COLUMNS + ", version = nextval('flow_version'), "
            "journal_len = journal_len + %(n)s WHERE id = %(id)s AND version = %(version)s "
-           "RETURNING id, version), " + _JOURNAL
-           + "SELECT c.version, (SELECT count(*) FROM n) FROM c")
+           "RETURNING id, version), " + _JOURNAL + _FENCE)
 
 _INSERT = ("WITH v AS (SELECT nextval('flow_version') AS n), "
            "c AS (INSERT INTO flows (id, name, status, code_unit, wait_kind, wake, snapshot, journal_len, "
            "version, born, commit_id, owner) SELECT %(id)s, %(name)s, %(status)s, %(unit)s, %(kind)s, %(wake)s, "
            "%(snapshot)s, %(n)s, v.n, v.n, %(commit_id)s, %(owner)s FROM v ON CONFLICT (id) DO NOTHING "
-           "RETURNING id, version), " + _JOURNAL
-           + "SELECT c.version, (SELECT count(*) FROM n) FROM c")
+           "RETURNING id, version), " + _JOURNAL + _FENCE)
