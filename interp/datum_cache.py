@@ -91,7 +91,15 @@ def decode(o, filename):
         where, items = o[1], o[2]
         result = decode(o[3], filename) if len(o) > 3 else NIL
         for i in range(len(items) - 1, -1, -1):
-            result = Pair(decode(items[i], filename), result)
+            x = items[i]
+            t = type(x)
+            if t is str:  # the common leaves decoded here: a call each adds up at start-up
+                x = sym(x)
+            elif t is list:
+                x = decode(x, filename)
+            elif t is not int and t is not bool:
+                x = decode(x, filename)
+            result = Pair(x, result)
             result.pos = SourcePos(filename, where[2 * i], where[2 * i + 1])
         return result
     if tag == "n":

@@ -2,7 +2,10 @@
 
 The grammar is interp/scheme.lark (Lark, LALR, contextual lexer). Callbacks run during
 the parse and build the datums directly (no parse tree, no Python recursion), so very
-long lists and very deep nesting read fine. Every pair gets a `pos` (SourcePos): the
+long lists and very deep nesting read fine. read_all first tries interp/reader_fast.py, a
+hand-written scanner for the common syntax that gives the same datums through the same
+callbacks (so start-up need not import Lark), and uses Lark for anything else and for
+every error. Every pair gets a `pos` (SourcePos): the
 first pair of a list the position of its `(` (or of the quote mark of 'x), later pairs
 the position of their own element. Malformed text raises SchemeSyntaxError with a
 specific message and position; nothing else escapes.
@@ -641,6 +644,19 @@ def read_all(text, filename=None, positions=None):
     cannot carry one itself, as a pair does)."""
     if not isinstance(text, str):
         raise SchemeSyntaxError(f"cannot read: expected a string, got {type(text).__name__}")
+    from .reader_fast import read_common
+
+    entries = read_common(text, filename)
+    if entries is not None:  # the common syntax, read without Lark
+        if positions is not None:
+            positions.extend(SourcePos(filename, e[1], e[2]) for e in entries)
+        return [e[0] for e in entries]
+    return read_all_lark(text, filename, positions)
+
+
+def read_all_lark(text, filename=None, positions=None):
+    """read_all by the Lark parser alone (read_all's fallback; the reference the fast
+    path is tested against)."""
     parser = _get_parser()
     _ctx.filename = filename
     _ctx.labels = None

@@ -13,8 +13,6 @@ Primitives never call back into Scheme: the higher-order ones (map, apply, ...)
 live with the evaluator so that continuations can be captured inside them.
 """
 
-import inspect
-
 
 class Primitive:
     """A Scheme procedure implemented by a Python function."""
@@ -48,6 +46,15 @@ class Primitive:
 
 
 def _arity(fn):
+    bound = type(fn).__name__ == "method"  # a bound method: its first parameter is taken
+    f = fn.__func__ if bound else fn
+    code = getattr(f, "__code__", None)
+    if type(f).__name__ == "function" and code is not None and not hasattr(f, "__wrapped__"):
+        hi = code.co_argcount - bound  # read off the code object: importing inspect slows start-up
+        lo = max(hi - len(f.__defaults__ or ()), 0)
+        return (lo, None) if code.co_flags & 0x04 else (lo, hi)  # 0x04: CO_VARARGS
+    import inspect
+
     lo = 0
     hi = 0
     for p in inspect.signature(fn).parameters.values():
@@ -77,8 +84,11 @@ def primitive(*names):
 def load_all():
     """Import every primitive module so that PRIMITIVES is complete."""
     import importlib
-    import pkgutil
+    import os
 
-    for info in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{info.name}")
+    # pkgutil.iter_modules would do, but it imports inspect (slow to import at start-up)
+    for filename in sorted(os.listdir(__path__[0])):
+        name = filename[:-3]
+        if filename.endswith(".py") and name.isidentifier() and name != "__init__":
+            importlib.import_module(f"{__name__}.{name}")
     return PRIMITIVES
