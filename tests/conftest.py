@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import aptget
+import r7rs_summary
 
 # Make the repository's packages importable however pytest is launched.
 _ROOT = str(Path(__file__).resolve().parent.parent)
@@ -84,6 +85,10 @@ STORE_KINDS = ("file", "postgres")
 
 
 def pytest_configure(config):
+    # the R7RS suite's per-section counts: a plugin of this (the controlling) process,
+    # which sees the reports of `pytest -n` workers too
+    if not config.pluginmanager.has_plugin("r7rs-summary"):
+        config.pluginmanager.register(r7rs_summary.Summary(), "r7rs-summary")
     config.addinivalue_line(
         "markers",
         "file_only(reason): a durable-store test about the file store itself (its log format, "
