@@ -96,17 +96,22 @@ def _unescape_match(m):
 
 
 def _chain(items, tail, lpar):
-    """The list of items ((datum, line, col) each) ending in tail, as read at lpar:
-    the first pair gets the `(`'s position, each later pair its own element's."""
-    fname = _ctx.filename
+    """The list of items ((datum, line, col) each) ending in tail, as read at lpar."""
+    return chain_at(items, tail, _ctx.filename, lpar.line, lpar.column)
+
+
+def chain_at(items, tail, filename, line, col):
+    """The list of items ((datum, line, col) each) ending in tail, opened at
+    line:col: the first pair gets the opener's position, each later pair its own
+    element's."""
     result = tail
     for i in range(len(items) - 1, 0, -1):
         e = items[i]
         result = Pair(e[0], result)
-        result.pos = SourcePos(fname, e[1], e[2])
+        result.pos = SourcePos(filename, e[1], e[2])
     result = Pair(items[0][0], result)
-    result.pos = SourcePos(fname, lpar.line, lpar.column)
-    return (result, lpar.line, lpar.column)
+    result.pos = SourcePos(filename, line, col)
+    return (result, line, col)
 
 
 def _offset_pos(tok, offset):

@@ -10,7 +10,7 @@ error message. So a program that reads cleanly never imports Lark.
 
 import re
 
-from .reader import _ABBREVIATION_SYMBOLS, _NUMBER_START, _ctx, _DatumBuilder
+from .reader import _ABBREVIATION_SYMBOLS, _NUMBER_START, _ctx, _DatumBuilder, chain_at
 from .values import NIL, Pair, SourcePos, Vector, sym
 
 # The terminals of interp/scheme.lark that the fast path reads, as one regular
@@ -133,9 +133,9 @@ def _read(text, filename):
             elif before is not None:  # dotted: items are the data after the dot
                 if len(items) != 1:
                     raise _Unsupported
-                datum = _chain(before, items[0][0], frame[3], frame[4], filename)
+                datum = chain_at(before, items[0][0], filename, frame[3], frame[4])
             elif items:
-                datum = _chain(items, NIL, frame[3], frame[4], filename)
+                datum = chain_at(items, NIL, filename, frame[3], frame[4])
             else:
                 datum = (NIL, frame[3], frame[4])
             stack.pop()
@@ -175,15 +175,3 @@ def _read(text, filename):
     if frame is not top or top[1]:
         raise _Unsupported  # unclosed list, or a prefix at the very end
     return top[0]
-
-
-def _chain(items, tail, line, col, filename):
-    """As reader._chain: the first pair at the opener, each later pair at its element."""
-    result = tail
-    for i in range(len(items) - 1, 0, -1):
-        e = items[i]
-        result = Pair(e[0], result)
-        result.pos = SourcePos(filename, e[1], e[2])
-    result = Pair(items[0][0], result)
-    result.pos = SourcePos(filename, line, col)
-    return (result, line, col)
