@@ -18,7 +18,10 @@ What it measures:
                 Per order, from the server's statistics: transactions committed
                 (xact_commit: every autocommit statement counts, reads too) and
                 WAL flushes (pg_stat_wal.wal_sync: the fsyncs; the server's own
-                group commit lets one flush cover several commits).
+                group commit lets one flush cover several commits). The machine's
+                CPU (every core, /proc/stat) over the run: CPU ms per order and
+                how busy the cores were — the orders processes and the server
+                share them, so once they are busy more processes cannot help.
   DBOS          bench/peers/dbos_orders.py in the throwaway venv of
                 bench/orders_bench.py (pip install dbos; never a flowscheme
                 dependency) with its system database in another database of the SAME
@@ -194,6 +197,20 @@ def server_counts(url):
     return commits, flushes
 
 
+def machine_cpu():
+    """(busy, all) CPU seconds of the whole machine so far, every core (from /proc/stat;
+    (0, 0) where it cannot be read): the orders processes and the server together."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal
+    return (total - idle) / tick, total / tick
+
+
 def children(args_list):
     return [subprocess.Popen([sys.executable, ME] + a, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             for a in args_list]
@@ -213,10 +230,12 @@ def bench_orders(server, procs, orders, threads):
                 raise RuntimeError("an orders process failed to start")
         time.sleep(1.5)  # the warm-up's statistics reach the server (each backend reports at most once a second)
         before = server_counts(url)
+        cpu_before = machine_cpu()
         for p in ps:
             p.stdin.write("go\n")
             p.stdin.flush()
         reports = [json.loads(p.stdout.readline()) for p in ps]
+        cpu_after = machine_cpu()
     finally:
         for p in ps:
             p.stdin.close()
@@ -234,10 +253,15 @@ def bench_orders(server, procs, orders, threads):
     n = per * procs
     commits = (after[0] - before[0]) / n
     flushes = None if after[1] is None else (after[1] - before[1]) / n
+    busy, total = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+    busy_share = busy / total if total else None
+    cpu_ms = busy * 1000 / n
     log(f"  {n / seconds:.1f} orders/s (ledger verified: {report.records} records); per order "
-        f"{commits:.1f} transactions" + ("" if flushes is None else f", {flushes:.2f} WAL flushes"))
+        f"{commits:.1f} transactions" + ("" if flushes is None else f", {flushes:.2f} WAL flushes")
+        + f"; machine CPU {cpu_ms:.1f} ms per order" + ("" if busy_share is None else f", {busy_share:.0%} busy"))
     return {"orders": n, "processes": procs, "threads": threads, "seconds": seconds, "orders_per_s": n / seconds,
-            "transactions_per_order": commits, "wal_flushes_per_order": flushes}
+            "transactions_per_order": commits, "wal_flushes_per_order": flushes,
+            "machine_cpu_ms_per_order": cpu_ms, "machine_busy": busy_share, "cores": os.cpu_count()}
 
 
 def bench_dbos(server, args):
@@ -316,7 +340,10 @@ def report(results):
         lines.append(f"  flowscheme {r['processes']} process(es) x {r['threads']} threads: "
                      f"{r['orders_per_s']:8.1f} orders/s  ({r['orders_per_s'] / base:.2f}x one process; per order "
                      f"{r['transactions_per_order']:.1f} transactions"
-                     + ("" if flushes is None else f", {flushes:.2f} WAL flushes") + ")")
+                     + ("" if flushes is None else f", {flushes:.2f} WAL flushes")
+                     + ("" if r.get("machine_busy") is None else
+                        f"; machine CPU {r['machine_cpu_ms_per_order']:.1f} ms, {r['machine_busy']:.0%} of "
+                        f"{r['cores']} cores busy") + ")")
     d = results.get("dbos", {})
     if "concurrent" in d:
         best_fs = max(r["orders_per_s"] for r in runs)
