@@ -72,7 +72,8 @@ def test_bad_appends_are_refused_and_write_nothing(ledger):
 
 
 def test_of_many_processes_reserving_the_last_units_exactly_that_many_get_them(pg_url):
-    PgLedger(pg_url).append(STOCK, "received", "stock:in", details={"stock": {"mug": 3}})
+    with PgLedger(pg_url) as lg:
+        lg.append(STOCK, "received", "stock:in", details={"stock": {"mug": 3}})
     racers = 8
     script = textwrap.dedent(f"""
         import sys
