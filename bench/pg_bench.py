@@ -356,7 +356,7 @@ def report(results):
         best_dbos = max(d["concurrent"]["orders_per_s"], d["single"]["orders_per_s"])
         lines.append(f"  flowscheme / DBOS: one process / DBOS threaded {base / d['concurrent']['orders_per_s']:.1f}x, "
                      f"best of each {best_fs / best_dbos:.1f}x")
-    else:
+    elif d:
         lines.append(f"  DBOS: {d}")
     lat = results.get("latency")
     if lat:
