@@ -49,6 +49,7 @@ Limits: order, key, kind and sku cannot hold a NUL character (LedgerInputError).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time as _time
 import uuid
@@ -191,17 +192,11 @@ class PgLedger:
             except Exception as e:
                 raise LedgerError(f"{self.path}: {doing}: {e}") from None
             if conn is not None:
-                try:
+                with self._step_errors(step, doing):
                     if write:
                         with conn.transaction():  # a savepoint in the step's transaction
                             return fn(conn)
                     return fn(conn)
-                except self._pg.OperationalError as e:
-                    step.failed(e)
-                    raise LedgerError(f"{self.path}: {doing}: the connection was lost ({e}); nothing of "
-                                      f"flow {step.flow_id!r}'s step is committed") from None
-                except self._pg.Error as e:
-                    raise LedgerError(f"{self.path}: {doing} failed: {e}") from None
         deadline = _time.monotonic() + RECONNECT_SECONDS
         while True:
             try:
@@ -277,7 +272,7 @@ class PgLedger:
             conn, begin = step.writer()
         except Exception as e:
             raise LedgerError(f"{self.path}: {doing}: {e}") from None
-        try:
+        with self._step_errors(step, doing):
             try:
                 with conn.pipeline():
                     if begin:  # the step's first write: undone by rolling the transaction back
@@ -304,15 +299,22 @@ class PgLedger:
                     got = self._append_on(conn, params["order"], params["kind"], params["key"], params["amount"],
                                           details, params["time"], short_kind,
                                           params["append_id"])
+        row = got[2]
+        step.on_commit.append(lambda: self._keep(row))
+        return got[0], got[1]
+
+    @contextlib.contextmanager
+    def _step_errors(self, step, doing):
+        """Database errors of work in flow step `step`'s transaction, as LedgerErrors;
+        a lost connection fails the step (nothing of it is committed)."""
+        try:
+            yield
         except self._pg.OperationalError as e:
             step.failed(e)
             raise LedgerError(f"{self.path}: {doing}: the connection was lost ({e}); nothing of "
                               f"flow {step.flow_id!r}'s step is committed") from None
         except self._pg.Error as e:
             raise LedgerError(f"{self.path}: {doing} failed: {e}") from None
-        row = got[2]
-        step.on_commit.append(lambda: self._keep(row))
-        return got[0], got[1]
 
     @staticmethod
     def _answer(row, append_id):
