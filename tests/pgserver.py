@@ -86,6 +86,15 @@ def install_postgresql():
     return bindir
 
 
+def sql(url, statement, *params):
+    """Run one statement on the database at url (autocommit): its rows, or None."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(statement, params or None)
+        return cur.fetchall() if cur.description else None
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -3,20 +3,14 @@ leaves the step's other writes alone and the step still commits; a conditional
 append that falls short writes short_kind in the step; records of a step that
 does not commit are neither in the database nor remembered by get/has_key."""
 
-import psycopg
 import pytest
 
 from commerce.ledger import STOCK, LedgerError
 from commerce.pgledger import PgLedger
 from flow.pgstore import PgStore, current_step
+from pgserver import sql
 
 BIG = 2**62  # two of these overflow a 64-bit balance: the database refuses the second
-
-
-def sql(url, statement, *params):
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(statement, params or None)
-        return cur.fetchall() if cur.description else None
 
 
 @pytest.fixture

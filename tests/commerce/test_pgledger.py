@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 
-import psycopg
 import pytest
 
 from commerce import audit
@@ -18,15 +17,10 @@ from commerce.orders import Shop
 from commerce.pgledger import LedgerSchemaError, PgLedger
 from flow import Failed, FlowRuntime, ManualClock, StoreWriteError, Suspended
 from interp.limits import Limits
+from pgserver import sql
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HANG = 60  # seconds: a hang detector, never a timing assertion
-
-
-def sql(url, statement, *params):
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(statement, params or None)
-        return cur.fetchall() if cur.description else None
 
 
 @pytest.fixture

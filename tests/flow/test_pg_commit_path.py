@@ -14,14 +14,9 @@ import pytest
 from flow import StoreWriteError
 from flow.pgschema import Schema, migrate
 from flow.pgstore import SCHEMA, PgStore, _lock_key
+from pgserver import sql
 
 HANG = 60  # seconds: a hang detector, never a timing assertion
-
-
-def sql(url, statement, *params):
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(statement, params or None)
-        return cur.fetchall() if cur.description else None
 
 
 def row_of(url, flow_id):

@@ -19,6 +19,7 @@ from flow.model import snapshot_index
 from flow.pgschema import SchemaTooNew
 from flow.pgstore import PgStore
 from flow.store import StoredFlow
+from pgserver import sql
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HANG = 60  # seconds: a hang detector, never a timing assertion
@@ -29,12 +30,6 @@ NAPS = "(defflow naps (lambda (s) (sleep s) (request 'ask s)))"
 
 def store(url):
     return PgStore(url, snapshot_index)
-
-
-def sql(url, statement, *params):
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(statement, params or None)
-        return cur.fetchall() if cur.description else None
 
 
 def in_thread(fn):
