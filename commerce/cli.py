@@ -27,6 +27,7 @@ import warnings
 import click
 
 from flow.cli import fail, internal_error
+from interp.cli import debug_of
 from flow.pgschema import redacted
 from flow.inspect import format_table
 
@@ -34,10 +35,6 @@ LEDGER_FILE = "ledger.log"
 
 
 # ====================================================================== helpers
-
-
-def _debug(ctx):
-    return bool(ctx.find_root().params.get("debug", False))
 
 
 def money(minor):
@@ -114,7 +111,7 @@ def guarded(ctx, fn):
             return fn()
     except (OrderError, LedgerError, FlowError, SchemeError, OSError) as e:
         sys.stdout.flush()
-        if _debug(ctx):
+        if debug_of(ctx):
             import traceback
 
             traceback.print_exception(e, file=sys.stderr)
@@ -930,7 +927,7 @@ def _flowscheme(*args, debug=False):
 
 def _run_child(ctx, args):
     """Run the flowscheme CLI in a fresh process: (its stdout, its pid)."""
-    proc = subprocess.Popen(_flowscheme(*args, debug=_debug(ctx)), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(_flowscheme(*args, debug=debug_of(ctx)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate()
     if proc.returncode != 0:
@@ -991,7 +988,7 @@ def demo(ctx, data):
     procs = []
     for order_id, _ in DEMO_ORDERS:
         args = ["order", "settle", order_id, f"pay-{order_id[2:]}", str(totals[order_id]), "--json", "--data", where]
-        procs.append((order_id, subprocess.Popen(_flowscheme(*args, debug=_debug(ctx)), stdout=subprocess.PIPE,
+        procs.append((order_id, subprocess.Popen(_flowscheme(*args, debug=debug_of(ctx)), stdout=subprocess.PIPE,
                                                  stderr=subprocess.PIPE, text=True)))
     results = []
     for order_id, proc in procs:

@@ -11,13 +11,9 @@ import sys
 
 import click
 
-from interp.cli import report_error
+from interp.cli import debug_of, report_error
 
 EXIT_HELP = "Exit status: 0 success, 1 a Scheme or flow error, 2 a usage error."
-
-
-def _debug(ctx):
-    return bool(ctx.find_root().params.get("debug", False))
 
 
 def fail(ctx, message, code=1):
@@ -38,13 +34,13 @@ def guarded(ctx, fn):
         return fn()
     except CodeNotLoaded as e:
         sys.stdout.flush()
-        report_error(e, _debug(ctx))
+        report_error(e, debug_of(ctx))
         if not e.filename.startswith("<"):
             click.echo(f"(pass --load {e.filename})", err=True)
         ctx.exit(1)
     except (SchemeError, FlowError, ReplError, codec.MissingUnit, OSError) as e:
         sys.stdout.flush()
-        report_error(e, _debug(ctx))
+        report_error(e, debug_of(ctx))
         ctx.exit(1)
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, KeyboardInterrupt):
         raise
@@ -55,12 +51,12 @@ def guarded(ctx, fn):
 def internal_error(ctx, e):
     """An exception nobody meant: one line (the traceback only with --debug), exit 1."""
     sys.stdout.flush()
-    if _debug(ctx):
+    if debug_of(ctx):
         import traceback
 
         traceback.print_exception(e, file=sys.stderr)
     click.echo(f"internal error (a bug in flowscheme): {type(e).__name__}: {e}"
-               + ("" if _debug(ctx) else "; run with --debug for the traceback"), err=True)
+               + ("" if debug_of(ctx) else "; run with --debug for the traceback"), err=True)
     ctx.exit(1)
 
 
@@ -149,7 +145,7 @@ def repl(ctx, store, loads, history, plain, allow):
 
     out = TrackingWriter(sys.stdout)
     rt = guarded(ctx, lambda: FlowRuntime(store=store, stdout=out, allow=_grant(ctx, allow)))
-    session = Repl(rt, out=out, err=sys.stderr, debug=_debug(ctx), store_dir=shown_store(store) if store else None)
+    session = Repl(rt, out=out, err=sys.stderr, debug=debug_of(ctx), store_dir=shown_store(store) if store else None)
     terminal = not plain and sys.stdin.isatty() and sys.stdout.isatty()
     try:
         for path in loads:

@@ -41,12 +41,13 @@ def _echo(text, err=False):
     click.echo(text, err=err)
 
 
-def run_guarded(ctx, fn):
-    """Run fn(), turning Scheme errors and (exit) into exit statuses (ctx.exit)."""
-    return _guarded(ctx.find_root().params.get("debug", False), ctx.exit, fn)
+def debug_of(ctx):
+    """Whether the command line asked for --debug (click context ctx)."""
+    return bool(ctx.find_root().params.get("debug", False))
 
 
 def _guarded(debug, exit, fn):
+    """Run fn(), turning Scheme errors and (exit) into exit statuses: exit(status)."""
     from .errors import SchemeExit
     from .primitives.io import OutputClosed
 
@@ -141,17 +142,13 @@ def _plain_command(argv):
     return None
 
 
-def _exit(code):
-    sys.exit(code)
-
-
 def _run_plain(debug, command, operands):
     """Run a plain command as click's standalone mode would (same exits and messages)."""
     try:
         if command == "run":
-            run_file(operands[0], operands[1:], debug, _exit)
+            run_file(operands[0], operands[1:], debug, sys.exit)
         else:
-            eval_text(operands[0], debug, _exit)
+            eval_text(operands[0], debug, sys.exit)
     except (EOFError, KeyboardInterrupt):
         print(file=sys.stderr)
         print("Aborted!", file=sys.stderr)
@@ -208,9 +205,6 @@ def _click_group():
         Run Scheme programs, poke at flows in a REPL, and drive the order
         lifecycle demo. Every command takes --help.
         """
-
-    def debug_of(ctx):
-        return ctx.find_root().params.get("debug", False)
 
     @group.command()
     @click.argument("file", type=click.Path(dir_okay=False))
