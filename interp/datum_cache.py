@@ -95,8 +95,6 @@ def decode(o, filename):
             t = type(x)
             if t is str:  # the common leaves decoded here: a call each adds up at start-up
                 x = sym(x)
-            elif t is list:
-                x = decode(x, filename)
             elif t is not int and t is not bool:
                 x = decode(x, filename)
             result = Pair(x, result)
