@@ -691,7 +691,7 @@ class PgStore:
                         return landed
                 raise
             self._abort(step)
-            now = conn.execute(_VERSION, (step.flow_id,)).fetchone()
+            now = conn.execute(_STATE, (step.flow_id,)).fetchone()
             raise StoreWriteError(
                 self.where, None, f"committing flow {step.flow_id!r}",
                 f"{self.where}: flow {step.flow_id!r} was "
@@ -707,10 +707,10 @@ class PgStore:
         if conn.info.transaction_status != self._pg.pq.TransactionStatus.IDLE:
             return None  # the statement or the COMMIT failed inside the transaction: not committed
         try:
-            found = conn.execute("SELECT version, commit_id FROM flows WHERE id = %s", (step.flow_id,)).fetchone()
+            found = conn.execute(_STATE, (step.flow_id,)).fetchone()
         except self._pg.Error:
             return None
-        return found[0] if found is not None and found[1] == commit_id else None
+        return found[0] if found is not None and found[2] == commit_id else None
 
     def _abort(self, step):
         step.on_commit = []
@@ -748,8 +748,7 @@ class PgStore:
         if step.pooled:
             step.store._pool.putconn(old)  # (closed: the pool drops it)
         step.conn, step.pooled, step.tx_lost = conn, False, None
-        found = conn.execute("SELECT version, journal_len, commit_id FROM flows WHERE id = %s",
-                             (step.flow_id,)).fetchone()
+        found = conn.execute(_STATE, (step.flow_id,)).fetchone()
         if found is not None and found[2] == commit_id:
             return found[0]  # it landed
         now = found[0] if found is not None else None
@@ -896,7 +895,8 @@ _COLUMNS = ("name = %(name)s, status = %(status)s, code_unit = %(unit)s, wait_ki
             "wake = %(wake)s, snapshot = %(snapshot)s, commit_id = %(commit_id)s, owner = %(owner)s, "
             "updated_at = now()")
 
-_VERSION = "SELECT version, journal_len FROM flows WHERE id = %s"
+# where a flow stands: what a commit that failed or was fenced off looks at
+_STATE = "SELECT version, journal_len, commit_id FROM flows WHERE id = %s"
 
 _JOURNAL = ("j AS (INSERT INTO flow_journal (flow_id, seq, entry) "
             "SELECT c.id, %(start)s + t.o - 1, t.e FROM c, unnest(%(entries)s::bytea[]) WITH ORDINALITY AS t(e, o)), "
