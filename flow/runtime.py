@@ -34,7 +34,7 @@ from interp.errors import SchemeError
 from interp.interpreter import Interpreter
 from interp.capabilities import grant
 from interp.limits import Budget, Limits
-from interp.machine import PREEMPTED, Closure, D, Interrupted, Parameter, Suspension, acquire_turn
+from interp.machine import PREEMPTED, Closure, D, Interrupted, Parameter, Suspension, acquire_turn, turn
 from interp.errors import SchemeExit
 from interp.printer import write_string
 from interp.recording import RECORDED_KIND
@@ -550,7 +550,7 @@ class FlowRuntime(Timers):
         if pinned and all(self.interp.units.get(h) is not None for h, _ in f.k_units):
             # call/cc continuations saved in the flow belong to the driver that
             # will resume it, whatever driver (Python, or Scheme's flow/resume) ran it before
-            with self._lock:
+            with turn(self._lock):
                 self.cenv.cont_level = D.level + 1
                 try:
                     return f.decode_continuation(self.cenv)

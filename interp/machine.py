@@ -22,6 +22,7 @@ application closures and the call counters `_depth`, `_limit`, `_fuel`, which
 the driver sets there as `calls._depth` etc.).
 """
 
+import contextlib
 import sys
 import threading
 import time
@@ -92,9 +93,15 @@ PREEMPT = "preempt"
 PREEMPTED = ("preempted",)
 CHECK = [None]  # the running computation's hook: () -> None | PREEMPT | reason
 _interrupt = False  # set by interrupt(), taken by the driver
-_waiting = []  # the lock each thread waiting for its turn to run Scheme waits on (see acquire_turn)
+_waiting = []  # a _Waiter for each thread waiting for its turn to run Scheme (see acquire_turn)
 SLICE = 0.01  # seconds a waiting thread lets the running one go on before asking it to give way
-HANDOFF = 1.0  # seconds a thread that gave way waits for a waiter to take its turn
+HANDOFF = 1.0  # seconds at most a thread that gave way waits for the waiters to have their turn
+
+
+class _Waiter:
+    """A thread waiting in acquire_turn (compared by identity)."""
+
+    __slots__ = ()
 
 
 class Interrupted(BaseException):
@@ -120,24 +127,41 @@ def turn_wanted():
 
 def acquire_turn(lock, gave_way=False):
     """Acquire lock, a lock held while Scheme runs; while it is busy, ask the
-    holder to give way every SLICE seconds. gave_way: the caller has just given
-    way (returned a preemption): a thread waiting for the same lock goes first —
-    the caller waits (up to HANDOFF seconds) until a waiter has taken it, for a
-    released lock goes to whichever thread asks first, and a woken waiter is
-    slower to ask than the thread that released it."""
-    waiters = _waiting.count(lock) if gave_way else 0
-    if waiters:  # a waiter leaves _waiting once it holds the lock
+    holder to give way every SLICE seconds. Every lock that guards running
+    Scheme must be taken this way (or with `turn`): a thread blocked on it
+    otherwise never asks the holder to give way, and waits for the holder's
+    whole step.
+
+    gave_way: the caller has just given way (returned a preemption) and holds
+    no turn lock: the threads waiting now go first — the caller waits (up to
+    HANDOFF seconds) until each has taken the lock it waits for, whichever lock
+    that is. A released lock goes to whichever thread asks first, and a woken
+    waiter (on a busy machine, one not even scheduled yet) is slower to ask
+    than the thread that released it."""
+    if gave_way and _waiting:
+        ahead = list(_waiting)
         deadline = time.monotonic() + HANDOFF
-        while _waiting.count(lock) >= waiters and time.monotonic() < deadline:
+        while any(w in _waiting for w in ahead) and time.monotonic() < deadline:
             time.sleep(0.0002)
     if lock.acquire(False):
         return
-    _waiting.append(lock)
+    me = _Waiter()
+    _waiting.append(me)
     try:
         while not lock.acquire(timeout=SLICE):
             interrupt()
     finally:
-        _waiting.remove(lock)
+        _waiting.remove(me)
+
+
+@contextlib.contextmanager
+def turn(lock):
+    """`with turn(lock):` holds lock, taken with acquire_turn."""
+    acquire_turn(lock)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def set_fuel(n):

@@ -139,18 +139,38 @@ def _wait_running(rt, flow_id, timeout=5):
         time.sleep(0.005)
 
 
-def test_other_flows_progress_while_one_loops():
-    rt = looping(Limits(fuel=None, seconds=600, memory=None))  # far beyond the test: it is cancelled
+@pytest.mark.parametrize("pause", [0, 0.05])
+def test_other_flows_progress_while_one_loops(pause):
+    # pause: the looper takes its turn back between the quick flow's steps
+    # (so resuming it must ask the looper to give way: a busy machine's order)
+    rt = looping(Limits(fuel=None, seconds=60, memory=None))  # far beyond the test: it is cancelled
     t, out = _in_thread(lambda: rt.resume("L", "x"))
     _wait_running(rt, "L")
     for i in range(5):
         assert rt.start("quick", i, flow_id=f"q{i}").kind == "ask"
+        time.sleep(pause)
         assert rt.resume(f"q{i}", "yes").value == [i, "yes"]
     assert t.is_alive(), out  # all done while the looper still loops
     assert rt.cancel("L") == "cancelled"
     t.join(5)
     assert not t.is_alive()
     assert rt.status("L") == "cancelled"
+
+
+def test_host_code_gets_its_turn_while_a_flow_loops():
+    # the host evaluates Scheme outside any flow (waiting for the machine's lock,
+    # not the runtime's): the looper gives way and lets it have that lock
+    rt = looping(Limits(fuel=None, seconds=60, memory=None))
+    t, out = _in_thread(lambda: rt.resume("L", "x"))
+    _wait_running(rt, "L")
+    t0 = time.monotonic()
+    for i in range(20):
+        assert rt.interp.eval(f"(* {i} 2)") == i * 2
+    assert time.monotonic() - t0 < 10
+    assert t.is_alive(), out
+    assert rt.cancel("L") == "cancelled"
+    t.join(5)
+    assert not t.is_alive()
 
 
 def test_cancel_of_a_looping_flow_takes_effect_at_its_next_check():
