@@ -322,10 +322,9 @@ class Shop:
             raise OrderError(
                 f"order {order_id}: payment of {amount} does not match the quoted total {created.amount}"
             )
-        self._own_flow(order_id)
         recorded = False
         for _ in range(8):
-            flow = self._settled_step(order_id)
+            flow = self._settled_step(order_id)  # (refuses a flow that is not an order's first)
             if flow is None:
                 continue  # it moved: look again
             if flow.status == "suspended" and flow.kind.name == "payment":

@@ -324,6 +324,23 @@ def test_an_unknown_order_is_a_clear_error(shop, data_dir):
     assert shop.ledger.records("o-2") == []
 
 
+def test_an_order_id_held_by_another_flow_is_refused_and_nothing_recorded(shop, data_dir):
+    shop.flows.load("(defflow other (lambda () (request 'anything 1)))")
+    shop.flows.start("other", flow_id="o-9")
+    before = ledger_bytes(data_dir)
+    with pytest.raises(OrderError, match="order o-9: its flow is named 'other'"):
+        shop.begin("o-9", CART)
+    assert ledger_bytes(data_dir) == before
+    # the order's record there all the same (written by hand): its payment is refused too
+    shop.ledger.append("o-9", "created", "o-9:created", amount=TOTAL,
+                       details={"cart": [["mug", 1], ["tea", 2]]})
+    before = ledger_bytes(data_dir)
+    with pytest.raises(OrderError, match="order o-9: its flow is named 'other'.*nothing recorded"):
+        shop.settle("o-9", "pay-9", TOTAL)
+    assert ledger_bytes(data_dir) == before
+    assert shop.flows.status("o-9") == "suspended"
+
+
 def test_a_payment_for_an_order_cancelled_by_the_runtime_becomes_refund_due(shop, data_dir):
     """(Changed by #15: it used to be refused with nothing recorded — the money
     was recorded nowhere — and the reservation kept forever.)"""
