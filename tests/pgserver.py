@@ -322,9 +322,12 @@ class PgServer:
     def release_database(self, name):
         """Give back a database a test is done with: its connections are cut and every
         schema in it dropped (public made again, empty), so the next test finds it as
-        new (~10 ms); when that fails the database is dropped instead."""
+        new (~10 ms); when that fails the database is dropped instead — as when
+        connections come back (a pool a test left open reconnects)."""
         try:
-            self.terminate_backends(name)
+            self.terminate_backends(name, wait=1)
+            if self.backends(name):
+                raise RuntimeError("its connections came back")
             with _connect(self.url(name)) as conn:
                 schemas = [r[0] for r in conn.execute(
                     "select nspname from pg_namespace where nspname not like 'pg\\_%'"
@@ -344,9 +347,9 @@ class PgServer:
         else:
             self._spare.append(name)
 
-    def terminate_backends(self, dbname=None):
-        """Cut the connections of every client (of database `dbname` if given) but ours;
-        the number cut."""
+    def terminate_backends(self, dbname=None, wait=10):
+        """Cut the connections of every client (of database `dbname` if given) but ours,
+        waiting up to `wait` seconds for them to be gone; the number cut."""
         with self._admin() as conn:
             sql = ("select count(pg_terminate_backend(pid)) from pg_stat_activity"
                    " where pid <> pg_backend_pid() and backend_type = 'client backend'")
@@ -356,7 +359,7 @@ class PgServer:
                 params = (dbname,)
             cut = conn.execute(sql, params).fetchone()[0]
             if dbname is not None:
-                deadline = time.monotonic() + 10
+                deadline = time.monotonic() + wait
                 while time.monotonic() < deadline and conn.execute(
                         "select count(*) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()"
                         " and backend_type = 'client backend'", (dbname,)).fetchone()[0]:
