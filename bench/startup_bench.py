@@ -14,6 +14,10 @@ Rows:
   flowscheme eval '(+ 1 2)'
   lispy one-line.scm             Norvig's lispy via bench/peers/lispy_shim.py, if
                                  /tmp/peers/lispy.py (or --lispy) exists
+  baseline: run / eval           with --baseline DIR: `python -m interp.cli` from another
+                                 copy of the repository (say the last commit's, from
+                                 `git archive HEAD interp | tar -x -C DIR`), to compare
+                                 before and after in the same run
 
 Bytecode: by default the children run as a user's would, with .pyc files cached
 (PYTHONDONTWRITEBYTECODE is dropped and PYTHONPYCACHEPREFIX points at a temporary
@@ -23,6 +27,7 @@ with PYTHONDONTWRITEBYTECODE=1 instead (every module compiled from source each r
 
     python bench/startup_bench.py                  # 15 runs each
     python bench/startup_bench.py --repeat 31 --no-bytecode-cache
+    python bench/startup_bench.py --repeat 21 --baseline /tmp/before
 """
 
 import argparse
@@ -67,11 +72,11 @@ def _children_cpu():
     return u.ru_utime + u.ru_stime
 
 
-def time_once(argv, env, expect):
+def time_once(argv, env, expect, cwd=REPO):
     """(wall seconds, CPU seconds) of one run of argv."""
     c0 = _children_cpu()
     t0 = time.perf_counter()
-    r = subprocess.run(argv, env=env, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     seconds = time.perf_counter() - t0
     cpu = _children_cpu() - c0
     if r.returncode != 0 or (expect is not None and r.stdout.strip() != expect):
@@ -82,12 +87,19 @@ def time_once(argv, env, expect):
     return seconds, cpu
 
 
+def _command(argv, env):
+    """(argv, env, cwd) of a row: its argv with the common env, run in the repository,
+    or its own (argv, env, cwd)."""
+    return argv if type(argv) is tuple else (argv, env, REPO)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=15, help="timed runs of each command (default 15)")
     ap.add_argument("--flowscheme", metavar="CMD", help="command running flowscheme (default: the console script)")
     ap.add_argument("--lispy", metavar="PATH", default=DEFAULT_LISPY, help=f"Norvig's lispy.py (default {DEFAULT_LISPY})")
     ap.add_argument("--no-bytecode-cache", action="store_true", help="children run with PYTHONDONTWRITEBYTECODE=1")
+    ap.add_argument("--baseline", metavar="DIR", help="also time python -m interp.cli from the copy of the repository in DIR")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="flowscheme-startup-")
@@ -115,6 +127,12 @@ def main():
     rows.append(("python -m interp.cli run one-line.scm", [py, "-m", "interp.cli", "run", one], "ok"))
     if script:
         rows.append(("flowscheme eval '(+ 1 2)'", script + ["eval", "(+ 1 2)"], "3"))
+    if args.baseline:
+        base = os.path.abspath(args.baseline)  # (-m puts the working directory first on sys.path)
+        base_env = dict(env, PYTHONPATH=base)
+        base_cli = [py, "-m", "interp.cli"]
+        rows.append(("baseline: run one-line.scm", (base_cli + ["run", one], base_env, base), "ok"))
+        rows.append(("baseline: eval '(+ 1 2)'", (base_cli + ["eval", "(+ 1 2)"], base_env, base), "3"))
     if os.path.isfile(args.lispy):
         rows.append(("lispy one-line.scm", [py, os.path.join(PEERS, "lispy_shim.py"), "--lispy", args.lispy, one], "ok"))
     else:
@@ -123,11 +141,12 @@ def main():
     try:
         log(f"python: {py}; flowscheme: {' '.join(script) if script else '-'}; {mode}")
         for _, argv, expect in rows:  # warm-up: bytecode and flowscheme's own caches
-            time_once(argv, env, expect)
+            time_once(*_command(argv, env)[:2], expect, _command(argv, env)[2])
         times = {name: [] for name, _, _ in rows}
         for i in range(args.repeat):
             for name, argv, expect in rows:
-                times[name].append(time_once(argv, env, expect))
+                a, e, cwd = _command(argv, env)
+                times[name].append(time_once(a, e, expect, cwd))
             log(f"run {i + 1}/{args.repeat}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -137,6 +156,8 @@ def main():
     base = statistics.median(wall["python3 -c pass"])
     cbase = statistics.median(cpu["python3 -c pass"])
     print(f"start-up, median of {args.repeat} interleaved runs; {mode}")
+    if hasattr(os, "getloadavg"):
+        print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"{'command':<40} {'wall ms':>8} {'min ms':>7} {'x pass':>7} {'cpu ms':>7} {'x pass':>7}")
     for name, _, _ in rows:
         med = statistics.median(wall[name])

@@ -2,21 +2,27 @@
 
 `read_cached(text, filename)` returns exactly what `reader.read_all(text, filename)`
 returns (pairs carrying their source positions included), loading it from a cache
-file keyed by the text, the file name and the reader's own source when it can, and
-writing that file when it cannot. The cache is plain JSON (never pickle), kept in
-interp/__pycache__ (else ~/.cache/flowscheme); anything odd about it (missing,
-stale, corrupt, unwritable) just means reading the text afresh.
+file keyed by the text, the file name and the implementation's own source (every
+source file of interp) when it can, and writing that file when it cannot. The cache
+is plain JSON (never pickle), kept in interp/__pycache__ (else ~/.cache/flowscheme);
+anything odd about it (missing, stale, corrupt, unwritable) just means reading the
+text afresh. An entry holds each datum as the JSON text of its encoding (so loading
+an entry parses only the datums wanted: `decode_text`) and a checksum of the rest
+(an entry damaged into other valid JSON is not used). An entry may carry more data
+about its text (`cached_entry`,
+`store_entry`: interp/prelude_plan.py keeps the prelude's load plan there).
 """
 
-import hashlib
 import json
 import os
 import sys
+import zlib
 from fractions import Fraction
 
+from .sha import sha256
 from .values import NIL, Char, Pair, SourcePos, Symbol, Vector, char, sym
 
-FORMAT = "1"
+FORMAT = "2"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -117,18 +123,42 @@ def decode(o, filename):
     raise ValueError(f"bad datum cache entry {tag!r}")
 
 
+def decode_text(text, filename):
+    """The datum from the JSON text of encode()'s result."""
+    if type(text) is not str:
+        raise ValueError("bad datum cache entry")
+    return decode(json.loads(text), filename)
+
+
 # ---------------------------------------------------------------- the cache files
 
 
-def _reader_fingerprint():
-    h = hashlib.sha256()
-    for name in ("reader.py", "scheme.lark", "values.py", "datum_cache.py", "numsyntax.py", "complexes.py"):
-        try:
-            with open(os.path.join(_HERE, name), "rb") as f:
-                h.update(f.read())
-        except OSError:
-            h.update(name.encode())
-    return h.hexdigest()
+def _implementation_fingerprint():
+    """The contents of every source file of interp (the reader, the analyser, the
+    primitives...) summed up: each file's name, size, CRC-32 and Adler-32 (a 64-bit
+    checksum is ample to tell an edited file, and costs a tenth of a SHA-256 of them
+    all), taken when this module is imported (as close as can be to when they were)."""
+    if _FINGERPRINT is None:
+        parts = []
+        for sub in ("", "primitives"):
+            folder = os.path.join(_HERE, sub)
+            try:
+                names = sorted(n for n in os.listdir(folder) if n.endswith((".py", ".lark", ".scm")))
+            except OSError:
+                names = []
+            for name in names:
+                try:
+                    with open(os.path.join(folder, name), "rb") as f:
+                        data = f.read()
+                    parts.append(f"{sub}/{name} {len(data)} {zlib.crc32(data)} {zlib.adler32(data)}")
+                except OSError:
+                    parts.append(f"{sub}/{name} unreadable")
+        return "\n".join(parts)
+    return _FINGERPRINT
+
+
+_FINGERPRINT = None
+_FINGERPRINT = _implementation_fingerprint()
 
 
 def _cache_paths(key):
@@ -142,40 +172,86 @@ def _cache_paths(key):
 
 
 def cache_key(text, filename):
-    h = hashlib.sha256()
-    for part in (FORMAT, _reader_fingerprint(), filename or "", text):
+    h = sha256()
+    for part in (FORMAT, _implementation_fingerprint(), filename or "", text):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()[:24]
 
 
-def read_cached(text, filename=None):
-    """reader.read_all(text, filename), through the cache."""
+def _checksum(blob):
+    """A 64-bit checksum of an entry's members (but "check"), as they are ordered."""
+    data = json.dumps(blob, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+
+
+def cached_entry(text, filename=None):
+    """The cache entry (a dict: "key", "datums", maybe more) for text, or None."""
     key = cache_key(text, filename)
-    paths = _cache_paths(key)
-    for path in paths:
+    for path in _cache_paths(key):
         try:
             with open(path, encoding="utf-8") as f:
                 blob = json.load(f)
-            if blob.get("key") == key:
-                return [decode(d, filename) for d in blob["datums"]]
-        except Exception:  # missing, unreadable or corrupt: read afresh
+            if type(blob) is not dict or blob.get("key") != key or type(blob.get("datums")) is not list:
+                continue
+            check = blob.pop("check", None)
+            if check == _checksum(blob):
+                return blob
+        except Exception:  # missing, unreadable, not JSON or damaged
+            continue
+    return None
+
+
+def read_cached(text, filename=None):
+    """reader.read_all(text, filename), through the cache."""
+    blob = cached_entry(text, filename)
+    if blob is not None:
+        try:
+            return [decode_text(d, filename) for d in blob["datums"]]
+        except Exception:  # corrupt: read afresh
             pass
     from .reader import read_all
 
     datums = read_all(text, filename)
     try:
-        text_out = json.dumps({"key": key, "datums": [encode(d) for d in datums]}, separators=(",", ":"))
+        encoded = [encode(d) for d in datums]
     except (Uncacheable, RecursionError, ValueError):
         return datums
-    for path in paths:
+    store_entry(text, filename, encoded)
+    return datums
+
+
+def discard_entry(text, filename=None):
+    """Remove the entries for text (one found wrong after it was loaded)."""
+    for path in _cache_paths(cache_key(text, filename)):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def store_entry(text, filename, encoded, **extra):
+    """Write the entry for text: its datums (as encode() gives them) plus `extra`
+    members (JSON data). False when no cache location could be written."""
+    key = cache_key(text, filename)
+    try:
+        datums = [json.dumps(d, separators=(",", ":")) for d in encoded]
+        blob = {"key": key, "datums": datums, **extra}
+        blob["check"] = _checksum(blob)
+        text_out = json.dumps(blob, separators=(",", ":"))
+    except (RecursionError, ValueError, TypeError):
+        return False
+    for path in _cache_paths(key):
+        tmp = f"{path}.{os.getpid()}.tmp"
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.{os.getpid()}.tmp"
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(text_out)
             os.replace(tmp, path)
-            break
+            return True
         except OSError:
-            continue
-    return datums
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return False

@@ -11,6 +11,7 @@ Suspendable runs (the mechanism flows are built on): a primitive made with
 as you like, with a value.
 """
 
+import gc
 import os
 import sys
 
@@ -55,9 +56,29 @@ class Interpreter:
     """A Scheme global environment plus the means to run code in it."""
 
     def __init__(self, stdout=None):
+        self.stdout = stdout if stdout is not None else sys.stdout
+        collecting = gc.isenabled()
+        gc.disable()  # start-up makes only lasting objects: collecting them is wasted time
+        try:
+            self._build_globals()
+            by_plan = self._load_prelude()
+            control.install_raise(self.genv.lookup("raise"))
+            guard_environment(self.genv)
+            record_environment(self.genv)
+            if by_plan:  # some prelude globals are still pending: snapshot them as such
+                from .prelude_plan import snapshot_builtins
+
+                snapshot_builtins(self.genv)
+            else:
+                self.genv.snapshot_builtins()  # what the standard libraries export
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _build_globals(self):
+        """A fresh global environment holding the primitives (the prelude not loaded)."""
         self.genv = GlobalEnv()
         self.units = {}  # hash -> CodeUnit (every unit analysed here)
-        self.stdout = stdout if stdout is not None else sys.stdout
         prims = load_all()
         self.genv.primitives = prims
         for name, p in prims.items():
@@ -78,18 +99,13 @@ class Interpreter:
         self.define("scheme-report-environment", self._report_environment)
         self.define("null-environment", self._null_environment)
         self.define("environment", self._environment)
-        self._load_prelude()
-        control.install_raise(self.genv.lookup("raise"))
-        guard_environment(self.genv)
-        record_environment(self.genv)
-        self.genv.snapshot_builtins()  # what the standard libraries export
 
     def _load_prelude(self):
-        from .datum_cache import read_cached
+        """Load interp/prelude.scm (by its cached plan when there is one, see
+        interp/prelude_plan.py); True when loaded by plan."""
+        from .prelude_plan import load_prelude
 
-        text = _prelude_text()
-        program = self.program(text, "<prelude>", read_cached(text, "<prelude>"))
-        self._run_program(program, may_suspend=False)
+        return load_prelude(self, _prelude_text())
 
     # -------------------------------------------------------------- host API
 

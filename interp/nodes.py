@@ -9,8 +9,6 @@ frame, value)` carries on from such a frame. Each node belongs to a CodeUnit and
 has an index there (`nid`): a frame refers to its node by (unit hash, nid).
 """
 
-import hashlib
-
 from .errors import SchemeError
 from .calls import (
     APP_BUILDERS,
@@ -30,6 +28,7 @@ from .procedures import (
     TailCall,
 )
 from .primitives import Primitive
+from .sha import sha256
 from .values import UNSPECIFIED, eqv
 from .errors import scheme_error
 
@@ -54,7 +53,7 @@ class CodeUnit:
     @property
     def hash(self):
         if self._hash is None:
-            h = hashlib.sha256()
+            h = sha256()
             h.update(ANALYSER_VERSION.encode())
             h.update(self.text.encode("utf-8", "surrogatepass"))
             for d in sorted(self.deps):

@@ -9,7 +9,6 @@ does. The frame stays plain data; the key finds the program in PROGRAMS, which
 holds it for as long as its code unit is alive.
 """
 
-import hashlib
 import itertools
 import weakref
 
@@ -17,6 +16,7 @@ from .analyzer import Analyzer
 from .errors import scheme_error
 from .machine import Capture, Frame, RESUMERS, TailCall, call, resumer
 from .nodes import CodeUnit
+from .sha import sha256
 
 PROGRAMS = weakref.WeakValueDictionary()  # key -> Program
 _serial = itertools.count(1)
@@ -39,7 +39,7 @@ class Program:
         self.analyzer = Analyzer(genv, self.unit)
         self.units = units
         self.codes = []
-        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        digest = sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         self.key = f"{digest}.{next(_serial)}"
         PROGRAMS[self.key] = self
 

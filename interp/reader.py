@@ -13,7 +13,6 @@ specific message and position; nothing else escapes.
 Public API: read_all, read_datum, is_complete, parse_number (and NumberTooLarge).
 """
 
-import hashlib
 import json
 import os
 import re
@@ -22,6 +21,7 @@ import threading
 
 from .errors import SchemeSyntaxError
 from .numsyntax import NumberTooLarge, decimal_int as _decimal_int, parse_number
+from .sha import sha256
 from .values import EOF_OBJECT, MAX_INTEGER_BITS, NIL, Pair, SourcePos, Vector, char, sym
 
 __all__ = ["read_all", "read_datum", "is_complete", "parse_number", "NumberTooLarge"]
@@ -453,7 +453,7 @@ def _build_parser():
 
     with open(_GRAMMAR_FILE, encoding="utf-8") as f:
         grammar = f.read()
-    key = hashlib.sha256(
+    key = sha256(
         (grammar + repr(sorted(_LARK_OPTIONS.items())) + lark.__version__ + sys.version[:8]).encode()
     ).hexdigest()[:20]
     builder = _DatumBuilder()
