@@ -13,7 +13,8 @@ primitives and other host objects are named (by primitive or global name).
 `decode_graph(blob, env, shape, trust)` rebuilds the graph from its msgpack
 bytes without running anything, streaming the object table twice (shells
 first, then their fields), and accepts only what the loaded code could have
-made (see interp.frames):
+made (see interp.graph, which takes each kind of object apart and builds
+it back, and interp.frames):
 
 - every object is where its kind may be: an environment frame only as a
   frame's, closure's or environment's environment, a frame only in a
@@ -33,57 +34,34 @@ not loaded) saying what is wrong; nothing else escapes.
 """
 
 import io
+import re
 import struct
 from fractions import Fraction
 from math import gcd
 
 import msgpack
 
-from interp.complexes import ExactComplex
-from interp.errors import ErrorObject, SchemeError
-from interp.frames import (
-    Environments,
-    FrameError,
-    check_chains,
-    check_closure,
-    check_continuation_procedure,
-    check_frame,
-    check_handlers,
-    check_parameter,
-    check_winder,
-    check_winders,
-    frame_kind,
-    global_names,
-    winders_of_frame,
-)
-from interp.machine import (
-    RESUMERS,
-    UNASSIGNED,
-    Closure,
-    ContinuationProcedure,
-    Frame,
-    Parameter,
-    Resumer,
-    TailPrimitive,
-    Winder,
-)
-from interp.nodes import Lambda
-from interp.primitives import Primitive
-from interp.primitives.hashtables import HashTable
-from interp.primitives.records import Record, RecordProcedure, RecordType, record_procedure
-from interp.values import (
-    DEFAULT,
-    EOF_OBJECT,
-    NIL,
-    UNSPECIFIED,
-    Char,
-    MString,
-    MultipleValues,
-    Pair,
-    Symbol,
-    Vector,
-    char,
-    sym,
+from interp.errors import SchemeError
+from interp.graph import (
+    CHAR,
+    CONSTANTS,
+    EXACT_COMPLEX,
+    FRAME,
+    KINDS,
+    NOT_VALUES,
+    PRIMITIVES,
+    RECORD_TYPE,
+    SYMBOL,
+    GraphError,
+    Names,
+    Rebuilt,
+    by_global_name,
+    character,
+    exact_complex,
+    is_parameter,
+    symbol,
+    symbol_name,
+    unsaveable,
 )
 
 
@@ -104,7 +82,17 @@ _COMPLEX = struct.Struct(">dd")
 # (a str is an inline msgpack string: immutable, so sharing it needs no identity; a
 # mutable string, interp.values.MString, is a T_STRING entry of the object table)
 
-_CONSTS = [NIL, UNSPECIFIED, EOF_OBJECT, DEFAULT, UNASSIGNED]
+
+# the object table's tags: one per kind of interp.graph (the wire format: never renumber)
+_WIRE = ((T_PAIR, "pair"), (T_VECTOR, "vector"), (T_ENV, "environment"), (T_BYTES, "bytevector"),
+         (T_CLOSURE, "closure"), (T_FRAME, "frame"), (T_TUPLE, "tuple"), (T_CONT, "continuation"),
+         (T_WINDER, "winder"), (T_PARAM, "parameter"), (T_RECORD, "record"), (T_RTD, "record-type"),
+         (T_RECPROC, "record-procedure"), (T_HASHTABLE, "hash-table"), (T_MULTI, "multiple-values"),
+         (T_ERROR, "error"), (T_STRING, "string"))
+_KIND = {tag: KINDS[name] for tag, name in _WIRE}  # tag -> its interp.graph kind
+_PARTS = {k.type: (tag, k.parts) for tag, k in _KIND.items()}  # Python type -> (tag, take apart)
+
+_CONSTS = list(CONSTANTS)
 _REF = struct.Struct(">I")
 _INT64 = (-(2**63), 2**64 - 1)
 
@@ -114,117 +102,15 @@ _REF_EXT = [msgpack.ExtType(EXT_REF, _REF.pack(i)) for i in range(4096)]
 _SYM_EXT = {}  # interned Symbol -> its ExtType
 
 
-class Env:
-    """What the codec needs from the runtime: the code units, primitives and globals."""
+class Env(Names):
+    """What the codec needs from the runtime: the code units, primitives and
+    globals (interp.graph.Names), and the restricted procedures flow data may
+    name when decoded without an explicit Trust: None for any (the runtime's
+    own store; import passes its grant)."""
 
     def __init__(self, interpreter):
-        self.interp = interpreter
-        self._global_of = None  # id(value) -> global name, see global_name
-        self._cells_seen = 0
-        self._fresh = False
-        self.cont_level = None  # decode: the driver level given to continuations
-        # the restricted procedures flow data may name when decoded without an
-        # explicit Trust: None for any (the runtime's own store; import passes its grant)
+        super().__init__(interpreter)
         self.granted = None
-        self._names_key = None
-        self._names = frozenset()
-        self._reachable = None  # ids of the values of referenced globals (see reachable)
-
-    def unit(self, h):
-        return self.interp.units.get(h)
-
-    def primitive(self, name):
-        p = self.interp.genv.primitives.get(name)
-        if p is None:
-            try:
-                p = self.interp.lookup(name)
-            except KeyError:
-                return None
-        return p if isinstance(p, Primitive) and not isinstance(p, RecordProcedure) else None
-
-    def global_name(self, obj):
-        """The name of a global bound to obj (for host objects saved by name).
-
-        The table is rebuilt when a global was added, or when the name it gives
-        no longer holds obj (a redefinition); a miss costs one rebuild per encode."""
-        cells = self.interp.genv.cells
-        if self._global_of is None or self._cells_seen != len(cells):
-            self._rebuild_globals()
-        name = self._global_of.get(id(obj))
-        if name is not None and self.global_value(name) is obj:
-            return name
-        if self._fresh:  # rebuilt during this encode already
-            return None
-        self._rebuild_globals()
-        return self._global_of.get(id(obj))
-
-    def _rebuild_globals(self):
-        self._global_of = {}
-        cells = self.interp.genv.cells
-        for s, cell in cells.items():
-            v = getattr(cell, "value", None)
-            if isinstance(v, (Parameter, RecordType)) or type(v).__name__.endswith("Port"):
-                self._global_of.setdefault(id(v), s.name)
-        self._cells_seen = len(cells)
-        self._fresh = True
-
-    def global_value(self, name):
-        try:
-            return self.interp.lookup(name)
-        except KeyError:
-            return None
-
-    def referenced(self, name, fresh=True):
-        """Does some loaded code unit refer to the global variable `name`?
-        (fresh=False: as the last call found the loaded units, not looked at again.)"""
-        if not fresh and self._names_key is not None:
-            return name in self._names
-        units = list(self.interp.units.values())
-        key = (len(units), sum(len(u.nodes) for u in units))
-        if key != self._names_key:
-            names = set()
-            for u in units:
-                names |= global_names(u)
-            self._names = frozenset(names)
-            self._names_key = key
-            self._reachable = None
-        return name in self._names
-
-    def reachable(self, value):
-        """Is value the value of a global that loaded code refers to (under any name)?"""
-        if self._reachable is None:
-            ids = set()
-            for name in self._names:
-                v = self.global_value(name)
-                if v is not None:
-                    ids.add(id(v))
-            self._reachable = ids
-        return id(value) in self._reachable
-
-    def known_primitive(self, name, referenced):
-        """The primitive called name (its global binding is consulted only when
-        loaded code refers to name: looking a name up interns it)."""
-        p = self.interp.genv.primitives.get(name)
-        if p is None and referenced:
-            p = self.global_value(name)
-        return p if isinstance(p, Primitive) and not isinstance(p, RecordProcedure) else None
-
-    def record_procedures(self):
-        """id(record type) -> {(kind, field)} of the record procedures bound to globals."""
-        out = {}
-        for cell in self.interp.genv.cells.values():
-            v = getattr(cell, "value", None)
-            if type(v) is RecordProcedure:
-                out.setdefault(id(v.rtd), set()).add((v.kind, v.field))
-        return out
-
-    def record_type(self, name, fields):
-        """The loaded record type with this name and fields, if any."""
-        for cell in self.interp.genv.cells.values():
-            v = getattr(cell, "value", None)
-            if type(v) is RecordType and v.name == name and v.fields == fields:
-                return v
-        return None
 
 
 # ------------------------------------------------------------------ encoding
@@ -232,7 +118,14 @@ class Env:
 
 def encode(root, env):
     """-> (units, objects, encoded_root). Raises CodecError for unsaveable objects."""
-    env._fresh = False
+    try:
+        return _encode(root, env)
+    except GraphError as e:
+        raise CodecError(str(e)) from None
+
+
+def _encode(root, env):
+    env.begin()
     units = []
     unit_index = {}
     objects = []
@@ -256,14 +149,12 @@ def encode(root, env):
             if _INT64[0] <= x <= _INT64[1]:
                 return x
             return msgpack.ExtType(EXT_BIGINT, _int_bytes(x))
-        if t is Symbol:
+        if t is SYMBOL:
             e = _SYM_EXT.get(x)
             if e is None:
-                if x is not sym(x.name):
-                    raise CodecError(f"cannot save an uninterned symbol ({x.name})")
-                e = _SYM_EXT[x] = msgpack.ExtType(EXT_SYM, x.name.encode("utf-8", "surrogatepass"))
+                e = _SYM_EXT[x] = msgpack.ExtType(EXT_SYM, symbol_name(x).encode("utf-8", "surrogatepass"))
             return e
-        if t is Char:
+        if t is CHAR:
             return msgpack.ExtType(EXT_CHAR, chr(x.code).encode("utf-8", "surrogatepass"))
         e = _CONST_EXT.get(id(x))
         if e is not None:
@@ -273,17 +164,17 @@ def encode(root, env):
             return msgpack.ExtType(EXT_FRACTION, _REF.pack(len(num)) + num + _int_bytes(x.denominator))
         if t is complex:
             return msgpack.ExtType(EXT_COMPLEX, _COMPLEX.pack(x.real, x.imag))
-        if t is ExactComplex:
+        if t is EXACT_COMPLEX:
             return msgpack.ExtType(EXT_EXACT_COMPLEX, _exact_part(x.real) + _exact_part(x.imag))
-        if t is Primitive or t is TailPrimitive:
+        if t in PRIMITIVES:
             if env.primitive(x.name) is not x:
                 raise CodecError(f"cannot save the host procedure {x.name}: it is not a named primitive")
             return msgpack.ExtType(EXT_PRIM, x.name.encode())
         i = index.get(id(x))
         if i is None:
-            if t is Parameter or t is RecordType or t.__name__.endswith("Port"):
+            if by_global_name(t):
                 name = env.global_name(x)
-                if name is not None and t is not RecordType:
+                if name is not None:
                     return msgpack.ExtType(EXT_GLOBAL, name.encode())
             i = index[id(x)] = len(objects)
             objects.append(None)
@@ -292,9 +183,13 @@ def encode(root, env):
         return _REF_EXT[i] if i < 4096 else msgpack.ExtType(EXT_REF, _REF.pack(i))
 
     encoded_root = ref(root)
+    kinds = _PARTS
     while todo:
         i, x = todo.pop()
-        objects[i] = entry(x, ref, unit_ref)
+        k = kinds.get(type(x))
+        if k is None:
+            raise unsaveable(x)
+        objects[i] = k[1](x, k[0], ref, unit_ref)
     return units, objects, encoded_root
 
 
@@ -315,58 +210,6 @@ def _exact_part(x):
     return kind + _REF.pack(len(payload)) + payload
 
 
-def entry(x, ref, unit_ref):
-    t = type(x)
-    if t is Pair:
-        return [T_PAIR, ref(x.car), ref(x.cdr)]
-    if t is list:  # an environment frame; the last slot is the parent
-        return [T_ENV] + [ref(v) for v in x]
-    if t is Vector:
-        return [T_VECTOR] + [ref(v) for v in x]
-    if t is tuple:
-        return [T_TUPLE] + [ref(v) for v in x]
-    if t is bytearray:
-        return [T_BYTES, bytes(x)]
-    if t is MString:
-        return [T_STRING, x.text()]
-    if t is Closure:
-        node = x.lam.node
-        if node is None:
-            raise CodecError(f"cannot save {x.lam.name or 'a host closure'}: it has no code node")
-        return [T_CLOSURE, unit_ref(node), node.nid, ref(x.env)]
-    if t is Frame:
-        node = x.node
-        if type(node) is Resumer:
-            where = node.name
-        else:
-            where = [unit_ref(node), node.nid]
-        return [T_FRAME, where, ref(x.env), ref(x.data), ref(x.next)]
-    if t is ContinuationProcedure:
-        return [T_CONT, ref(x.k), ref(x.winders), ref(x.handlers), x.level]
-    if t is Winder:
-        return [T_WINDER, ref(x.before), ref(x.after)]
-    if t is Parameter:
-        return [T_PARAM, ref(x.value), ref(x.converter)]
-    if t is Record:
-        return [T_RECORD, ref(x.rtd)] + [ref(v) for v in x.values]
-    if t is RecordType:
-        return [T_RTD, x.name, list(x.fields)]
-    if t is RecordProcedure:
-        field = list(x.field) if isinstance(x.field, tuple) else x.field
-        return [T_RECPROC, ref(x.rtd), x.kind, field, x.name]
-    if t is HashTable:
-        flat = []
-        for k, v in x.items():
-            flat.append(ref(k))
-            flat.append(ref(v))
-        return [T_HASHTABLE, x.kind] + flat
-    if t is MultipleValues:
-        return [T_MULTI] + [ref(v) for v in x.items]
-    if t is ErrorObject:
-        return [T_ERROR, x.message, [ref(v) for v in x.irritants], x.kind]
-    raise CodecError(f"cannot save a value of type {getattr(x, 'type_name', t.__name__)}")
-
-
 # ------------------------------------------------------------------ decoding
 
 MAX_INT_BYTES = 4096  # an exact integer (or a rational's numerator/denominator): 32,768 bits, ~9,860 digits
@@ -379,13 +222,13 @@ WORK_PER_BYTE = 1
 WORK_BASE = 100_000  # ... plus this
 MAX_UNITS = 100_000
 
-_RAW_TAGS = frozenset({T_TUPLE, T_RECPROC, T_HASHTABLE})  # kept from pass 1, built on demand
-# approximate bytes of memory one object's shell takes (its elements are charged apart)
-# (and what checking it takes: an environment frame's entries in the sets of
-# interp.frames.Environments, a frame's in the chain check, ...)
-_SHELL_COST = {T_PAIR: 64, T_ENV: 200, T_VECTOR: 64, T_TUPLE: 64, T_BYTES: 64, T_CLOSURE: 64, T_FRAME: 200,
-               T_CONT: 120, T_WINDER: 64, T_PARAM: 64, T_RECORD: 120, T_RTD: 120, T_RECPROC: 400,
-               T_HASHTABLE: 240, T_MULTI: 120, T_ERROR: 160, T_STRING: 64}
+# per tag: its interp.graph kind
+_KIND_OF = [_KIND.get(t) for t in range(max(_KIND) + 1)]
+# pass 1: (kind, shell size, min fields, max fields + 1, new (a shell made empty) or None, is_env)
+_PASS1 = [None if k is None else (k, k.size, k.arity[0], (1 << 62) if k.arity[1] is None else k.arity[1] + 1,
+                                  k.new if k.early is False else None, k.is_env) for k in _KIND_OF]
+_FILL_OF = [None if k is None or k.early is None else k.fill_one for k in _KIND_OF]
+_LONG_RUNS = re.compile(rb"(.)\1{31,}", re.S)  # runs of 32 or more objects of one tag in the table
 
 
 class MissingUnit(Exception):
@@ -412,7 +255,8 @@ class _Lazy:
 
 
 # field types that need a look (everything else is a Scheme value as it is)
-_SPECIAL = frozenset({str, bytes, list, dict, tuple, Ref, _Lazy, Frame, Winder})
+# field types that need a look (everything else is a Scheme value as it is)
+_SPECIAL = frozenset({str, bytes, list, dict, tuple, Ref, _Lazy, *NOT_VALUES})
 
 
 def _ref_hook(code, data):
@@ -474,22 +318,24 @@ def host_only(name, granted):
     return granted is not None and name not in granted and _restricted_names()(name)
 
 
-def decode_graph(blob, env, shape=None, trust=None):
+def decode_graph(blob, env, shape=None, trust=None, cont_level=None):
     """The graph encoded in blob (msgpack of [units, objects, root]).
 
     shape: None (root is any value), "continuation" (a tuple (k, winders,
     handlers, payload, params)), "data" ((args, payload, result)) or "journal"
-    ((payload, answer)). Raises CodecError or MissingUnit."""
+    ((payload, answer)). cont_level: the driver level given to the continuation
+    procedures (call/cc's) in it (None: the level each was saved with).
+    Raises CodecError or MissingUnit."""
     if trust is None:
         trust = Trust(getattr(env, "granted", None))
-    d = _Decoder(env, trust, len(blob))
+    d = _Decoder(env, trust, len(blob), cont_level)
     try:
         return d.run(blob, shape)
     except (CodecError, MissingUnit):
         raise
-    except FrameError as e:
-        raise CodecError(f"invalid continuation: {e}") from None
-    except SchemeError as e:  # a hash-table key that cannot be imaged
+    except GraphError as e:
+        raise CodecError(str(e)) from None
+    except SchemeError as e:  # (a hash-table key that cannot be imaged: see interp.graph)
         raise CodecError(f"malformed flow data ({e.message})") from None
     except (IndexError, TypeError, ValueError, KeyError, AttributeError, struct.error, UnicodeDecodeError,
             ArithmeticError, msgpack.UnpackException, msgpack.ExtraData) as e:
@@ -501,16 +347,21 @@ def decode_graph(blob, env, shape=None, trust=None):
 
 
 class _Decoder:
-    def __init__(self, env, trust, size):
+    """Reads the object table twice; the reader interp.graph's kinds fill their shells through."""
+
+    special = _SPECIAL
+
+    def __init__(self, env, trust, size, cont_level=None):
         self.env = env
+        self.names = env  # (interp.graph's reader: the runtime's names)
         self.trust = trust
+        self.local = not trust.foreign
+        self.cont_level = cont_level
         self.left = BUDGET_PER_BYTE * size + BUDGET_BASE
         self.work = WORK_PER_BYTE * size + WORK_BASE
         self.symbols = {}  # uninterned symbols by name (foreign data)
-        self.names = {}  # primitive/global name -> its value (checked)
-        self.rtds = {}  # (name, fields) -> RecordType
-        self.loaded_rtds = set()  # ids of the record types that are the loaded code's
-        self.recprocs = None  # id(loaded RecordType) -> {(kind, field)} bound to globals
+        self.named_values = {}  # (name, primitive?) -> its value (checked)
+        self.rebuilt = Rebuilt()
         self.missing = None  # (hash, file) of a code unit not loaded (foreign data)
 
     # -------------------------------------------------------------- budget
@@ -526,18 +377,14 @@ class _Decoder:
     def ext(self, code, data):
         if code == EXT_SYM:
             name = data.decode("utf-8", "surrogatepass")
-            if not self.trust.foreign:
-                return sym(name)
-            s = self.symbols.get(name)
-            if s is None:
+            if self.trust.foreign and name not in self.symbols:
                 self.spend(240 + 2 * len(data))
-                s = self.symbols[name] = Symbol(name)
-            return s
+            return symbol(name, self.trust.foreign, self.symbols)
         if code == EXT_CHAR:
             c = data.decode("utf-8", "surrogatepass")
             if len(c) != 1:
                 raise CodecError("bad character")
-            return Char(ord(c)) if self.trust.foreign else char(c)
+            return character(c, self.trust.foreign)
         if code == EXT_CONST:
             if len(data) != 1 or data[0] >= len(_CONSTS):
                 raise CodecError("bad constant")
@@ -582,7 +429,7 @@ class _Decoder:
         if i != len(data) or parts[1] == 0:  # an exact zero imaginary part is a real, never this
             raise CodecError("bad exact complex number")
         self.spend(48)
-        return ExactComplex(parts[0], parts[1])
+        return exact_complex(parts[0], parts[1])
 
     def rational(self, data):
         if len(data) < 4:
@@ -601,12 +448,12 @@ class _Decoder:
 
     def named(self, name, primitive):
         key = (name, primitive)
-        v = self.names.get(key)
+        v = self.named_values.get(key)
         if v is not None:
             return v
         env = self.env
         what = "primitive" if primitive else "global"
-        referenced = env.referenced(name, fresh=not self.names)  # (the units looked at once per graph)
+        referenced = env.referenced(name, fresh=not self.named_values)  # (the units looked at once per graph)
         if primitive:
             v = env.known_primitive(name, referenced)
             if v is None:
@@ -622,12 +469,13 @@ class _Decoder:
                              "flow data cannot name it")
         if not referenced and not env.reachable(v):
             raise CodecError(f"the {what} {name!r} is not used by any loaded code: flow data cannot name it")
-        if not primitive and not (type(v) is Parameter or type(v).__name__.endswith("Port")):
+        if not primitive and not env.nameable_global(v):
             raise CodecError(f"global {name!r} is not a parameter or port: it cannot be named in flow data")
-        self.names[key] = v
+        self.named_values[key] = v
         return v
 
     # -------------------------------------------------------------- the graph
+
 
     def run(self, blob, shape):
         if not isinstance(blob, (bytes, bytearray)):
@@ -698,6 +546,8 @@ class _Decoder:
             raise CodecError(f"node {nid} does not exist in code unit {h}")
         return unit.nodes[nid]
 
+    node = node_of  # (interp.graph's reader)
+
     def pass1(self, u, n):
         """Shells: one object per table entry, of its kind, fields empty. Entries
         are read field by field: fields not needed yet are skipped, not built."""
@@ -705,15 +555,10 @@ class _Decoder:
         self.spend(9 * n)
         tags = self.tags = bytearray(n)
         shells = self.shells = [None] * n
-        raw = self.raw = {}
-        frames = self.frames = []
-        self.placeholders = []  # frames of code units not loaded (an import)
-        closures = self.closures = []
-        self.conts = []
-        self.winders = []
-        self.params = []
-        self.env_ids = env_ids = set()
-        cost = _SHELL_COST
+        raw = self.raw = {}  # entries kept from pass 1: built on demand (early None) or last
+        env_ids = self.env_ids = set()
+        kinds = _PASS1
+        nkinds = len(kinds)
         ra, up, sk = u.read_array_header, u.unpack, u.skip
         left = self.left
         for i in range(n):
@@ -721,150 +566,45 @@ class _Decoder:
             if m == 0:
                 raise CodecError(f"malformed object {i}")
             tag = up()
-            c = cost.get(tag) if type(tag) is int else None
-            if c is None:
+            info = kinds[tag] if type(tag) is int and 0 <= tag < nkinds else None
+            if info is None:
                 raise CodecError(f"object {i}: unknown tag {tag!r}")
-            left -= c + 8 * m
+            k, size, lo, hi1, new, is_env = info
+            left -= size + 8 * m
             if left < 0:
                 self.left = left
                 self.spend(0)
-            if tag == T_PAIR:
-                if m != 3:
-                    raise CodecError(f"object {i}: malformed pair")
-                sk()
-                sk()
-                shells[i] = Pair(None, None)
-                tags[i] = tag
-                continue
-            if tag == T_ENV or tag == T_VECTOR or tag == T_RECORD or tag == T_MULTI:
-                if m < 2 and tag != T_VECTOR and tag != T_MULTI:
-                    raise CodecError(f"object {i}: malformed {'record' if tag == T_RECORD else 'environment frame'}")
-                for _ in range(m - 1):
+            if new is not None:  # made empty: its fields wait for pass 2
+                if not lo < m <= hi1:
+                    raise CodecError(f"object {i}: malformed {k.what}")
+                if m == 3:  # (most often: a pair)
                     sk()
-                if tag == T_ENV:
-                    s = []
-                    env_ids.add(id(s))
-                elif tag == T_VECTOR:
-                    s = Vector()
-                elif tag == T_RECORD:
-                    s = Record(None, [])
+                    sk()
                 else:
-                    s = MultipleValues([])
-                shells[i] = s
+                    for _ in range(m - 1):
+                        sk()
+                s = shells[i] = new()
+                if is_env:
+                    env_ids.add(id(s))
                 tags[i] = tag
                 continue
             e = [tag]
             for _ in range(m - 1):
                 e.append(up())
+            if not lo < m <= hi1:
+                raise CodecError(f"object {i}: malformed {k.what}")
             self.left = left
-            s = self.shell(i, tag, e, m)
+            if k.early is None:  # built when first needed
+                raw[i] = e
+            else:
+                if k.fill_last is not None:  # filled last (a hash table: its keys complete first)
+                    raw[i] = e
+                shells[i] = k.shell(e, i, self)
             left = self.left
             tags[i] = tag
-            shells[i] = s
         self.left = left
         self.done_tuples = {}
-        self.winder_pairs = []
         self.symcache = {}
-
-    def shell(self, i, tag, e, m):
-        if tag == T_TUPLE or tag == T_RECPROC or tag == T_HASHTABLE:
-            if tag == T_RECPROC and m != 5:
-                raise CodecError(f"object {i}: malformed record procedure")
-            if tag == T_HASHTABLE and (m % 2 or type(e[1]) is not str or e[1] not in ("equal", "eqv")):
-                raise CodecError(f"object {i}: malformed hash table")
-            self.raw[i] = e
-            return HashTable(e[1]) if tag == T_HASHTABLE else None
-        if tag == T_BYTES:
-            if m != 2 or type(e[1]) is not bytes:
-                raise CodecError(f"object {i}: malformed bytevector")
-            self.spend(len(e[1]))
-            return bytearray(e[1])
-        if tag == T_STRING:
-            if m != 2 or type(e[1]) is not str:
-                raise CodecError(f"object {i}: malformed string")
-            self.spend(49 + len(e[1]))
-            return MString(e[1])
-        if tag == T_CLOSURE:
-            if m != 4:
-                raise CodecError(f"object {i}: malformed closure")
-            node = self.node_of(e[1], e[2])
-            if node is None:  # its unit is not loaded (see node_of)
-                return Closure(None, None)
-            if type(node) is not Lambda:
-                raise CodecError(f"object {i}: node {e[2]} is not a lambda")
-            if node.info is None:
-                node.compile()
-            s = Closure(node.info, None)
-            self.closures.append(s)
-            return s
-        if tag == T_FRAME:
-            if m != 5:
-                raise CodecError(f"object {i}: malformed frame")
-            where = e[1]
-            if type(where) is str:
-                node = RESUMERS.get(where)
-                if node is None:
-                    raise CodecError(f"unknown continuation step {where!r}")
-            elif type(where) is list and len(where) == 2:
-                node = self.node_of(where[0], where[1])
-            else:
-                raise CodecError(f"object {i}: malformed frame")
-            if node is None:  # its unit is not loaded (see node_of)
-                s = Frame(None, None, None, None)
-                self.placeholders.append(s)
-                return s
-            if frame_kind(node, not self.trust.foreign) is None:
-                if type(node) is Resumer:
-                    raise CodecError(f"invalid continuation: a frame of the builtin step {where!r}, "
-                                     "which is never part of a saved continuation")
-                raise CodecError(f"invalid continuation: a frame of node {where[1]} (a {type(node).__name__}), "
-                                 "which never pushes one")
-            if type(node) is not Resumer and node.code is None:
-                node.compile()
-            s = Frame(node, None, None, None)
-            self.frames.append(s)
-            return s
-        if tag == T_CONT:
-            level = e[4] if m == 5 else None
-            # a driver level: 1 (the outermost driver) or more; a lower one would be
-            # handed past every driver and escape from the host's call as a raw Throw
-            if type(level) is not int or not 1 <= level < 1 << 31:
-                raise CodecError(f"object {i}: malformed continuation")
-            s = ContinuationProcedure(None, NIL, NIL, level if self.env.cont_level is None else self.env.cont_level)
-            self.conts.append(s)
-            return s
-        if tag == T_WINDER:
-            if m != 3:
-                raise CodecError(f"object {i}: malformed dynamic-wind")
-            s = Winder(None, None)
-            self.winders.append(s)
-            return s
-        if tag == T_PARAM:
-            if m != 3:
-                raise CodecError(f"object {i}: malformed parameter")
-            s = Parameter(None, None)
-            self.params.append(s)
-            return s
-        if tag == T_RTD:
-            if m != 3 or type(e[1]) is not str or type(e[2]) is not list or not all(type(f) is str for f in e[2]):
-                raise CodecError(f"object {i}: malformed record type")
-            key = (e[1], tuple(e[2]))
-            s = self.rtds.get(key)
-            if s is None:
-                s = self.env.record_type(*key)
-                if s is not None:
-                    self.loaded_rtds.add(id(s))
-                else:
-                    self.spend(sum(len(f) + 64 for f in e[2]))
-                    s = RecordType(*key)
-                self.rtds[key] = s
-            return s
-        if tag == T_ERROR:
-            if m != 4 or type(e[1]) is not str or type(e[2]) is not list or type(e[3]) is not str:
-                raise CodecError(f"object {i}: malformed error object")
-            self.spend(len(e[1]) + len(e[3]))
-            return ErrorObject(e[1], [], e[3])
-        raise CodecError(f"object {i}: unknown tag {tag!r}")  # pragma: no cover - see _SHELL_COST
 
     # -------------------------------------------------------------- fields by position
 
@@ -902,8 +642,7 @@ class _Decoder:
             raise CodecError(f"malformed flow data (an array where {where} belongs)")
         if t is dict:
             raise CodecError(f"malformed flow data (a map where {where} belongs)")
-        names = {Frame: "a continuation frame", Winder: "a dynamic-wind"}
-        raise CodecError(f"{names.get(t, type(x).__name__)} where {where} belongs")
+        raise CodecError(f"{NOT_VALUES.get(t, type(x).__name__)} where {where} belongs")
 
     def env_of(self, x, where):
         if type(x) is Ref:
@@ -915,14 +654,14 @@ class _Decoder:
     def frame_of(self, x, where):
         if type(x) is Ref:
             x = self.raw_item(x)
-        if x is None or type(x) is Frame:
+        if x is None or type(x) is FRAME:
             return x
         raise CodecError(f"malformed flow data (no frame where {where} belongs)")
 
     def rtd_of(self, x, where):
         if type(x) is Ref:
             x = self.raw_item(x)
-        if type(x) is not RecordType:
+        if type(x) is not RECORD_TYPE:
             raise CodecError(f"malformed flow data (no record type where {where} belongs)")
         return x
 
@@ -949,128 +688,54 @@ class _Decoder:
             raise CodecError(f"object {j}: a tuple that contains itself")
         return t
 
+
     def recproc_of(self, j):
         s = self.shells[j]
         if s is None:
-            e = self.raw[j]
-            rtd = self.rtd_of(e[1], "a record procedure's record type")
-            kind, field, name = e[2], e[3], e[4]
-            if type(kind) is not str or type(name) is not str:
-                raise CodecError(f"object {j}: malformed record procedure")
-            if type(field) is list:
-                if not all(type(f) is str for f in field):
-                    raise CodecError(f"object {j}: malformed record procedure")
-                field = tuple(field)
-            elif not (field is None or type(field) is str):
-                raise CodecError(f"object {j}: malformed record procedure")
-            if kind not in ("constructor", "predicate", "accessor", "modifier"):
-                raise CodecError(f"object {j}: unknown record procedure kind {kind!r}")
-            self.check_recproc(rtd, kind, field, j)
-            s = self.shells[j] = record_procedure(rtd, kind, field, name)
+            s = self.shells[j] = _KIND[T_RECPROC].build(self.raw[j], j, self)
         return s
 
-    def check_recproc(self, rtd, kind, field, j):
-        """A record procedure of a loaded record type must be one the code defined."""
-        if id(rtd) not in self.loaded_rtds:
-            return  # a record type of the flow's own: its instances are the flow's own
-        if self.recprocs is None:
-            self.recprocs = self.env.record_procedures()
-        if (kind, field) not in self.recprocs.get(id(rtd), ()):
-            raise CodecError(f"object {j}: a {kind} of record type {rtd.name} that no loaded code defines")
-
     def pass2(self, u, n):
-        """Fields, in table order."""
+        """Fields, in table order, each object's by its kind (interp.graph); a
+        long run of objects of one kind (a list's pairs) is filled by the kind
+        in one call. Kinds without fill_one are skipped: complete from pass 1,
+        or built on demand or last from the entry pass 1 kept."""
         tags = self.tags
         shells = self.shells
-        value = self.value
-        special = _SPECIAL
+        fills = _FILL_OF
+        kinds = _KIND_OF
         up, sk = u.unpack, u.skip
-        skipped = _RAW_TAGS | {T_BYTES, T_RTD, T_STRING}
-        for i in range(n):
-            tag = tags[i]
-            if tag in skipped:
+        i = 0
+        for run in _LONG_RUNS.finditer(tags):
+            start, end = run.span()
+            for i in range(i, start):
+                fill = fills[tags[i]]
+                if fill is None:
+                    sk()
+                else:
+                    fill(shells[i], up(), i, self)
+            k = kinds[tags[start]]
+            if fills[tags[start]] is None:
+                for _ in range(end - start):
+                    sk()
+            else:
+                k.fill(shells, start, end, up, self)
+            i = end
+        for i in range(i, n):
+            fill = fills[tags[i]]
+            if fill is None:
                 sk()
-                continue
-            e = up()
-            s = shells[i]
-            if tag == T_PAIR:
-                car = e[1]
-                t = type(car)
-                if t in special:
-                    if t is Winder:
-                        self.winder_pairs.append(s)
-                    else:
-                        car = value(car)
-                cdr = e[2]
-                s.car = car
-                s.cdr = value(cdr) if type(cdr) in special else cdr
-            elif tag == T_VECTOR:
-                s.extend([value(v) if type(v) in special else v for v in e[1:]])
-            elif tag == T_ENV:
-                s.extend([value(v, "a variable's value") if type(v) in special else v for v in e[1:-1]])
-                s.append(self.env_of(e[-1], "an environment frame"))
-            elif tag == T_CLOSURE:
-                s.env = self.env_of(e[3], "a closure")
-            elif tag == T_FRAME:
-                s.env = self.env_of(e[2], "a frame")
-                s.data = self.data(e[3])
-                s.next = self.frame_of(e[4], "a frame's continuation")
-            elif tag == T_CONT:
-                s.k = self.frame_of(e[1], "a continuation's frames")
-                s.winders = value(e[2])
-                s.handlers = value(e[3])
-            elif tag == T_WINDER:
-                s.before = value(e[1])
-                s.after = value(e[2])
-            elif tag == T_PARAM:
-                s.value = value(e[1])
-                s.converter = value(e[2])
-            elif tag == T_RECORD:
-                rtd = self.rtd_of(e[1], "a record's type")
-                if len(e) - 2 != len(rtd.fields):
-                    raise CodecError(f"object {i}: malformed record")
-                s.rtd = rtd
-                s.values = [value(v) for v in e[2:]]
-            elif tag == T_MULTI:
-                s.items = [value(v) for v in e[1:]]
-            elif tag == T_ERROR:
-                s.irritants = [value(v) for v in e[2]]
+            else:
+                fill(shells[i], up(), i, self)
         # record procedures and hash tables (their keys must be complete first)
         for j in self.raw:
             if tags[j] == T_RECPROC:
                 self.recproc_of(j)
+        kinds = _KIND_OF
         for j, e in self.raw.items():
-            if tags[j] == T_HASHTABLE:
-                self.fill_table(shells[j], e, j)
-
-    def fill_table(self, table, e, j):
-        flat = e[2:]
-        equal_kind = table.kind == "equal"
-        for k in range(0, len(flat), 2):
-            key = self.value(flat[k])
-            if equal_kind:
-                self.charge_key(key)
-            if table.contains(key):
-                raise CodecError(f"object {j}: a hash table with a key twice")
-            table.set(key, self.value(flat[k + 1]))
-
-    def charge_key(self, key):
-        """Charge the elements an equal? table visits to image key to the work budget."""
-        stack = [key]
-        while stack:
-            x = stack.pop()
-            t = type(x)
-            if t is Pair:
-                self.work -= 1
-                stack.append(x.cdr)
-                stack.append(x.car)
-            elif t is Vector:
-                self.work -= 1 + len(x)
-                stack.extend(x)
-            else:
-                continue
-            if self.work < 0:
-                raise CodecError("hash table keys too large for the flow data's size")
+            fill_last = kinds[tags[j]].fill_last
+            if fill_last is not None:
+                fill_last(shells[j], e, j, self)
 
     def root(self, x, shape):
         if shape is None:
@@ -1091,7 +756,7 @@ class _Decoder:
         k = self.frame_of(items[0], "a continuation's frames")
         winders = self.value(items[1])
         handlers = self.value(items[2])
-        self.root_state = (winders, handlers)
+        self.rebuilt.root_state = (winders, handlers)
         payload = self.data(items[3])  # the suspension's payload: the request's arguments
         params = items[4]
         if type(params) is not _Lazy or self.tags[params.j] != T_TUPLE:
@@ -1103,36 +768,12 @@ class _Decoder:
                 raise CodecError("malformed parameter bindings")
             p, v = (self.raw_item(y) for y in self.raw[b.j][1:])
             p = self.value(p)
-            if type(p) is not Parameter:
+            if not is_parameter(p):
                 raise CodecError("malformed parameter bindings")
             bindings.append((p, self.value(v)))
         return (k, winders, handlers, payload, tuple(bindings))
 
+
     def validate(self):
         """Everything is in place: check the graph is one the loaded code makes."""
-        envs = Environments()
-        seen_w, seen_h = set(), set()
-        local = not self.trust.foreign
-        for f in self.frames:
-            check_frame(f, envs, local)
-            ws, hs = winders_of_frame(f)
-            for w in ws:
-                check_winders(w, seen_w)
-            for h in hs:
-                check_handlers(h, seen_h)
-        check_chains(self.frames + self.placeholders)
-        for c in self.closures:
-            check_closure(c, envs)
-        for kp in self.conts:
-            check_continuation_procedure(kp, seen_w, seen_h)
-        state = getattr(self, "root_state", None)
-        if state is not None:
-            check_winders(state[0], seen_w)
-            check_handlers(state[1], seen_h)
-        for p in self.winder_pairs:
-            if id(p) not in seen_w:
-                raise CodecError("invalid continuation: a dynamic-wind outside the dynamic state")
-        for w in self.winders:
-            check_winder(w)
-        for p in self.params:
-            check_parameter(p)
+        self.rebuilt.check(self.local)

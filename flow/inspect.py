@@ -3,16 +3,26 @@ where it stopped (file:line:col of the request), its local variables by name,
 its journal. Shared by the REPL's ,flows / ,show and the `flowscheme flows` command.
 
 Everything here only reads: a flow's continuation is decoded (never run) to find
-the code node it stopped in; the compile-time scopes of that code name the slots
-of the environment frames it holds.
+the code node it stopped in; interp.graph describes its frames (what each waits
+in, its local variables by name: the compile-time scopes of that code name the
+slots of the environment frames it holds).
 """
 
 import time
-import weakref
 
-from interp.scopes import Alias
-from interp.machine import UNASSIGNED
-from interp.nodes import App, Const, GlobalRef, Lambda, Let, Letrec, Node
+from interp.graph import (
+    NOT_CONSTANT,
+    constant_value,
+    describe_frame,
+    frames_of,
+    global_call,
+    is_code_frame,
+    lambda_of,
+    own_body,
+    parameter_names,
+    subtree,
+    waiting_in,
+)
 from interp.printer import write_string
 from interp.values import list_to_pairs, sym
 
@@ -109,88 +119,6 @@ def flows_table(rows):
     return format_table(rows, columns)
 
 
-# ---------------------------------------------------------------------- code structure
-
-
-def _children(node):
-    out = []
-
-    def collect(v):
-        if isinstance(v, Node):
-            out.append(v)
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                collect(x)
-
-    for cls in type(node).__mro__:
-        for name in getattr(cls, "__slots__", ()):
-            if name in ("unit", "code", "codes", "compiled", "info", "scope", "scopes"):
-                continue
-            collect(getattr(node, name, None))
-    return out
-
-
-_SCOPES = weakref.WeakKeyDictionary()  # code unit -> {node: the scope its code runs in}
-
-
-def _scope_map(unit):
-    m = _SCOPES.get(unit)
-    if m is not None and len(m) >= len(unit.nodes):
-        return m
-    m = {}
-    children = {n: _children(n) for n in unit.nodes}
-    inner = {c for cs in children.values() for c in cs}
-
-    def walk(root, scope):
-        stack = [(root, scope)]
-        while stack:
-            n, s = stack.pop()
-            if n in m:
-                continue
-            m[n] = s
-            if type(n) is Lambda:
-                stack.extend((c, n.scope) for c in children.get(n) or _children(n))
-            elif type(n) is Let:
-                stack.extend((c, s) for c in n.inits)
-                stack.append((n.body, n.scope))
-            elif type(n) is Letrec:
-                stack.extend((c, n.scope) for c in children.get(n) or _children(n))
-            else:
-                stack.extend((c, s) for c in children.get(n) or _children(n))
-
-    for n in unit.nodes:
-        if n not in inner:
-            walk(n, None)
-    _SCOPES[unit] = m
-    return m
-
-
-def _pending_child(frame):
-    """The sub-expression a frame's node was waiting on when the flow stopped."""
-    node, data = frame.node, frame.data
-    try:
-        if type(node) is App:
-            return ([node.fn] + list(node.args))[len(data)]
-        if type(node) is Let:
-            return node.inits[len(data)]
-        if type(node) is Letrec:
-            return node.inits[data]
-        t = type(node).__name__
-        if t == "Seq":
-            return node.body[data]
-        if t in ("Or", "And"):
-            return node.exprs[data]
-        if t == "If" or t == "CondArrow":
-            return node.test
-        if t == "Case":
-            return node.key
-        if hasattr(node, "expr"):
-            return node.expr
-    except (IndexError, TypeError, AttributeError):
-        pass
-    return None
-
-
 # the procedures a flow suspends at: those whose first argument is the request
 # kind, and the timers, whose kind is their own
 _REQUESTS = ("request", "request/timeout")
@@ -201,42 +129,34 @@ def _is_request(node, kind=None, timed=None, loose=False):
     """Is node a call that suspends the flow (on request kind `kind`, if given;
     with a deadline or not, if `timed` is given)? loose: a kind computed at run
     time (a variable, not a quoted symbol) may be `kind`."""
-    if type(node) is not App or type(node.fn) is not GlobalRef:
+    call = global_call(node)
+    if call is None:
         return False
-    name = node.fn.cell.name.name
+    name, args = call
     if name in _TIMERS:
         return kind is None or kind.name == _TIMERS[name]
     if name not in _REQUESTS or (timed is not None and (name == "request/timeout") != timed):
         return False
     if kind is None:
         return True
-    if not node.args:
+    if not args:
         return False
-    first = node.args[0]
-    return first.value is kind if type(first) is Const else loose
-
-
-def _subtree(node):
-    seen, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        seen.append(n)
-        stack.extend(_children(n))
-    return seen
+    first = constant_value(args[0])
+    return loose if first is NOT_CONSTANT else first is kind
 
 
 def _request_site(frames, kind, def_unit, timed=None, elsewhere=frozenset()):
     """(node where it stopped, the innermost frame in flow code or None).
     timed: whether the request has a deadline (request/timeout), when known;
     elsewhere: nodes that belong to other flows' procedures."""
-    code = [fr for fr in frames if isinstance(fr.node, Node)]
+    code = [fr for fr in frames if is_code_frame(fr)]
     if code:
         fr = code[0]
-        p = _pending_child(fr)
+        p = waiting_in(fr)
         if p is not None and _is_request(p):
             return p, fr
         for loose in (False, True):  # a quoted kind first, then one the code computes
-            within = [n for n in _subtree(p) if _is_request(n, kind, timed, loose)] if p is not None else []
+            within = [n for n in subtree(p) if _is_request(n, kind, timed, loose)] if p is not None else []
             if len(within) == 1:
                 return within[0], fr
         unit_sites = [n for n in fr.node.unit.nodes if _is_request(n, kind)]
@@ -253,52 +173,6 @@ def _request_site(frames, kind, def_unit, timed=None, elsewhere=frozenset()):
             if len(sites) == 1:
                 return sites[0], None
     return None, None
-
-
-def _own_body(lam):
-    """The nodes of a lambda's body that belong to it (not to lambdas nested in it)."""
-    seen, stack = set(), [lam.body]
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        if type(n) is not Lambda:
-            stack.extend(_children(n))
-    return seen
-
-
-def _locals(frame):
-    """[(name, value)] visible where frame stopped, innermost scope first."""
-    scope = _scope_map(frame.node.unit).get(frame.node)
-    env = frame.env
-    out, seen = [], set()
-    while scope is not None and type(env) is list:
-        names = sorted(
-            ((b[1], ident) for ident, b in scope.bindings.items() if b[0] == "var" and type(ident) is not Alias),
-            key=lambda t: t[0],
-        )
-        for slot, ident in names:
-            name = ident.name
-            if name in seen or slot >= len(env):
-                continue
-            seen.add(name)
-            v = env[slot]
-            if v is UNASSIGNED:
-                continue
-            out.append((name, v))
-        parent = scope.parent_slot()
-        env = env[parent] if parent < len(env) else None
-        scope = scope.parent
-    return out
-
-
-def _frames(k):
-    out = []
-    while k is not None and len(out) < 10000:
-        out.append(k)
-        k = k.next
-    return out
 
 
 def _is_repl_unit(filename):
@@ -392,19 +266,19 @@ def describe(rt, flow_id):
     except codec.CodecError as e:
         info["note"] = f"continuation unreadable: {e}"
         return info
-    frames = _frames(susp.k)
+    frames = frames_of(susp.k)
     d = rt.versions.get((f.name, f.def_unit[0])) if f.def_unit else None
     def_unit = rt.interp.units.get(f.def_unit[0]) if f.def_unit else None
-    flow_lambda = d.proc.lam.node if d is not None and not (info["code"] or {}).get("changed") else None
+    flow_lambda = lambda_of(d.proc) if d is not None and not (info["code"] or {}).get("changed") else None
     others = set()
     for other in rt.defs.values():
         if other.name != f.name and f.def_unit and other.unit_hash == f.def_unit[0]:
-            others.update(_subtree(other.proc.lam.node))
+            others.update(subtree(lambda_of(other.proc)))
     site, frame = _request_site(frames, f.kind, def_unit, timed=str(f.timer) == "deadline" if f.timer else False,
                                 elsewhere=others)
 
     def owner_of(node):
-        if node.owner == "anonymous procedure" and flow_lambda is not None and node in _own_body(flow_lambda):
+        if node.owner == "anonymous procedure" and flow_lambda is not None and node in own_body(flow_lambda):
             return f"flow {f.name}"
         return node.owner
 
@@ -412,27 +286,25 @@ def describe(rt, flow_id):
         info["where"] = str(site.pos)
         info["in"] = owner_of(site)
     if frame is not None:
-        info["locals"] = [{"name": n, "value": write_string(v)} for n, v in _locals(frame)]
-        via = _pending_child(frame) or frame.node
+        described = describe_frame(frame)
+        info["locals"] = [{"name": n, "value": write_string(v)} for n, v in described.locals]
+        via = described.waiting_in or frame.node
         if via is not site and via.pos is not None:
             info["locals_in"] = {"in": owner_of(via), "at": str(via.pos)}
     called = []
     for fr in frames[1:] if frame is not None else frames:
         node = fr.node
-        if isinstance(node, Node) and node.is_call and node.pos is not None:
+        if is_code_frame(fr) and node.is_call and node.pos is not None:
             entry = {"in": owner_of(node), "at": str(node.pos)}
             if called and called[-1]["in"] == entry["in"] and called[-1]["at"] == entry["at"]:
                 called[-1]["times"] += 1
             else:
                 called.append(dict(entry, times=1))
     info["called_from"] = called
-    if frame is None and flow_lambda is not None and site is not None and site in _own_body(flow_lambda):
+    if frame is None and flow_lambda is not None and site is not None and site in own_body(flow_lambda):
         # a request in tail position: the flow's frame is gone, but its arguments are known
-        lam = flow_lambda
-        names = sorted(((b[1], i) for i, b in lam.scope.bindings.items() if b[0] == "var"), key=lambda t: t[0])
         info["locals"] = [
-            {"name": getattr(ident, "name", str(ident)), "value": write_string(a)}
-            for (slot, ident), a in zip(names[: lam.nreq], f.args)
+            {"name": name, "value": write_string(a)} for name, a in zip(parameter_names(flow_lambda), f.args)
         ]
     return info
 

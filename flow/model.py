@@ -88,11 +88,11 @@ def pack_graph(root, cenv):
     return packb([units, objects, encoded]), [u[0] for u in units], units
 
 
-def unpack_graph(blob, cenv, shape=None, trust=None):
+def unpack_graph(blob, cenv, shape=None, trust=None, cont_level=None):
     """Decode a graph (codec.decode_graph); raises codec.CodecError / MissingUnit."""
     if not isinstance(blob, (bytes, bytearray)):
         raise codec.CodecError("malformed flow data (not bytes)")
-    return codec.decode_graph(bytes(blob), cenv, shape, trust)
+    return codec.decode_graph(bytes(blob), cenv, shape, trust, cont_level)
 
 
 def graph_units(blob):
@@ -395,13 +395,14 @@ class Flow:
         f.args = list(args)
         return f
 
-    def decode_continuation(self, cenv, trust=None):
+    def decode_continuation(self, cenv, trust=None, cont_level=None):
         """The Suspension to resume (raises codec.MissingUnit if code is not loaded,
-        codec.CodecError if the continuation is not one the loaded code makes)."""
+        codec.CodecError if the continuation is not one the loaded code makes).
+        cont_level: the driver level its call/cc continuations get (see codec.decode_graph)."""
         from interp.machine import Suspension
 
         if self.suspension is None:
-            k, winders, handlers, payload, params = unpack_graph(self.k_blob, cenv, "continuation", trust)
+            k, winders, handlers, payload, params = unpack_graph(self.k_blob, cenv, "continuation", trust, cont_level)
             suspension = Suspension(k, winders, handlers, payload)
             if trust is not None and trust.foreign:
                 return suspension  # only checked (an import): not kept

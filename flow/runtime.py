@@ -551,15 +551,12 @@ class FlowRuntime(Timers):
             # call/cc continuations saved in the flow belong to the driver that
             # will resume it, whatever driver (Python, or Scheme's flow/resume) ran it before
             with turn(self._lock):
-                self.cenv.cont_level = D.level + 1
                 try:
-                    return f.decode_continuation(self.cenv)
+                    return f.decode_continuation(self.cenv, cont_level=D.level + 1)
                 except codec.MissingUnit:
                     pass
                 except codec.CodecError as e:
                     raise StoreFormatError(f"flow {f.id!r}: {e}") from None
-                finally:
-                    self.cenv.cont_level = None
         if d is None:
             missing = next(((h, fn) for h, fn in f.k_units if self.interp.units.get(h) is None), None)
             h, fn = missing or (f.def_unit or ("?", "?"))
