@@ -177,6 +177,18 @@ def test_no_cache_entry_means_an_eager_load_that_writes_the_plan(cache):
     assert any(name for _, _, name in plan["forms"]) and any(name is None for _, _, name in plan["forms"])
 
 
+def assert_eager_load_rewrites_the_plan(cache, blob):
+    """With blob (a damaged plan, re-checksummed) in the cache, a start loads the
+    prelude eagerly and works, and writes a good plan for the next start."""
+    blob["check"] = datum_cache._checksum(blob)
+    cache.write_text(json.dumps(blob))
+    out = io.StringIO()
+    it = Interpreter(stdout=out)
+    assert pending(it) == 0
+    assert outcome(it, out, "(display (filter odd? '(1 2 3)))")[1] == "(1 3)"
+    assert pending(Interpreter(stdout=io.StringIO())) > 0  # rewritten with a good plan
+
+
 @pytest.mark.parametrize(
     "damage",
     [
@@ -192,13 +204,7 @@ def test_a_malformed_or_foreign_plan_means_the_eager_load(cache, damage):
     blob = json.loads(cache.read_text())
     blob.pop("check")
     damage(blob)
-    blob["check"] = datum_cache._checksum(blob)
-    cache.write_text(json.dumps(blob))
-    out = io.StringIO()
-    it = Interpreter(stdout=out)
-    assert pending(it) == 0
-    assert outcome(it, out, "(display (filter odd? '(1 2 3)))")[1] == "(1 3)"
-    assert pending(Interpreter(stdout=io.StringIO())) > 0  # rewritten with a good plan
+    assert_eager_load_rewrites_the_plan(cache, blob)
 
 
 def test_a_damaged_entry_fails_its_checksum(cache):
@@ -238,13 +244,7 @@ def test_a_plan_an_eagerly_run_form_contradicts_means_the_eager_load(cache):
     forms[i][1] += 1
     forms[i + 1][0] += 1
     forms[i + 1][1] -= 1
-    blob["check"] = datum_cache._checksum(blob)
-    cache.write_text(json.dumps(blob))
-    out = io.StringIO()
-    it = Interpreter(stdout=out)
-    assert pending(it) == 0
-    assert outcome(it, out, "(display (filter odd? '(1 2 3)))")[1] == "(1 3)"
-    assert pending(Interpreter(stdout=io.StringIO())) > 0  # rewritten with a good plan
+    assert_eager_load_rewrites_the_plan(cache, blob)
 
 
 def test_a_plan_a_pending_form_contradicts_is_reported_and_discarded(cache):
