@@ -11,11 +11,14 @@ an entry parses only the datums wanted: `decode_text`) and a checksum of the res
 (an entry damaged into other valid JSON is not used). An entry may carry more data
 about its text (`cached_entry`,
 `store_entry`: interp/prelude_plan.py keeps the prelude's load plan there).
+Each version of the sources has entries of its own; a write removes the entries
+beside it that were not written for a week.
 """
 
 import json
 import os
 import sys
+import time
 import zlib
 from fractions import Fraction
 
@@ -230,6 +233,30 @@ def discard_entry(text, filename=None):
             pass
 
 
+STALE_SECONDS = 7 * 24 * 3600  # an entry not rewritten for this long is removed by the next write
+
+
+def _prune(directory, keep):
+    """Remove the entries (and leftover temporary files) in directory, but keep, not
+    written for STALE_SECONDS: each version of the interp sources has an entry of its
+    own, so without this they pile up. An entry still in use that is removed is
+    written again at its next start."""
+    cutoff = time.time() - STALE_SECONDS
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name == keep or not name.startswith("datums.") or not name.endswith((".json", ".tmp")):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            if os.stat(path).st_mtime < cutoff:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
 def store_entry(text, filename, encoded, **extra):
     """Write the entry for text: its datums (as encode() gives them) plus `extra`
     members (JSON data). False when no cache location could be written."""
@@ -248,6 +275,7 @@ def store_entry(text, filename, encoded, **extra):
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(text_out)
             os.replace(tmp, path)
+            _prune(os.path.dirname(path), os.path.basename(path))
             return True
         except OSError:
             try:

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -100,3 +101,23 @@ def test_concurrent_first_runs_all_succeed_and_leave_a_valid_entry(tmp_path):
     assert blob["key"] == datum_cache.cache_key(_prelude_text(), "<prelude>")
     assert not [p for p in entry.parent.iterdir() if p.name.endswith(".tmp")]  # no leftovers
     assert finish(start(tmp_path)) == ["(0", "1", "4", "9)", "True"]
+
+
+def test_writing_an_entry_removes_the_entries_no_version_has_written_for_a_week(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    folder = tmp_path / "flowscheme"
+    folder.mkdir()
+    old = [folder / "datums.0123456789abcdef01234567.json", folder / "datums.feedfacefeedfacefeedface.json.99.tmp"]
+    recent = folder / "datums.aaaaaaaaaaaaaaaaaaaaaaaa.json"  # another version, in use
+    other = folder / "notes.json"  # not ours, however old
+    week_ago = time.time() - datum_cache.STALE_SECONDS - 60
+    for path in old + [recent, other]:
+        path.write_text("{}")
+    for path in old + [other]:
+        os.utime(path, (week_ago, week_ago))
+    text = "(define x 1)\n"
+    assert datum_cache.read_cached(text, "s.scm") is not None  # read, and its entry written
+    written = folder / f"datums.{datum_cache.cache_key(text, 's.scm')}.json"
+    assert written.exists() and recent.exists() and other.exists()
+    assert not any(path.exists() for path in old)
