@@ -140,27 +140,25 @@ def _implementation_fingerprint():
     """The contents of every source file of interp (the reader, the analyser, the
     primitives...) summed up: each file's name, size, CRC-32 and Adler-32 (a 64-bit
     checksum is ample to tell an edited file, and costs a tenth of a SHA-256 of them
-    all), taken when this module is imported (as close as can be to when they were)."""
-    if _FINGERPRINT is None:
-        parts = []
-        for sub in ("", "primitives"):
-            folder = os.path.join(_HERE, sub)
+    all)."""
+    parts = []
+    for sub in ("", "primitives"):
+        folder = os.path.join(_HERE, sub)
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith((".py", ".lark", ".scm")))
+        except OSError:
+            names = []
+        for name in names:
             try:
-                names = sorted(n for n in os.listdir(folder) if n.endswith((".py", ".lark", ".scm")))
+                with open(os.path.join(folder, name), "rb") as f:
+                    data = f.read()
+                parts.append(f"{sub}/{name} {len(data)} {zlib.crc32(data)} {zlib.adler32(data)}")
             except OSError:
-                names = []
-            for name in names:
-                try:
-                    with open(os.path.join(folder, name), "rb") as f:
-                        data = f.read()
-                    parts.append(f"{sub}/{name} {len(data)} {zlib.crc32(data)} {zlib.adler32(data)}")
-                except OSError:
-                    parts.append(f"{sub}/{name} unreadable")
-        return "\n".join(parts)
-    return _FINGERPRINT
+                parts.append(f"{sub}/{name} unreadable")
+    return "\n".join(parts)
 
 
-_FINGERPRINT = None
+# taken when this module is imported: as close as can be to when the sources were
 _FINGERPRINT = _implementation_fingerprint()
 
 
@@ -176,7 +174,7 @@ def _cache_paths(key):
 
 def cache_key(text, filename):
     h = sha256()
-    for part in (FORMAT, _implementation_fingerprint(), filename or "", text):
+    for part in (FORMAT, _FINGERPRINT, filename or "", text):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()[:24]
