@@ -2,6 +2,7 @@
 higher-order procedures written in Python (map, for-each) that keep a
 continuation capturable while they call back into Scheme."""
 
+from .barrier import touch
 from .errors import ErrorObject, SchemeError, scheme_error, type_error
 from .machine import (
     NIL,
@@ -323,6 +324,7 @@ def parameter_value(p):
 @primitive("%parameter-set!")
 def parameter_set(p, v):
     _param(p).value = v
+    touch(p)
     return UNSPECIFIED
 
 

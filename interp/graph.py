@@ -283,6 +283,7 @@ class Kind:
     early = True
     new = None  # () -> an empty shell (early False)
     is_env = False
+    mutable = False  # can its objects change in place (so interp.barrier must hear of it)?
 
     fill_one = None  # (s, e, i, d): put entry e's fields in shell s (None: the shell is complete)
     fill_last = None  # (s, e, i, d): the same, once every other object is complete
@@ -304,6 +305,7 @@ def _unsaveable(x):
 
 class PairKind(Kind):
     type, what, arity, size, early = Pair, "pair", (2, 2), 64, False
+    mutable = True
 
     def parts(self, x, head, ref, unit):
         return [head, ref(x.car), ref(x.cdr)]
@@ -333,6 +335,7 @@ class PairKind(Kind):
 
 class VectorKind(Kind):
     type, what, arity, size, early = Vector, "vector", (0, None), 64, False
+    mutable = True
 
     def parts(self, x, head, ref, unit):
         return [head] + [ref(v) for v in x]
@@ -348,6 +351,7 @@ class EnvKind(Kind):
     """An environment frame: a list of slots, the last its parent (or None)."""
 
     type, what, arity, size, early = list, "environment frame", (1, None), 200, False
+    mutable = True
 
     def parts(self, x, head, ref, unit):
         return [head] + [ref(v) for v in x]
@@ -371,6 +375,7 @@ class TupleKind(Kind):
 
 class BytesKind(Kind):
     type, what, arity, size = bytearray, "bytevector", (1, 1), 64
+    mutable = True
 
     def parts(self, x, head, ref, unit):
         return [head, bytes(x)]
@@ -386,6 +391,7 @@ class StringKind(Kind):
     """A mutable string (an immutable one is an atom: a str)."""
 
     type, what, arity, size = MString, "string", (1, 1), 64
+    mutable = True
 
     def parts(self, x, head, ref, unit):
         return [head, x.text()]
@@ -506,6 +512,7 @@ class WinderKind(Kind):
 
 class ParameterKind(Kind):
     type, what, arity, size = Parameter, "parameter", (2, 2), 64
+    mutable = True
 
     def parts(self, x, head, ref, unit):
         return [head, ref(x.value), ref(x.converter)]
@@ -522,6 +529,7 @@ class ParameterKind(Kind):
 
 class RecordKind(Kind):
     type, what, arity, size, early = Record, "record", (1, None), 120, False
+    mutable = True
 
     def parts(self, x, head, ref, unit):
         return [head, ref(x.rtd)] + [ref(v) for v in x.values]
@@ -602,6 +610,7 @@ class HashTableKind(Kind):
     """Filled last (build): its keys must be complete to be hashed."""
 
     type, what, arity, size = HashTable, "hash table", (1, None), 240
+    mutable = True
 
     def parts(self, x, head, ref, unit):
         out = [head, x.kind]

@@ -9,6 +9,7 @@ frame, value)` carries on from such a frame. Each node belongs to a CodeUnit and
 has an index there (`nid`): a frame refers to its node by (unit hash, nid).
 """
 
+from .barrier import WATCHED
 from .errors import SchemeError
 from .calls import (
     APP_BUILDERS,
@@ -33,6 +34,8 @@ from .values import UNSPECIFIED, eqv
 from .errors import scheme_error
 
 ANALYSER_VERSION = "1"
+
+_watcher_of = WATCHED.get  # the write barrier (interp.barrier): stores into existing frames tell
 
 
 class CodeUnit:
@@ -264,6 +267,9 @@ class LocalSet(_Assign):
         for s in self.scopes[: self.depth]:
             env = env[s.parent_slot()]
         env[self.index] = v
+        w = _watcher_of(id(env))
+        if w is not None:
+            w.touched(env)
         return UNSPECIFIED
 
 
@@ -479,14 +485,22 @@ class Letrec(Node):
         return run
 
     def resume(self, frame, value):
+        # (run's frame is new and filled before anyone can save it; a resumed one
+        # may have been saved with the continuation, so its stores tell the barrier)
         env = frame.env
         i = frame.data
         env[i] = value
+        w = _watcher_of(id(env))
+        if w is not None:
+            w.touched(env)
         i += 1
         inits = self.c_inits
         try:
             while i < len(inits):
                 env[i] = inits[i](env)
+                w = _watcher_of(id(env))
+                if w is not None:
+                    w.touched(env)
                 i += 1
         except Capture as cap:
             cap.frames.append(Frame(self, env, i))

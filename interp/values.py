@@ -25,7 +25,10 @@ import math
 import random
 from fractions import Fraction
 
+from .barrier import WATCHED
 from .complexes import ExactComplex
+
+_watcher_of = WATCHED.get  # the write barrier (interp.barrier), bound once for the hot paths
 
 
 # The largest exact number (in bits: of an integer, or of a rational's numerator or
@@ -198,7 +201,11 @@ class MString:
         return s if s is not None else self._l
 
     def mutable_chars(self):
-        """The list of one-character strs to mutate in place (the cached text is dropped)."""
+        """The list of one-character strs to mutate in place (the cached text is dropped;
+        the caller is about to change the string: its watcher is told, interp.barrier)."""
+        w = _watcher_of(id(self))
+        if w is not None:
+            w.touched(self)
         chars = self._l
         if chars is None:
             chars = self._l = list(self._s)
@@ -206,7 +213,11 @@ class MString:
         return chars
 
     def set_text(self, text):
-        """Replace all the characters by those of the str `text`."""
+        """Replace all the characters by those of the str `text` (its watcher is told,
+        interp.barrier)."""
+        w = _watcher_of(id(self))
+        if w is not None:
+            w.touched(self)
         self._s = text
         self._l = None
 

@@ -1,5 +1,6 @@
 """Bytevector primitives (bytearray): construction, u8 access, copy, append, UTF-8 conversion."""
 
+from ..barrier import touch
 from ..errors import scheme_error, type_error
 from ..values import UNSPECIFIED, MString, is_string, string_text
 from . import primitive
@@ -49,6 +50,7 @@ def bytevector_u8_ref(b, k):
 def bytevector_u8_set(b, k, x):
     check_bytevector("bytevector-u8-set!", b)
     b[check_index_in("bytevector-u8-set!", k, len(b), "bytevector")] = check_byte("bytevector-u8-set!", x)
+    touch(b)
     return UNSPECIFIED
 
 

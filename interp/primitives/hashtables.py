@@ -35,6 +35,7 @@ import math
 from fractions import Fraction
 
 from ..complexes import ExactComplex
+from ..barrier import WATCHED
 from ..errors import scheme_error, type_error
 from ..values import NIL, UNSPECIFIED, Char, MString, Pair, Symbol, Vector
 from . import primitive
@@ -48,6 +49,8 @@ _NAN_KEY = ("nan",)
 # A key is imaged in full at every lookup, so its size is bounded: without that, a
 # small key with shared parts (each level a pair of the one below) would take 2**depth.
 MAX_KEY_SIZE = 1 << 18
+
+_watcher_of = WATCHED.get  # the write barrier (interp.barrier): every mutating method tells
 
 
 def equal_key(x):
@@ -173,9 +176,17 @@ class HashTable:
         k = self._key(key)
         entry = self._entries.get(k)
         self._entries[k] = (key if entry is None else entry[0], value)
+        w = _watcher_of(id(self))
+        if w is not None:
+            w.touched(self)
 
     def delete(self, key):
-        return self._entries.pop(self._key(key), None) is not None
+        if self._entries.pop(self._key(key), None) is None:
+            return False
+        w = _watcher_of(id(self))
+        if w is not None:
+            w.touched(self)
+        return True
 
     def items(self):
         return list(self._entries.values())
@@ -196,6 +207,9 @@ class HashTable:
 
     def clear(self):
         self._entries.clear()
+        w = _watcher_of(id(self))
+        if w is not None:
+            w.touched(self)
 
     def __repr__(self):
         return f"#<hash-table {len(self._entries)}>"

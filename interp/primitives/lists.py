@@ -8,12 +8,15 @@ two-argument forms; the three-argument forms (custom equality) belong to the eva
 
 from operator import attrgetter
 
+from ..barrier import WATCHED, touch
 from ..errors import scheme_error, type_error
 from ..values import NIL, UNSPECIFIED, Char, Pair, equal, eqv, is_list, list_to_pairs
 from . import primitive
 from .numbers import add2, check_number, exact_size, mul2, written
 from .sequences import MAX_LENGTH, check_index, check_length
 from .predicates import eq
+
+_watcher_of = WATCHED.get  # the write barrier (interp.barrier)
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -87,6 +90,9 @@ def set_car(p, x):
     if type(p) is not Pair:
         raise type_error("set-car!", "a pair", p)
     p.car = x
+    w = _watcher_of(id(p))
+    if w is not None:
+        w.touched(p)
     return UNSPECIFIED
 
 
@@ -95,6 +101,9 @@ def set_cdr(p, x):
     if type(p) is not Pair:
         raise type_error("set-cdr!", "a pair", p)
     p.cdr = x
+    w = _watcher_of(id(p))
+    if w is not None:
+        w.touched(p)
     return UNSPECIFIED
 
 
@@ -317,6 +326,7 @@ def list_set(lst, k, x):
     if type(p) is not Pair:
         raise scheme_error(f"list-set!: index {k} out of range for list of length {k}")
     p.car = x
+    touch(p)
     return UNSPECIFIED
 
 

@@ -11,6 +11,7 @@ import re
 import select
 import sys
 
+from ..barrier import touch
 from ..errors import ErrorObject, SchemeError, scheme_error, type_error
 from ..values import EOF_OBJECT, UNSPECIFIED, Char, MString, char, is_string, string_text
 from . import primitive
@@ -658,6 +659,7 @@ def read_bytevector_bang(bv, port=None, start=None, end=None):
     if not b:
         return EOF_OBJECT
     bv[start : start + len(b)] = b
+    touch(bv)
     return len(b)
 
 

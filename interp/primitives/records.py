@@ -1,5 +1,6 @@
 """Record types (define-record-type), parameter objects and arity checks."""
 
+from ..barrier import WATCHED
 from ..errors import scheme_error, type_error
 from ..values import NIL, Pair, Symbol, UNSPECIFIED
 from . import Primitive, primitive
@@ -86,11 +87,15 @@ def record_procedure(rtd, kind, field, name):
 
     elif kind == "modifier":
         i = rtd.fields.index(field)
+        watcher_of = WATCHED.get  # the write barrier (interp.barrier)
 
         def fn(r, v):
             if type(r) is not Record or r.rtd is not rtd:
                 raise type_error(name, f"a {rtd.name} record", r)
             r.values[i] = v
+            w = watcher_of(id(r))
+            if w is not None:
+                w.touched(r)
             return UNSPECIFIED
 
     else:  # pragma: no cover

@@ -6,6 +6,7 @@ MAX_LENGTH bounds the elements a make-... primitive allocates (`check_length`): 
 primitive fails at once, naming itself and the limit.
 """
 
+from ..barrier import touch
 from ..errors import scheme_error, type_error
 from ..values import UNSPECIFIED
 
@@ -52,6 +53,7 @@ def copy_into(name, check, to, at, source, start, end, items, kind):
     if at > len(to) or len(to) - at < end - start:
         raise scheme_error(f"{name}: {end - start} {items} do not fit at index {at} in a {kind} of length {len(to)}")
     to[at : at + end - start] = source[start:end]
+    touch(to)
     return UNSPECIFIED
 
 

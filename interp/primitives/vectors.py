@@ -1,10 +1,13 @@
 """Vector primitives: construction, access, conversion to and from lists, fill, copy, append."""
 
+from ..barrier import WATCHED, touch
 from ..errors import scheme_error, type_error
 from ..values import NIL, UNSPECIFIED, Pair, Vector
 from . import primitive
 from .lists import list_items
 from .sequences import check_index_in, check_length, check_range, copy_into
+
+_watcher_of = WATCHED.get  # the write barrier (interp.barrier)
 
 
 def check_vector(name, v):
@@ -51,8 +54,11 @@ def vector_set(v, k, x):
         raise type_error("vector-set!", "a vector", v)
     if type(k) is int and 0 <= k < len(v):
         v[k] = x
+        w = _watcher_of(id(v))
+        if w is not None:
+            w.touched(v)
         return UNSPECIFIED
-    v[check_index_in("vector-set!", k, len(v), "vector")] = x
+    v[check_index_in("vector-set!", k, len(v), "vector")] = x  # (never stores: the check raises)
     return UNSPECIFIED
 
 
@@ -76,6 +82,7 @@ def vector_fill(v, x, start=None, end=None):
     check_vector("vector-fill!", v)
     start, end = check_range("vector-fill!", len(v), start, end)
     v[start:end] = [x] * (end - start)
+    touch(v)
     return UNSPECIFIED
 
 
