@@ -2,9 +2,14 @@
 
 The log is a header (b"FSFLOWS\\0", u16 version), then frames of (u32 length,
 u32 CRC32, msgpack body); a body is one record {id, op, ...}: "put" (a flow's
-new snapshot, the journal entries it adds, its index entry; "full" replaces the
-flow), "reset" (forget every flow) or "moved" (the log is being replaced by a
-rewrite: import, reset, compaction). Each commit appends one frame and fsyncs
+new full snapshot, which becomes its base and drops its pieces, the journal
+entries it adds, its index entry "ix"; "full" replaces the flow, journal too),
+"piece" (a piece of a flow the log already holds, kept after its base and
+pieces, with its commit's journal entries and "ix": an op of its own, so that a
+flowscheme from before pieces refuses the log, "unknown operation", instead of
+taking a piece for a snapshot), "reset" (forget every flow) or "moved" (the log
+is being replaced by a rewrite: import, reset, compaction, which write each
+flow as one full snapshot, its pieces assembled). Each commit appends one frame and fsyncs
 before returning, threads of a process sharing one fsync (group commit); other
 processes' commits are picked up by `refresh()` (one fstat when there are
 none). Torn tails, corrupt middles, failed writes, symbolic links and modes are
@@ -33,7 +38,7 @@ import msgpack
 from .applog import AppendLog, Damage, open_file
 from .errors import FlowError, StoreFormatError, StorePathError, StoreWriteError, UnsaveableFlow
 from .packing import packb
-from .store import FlowLocks, IndexedFlows, StoredFlow, lock_byte
+from .store import FlowLocks, IndexedFlows, StoredFlow, lock_byte, piece_of_unknown_flow
 
 MAGIC = b"FSFLOWS\x00"
 VERSION = 1
@@ -111,15 +116,17 @@ _MOVED = packb({"id": "", "op": "moved"})
 
 def _full_records(flow_id, stored):
     """A flow's whole state as log records: the first replaces it, the next ones
-    carry the rest of a journal too long for one frame."""
-    chunk, size, first = [], len(stored.snapshot), True
+    carry the rest of a journal too long for one frame. Its snapshot is the
+    whole one (pieces assembled): a rewrite drops the pieces."""
+    snapshot = stored.snapshot
+    chunk, size, first = [], len(snapshot), True
     for entry in stored.journal:
         if chunk and size + len(entry) > MAX_FRAME // 2:
-            yield {"id": flow_id, "op": "put", "full": first, "snapshot": stored.snapshot, "journal": chunk}
-            chunk, size, first = [], len(stored.snapshot), False
+            yield {"id": flow_id, "op": "put", "full": first, "snapshot": snapshot, "journal": chunk}
+            chunk, size, first = [], len(snapshot), False
         chunk.append(entry)
         size += len(entry) + 5
-    yield {"id": flow_id, "op": "put", "full": first, "snapshot": stored.snapshot, "journal": chunk}
+    yield {"id": flow_id, "op": "put", "full": first, "snapshot": snapshot, "journal": chunk}
 
 
 
@@ -271,6 +278,7 @@ class FileStore(IndexedFlows):
     """The durable store: DIR/flows.log (see the module docstring)."""
 
     durable = True
+    takes_pieces = True
 
     def __init__(self, directory, index_of=None):
         self.dir = os.fsdecode(os.fspath(directory))
@@ -301,14 +309,26 @@ class FileStore(IndexedFlows):
             op = rec["op"]
         except Exception as e:
             raise StoreFormatError(f"{self.path}: malformed frame at offset {at} ({e})") from None
+        # each commit publishes a new StoredFlow (see StoredFlow): a reader without the
+        # flow's lock never sees a base and pieces of two different commits
         if op == "put":
             stored = self.flows.get(flow_id)
             if stored is None or rec.get("full"):
                 self.flows[flow_id] = StoredFlow(rec["snapshot"], list(rec.get("journal", ())))
             else:
-                stored.snapshot = rec["snapshot"]
-                stored.journal.extend(rec.get("journal", ()))
+                journal = stored.journal
+                journal.extend(rec.get("journal", ()))
+                self.flows[flow_id] = StoredFlow(rec["snapshot"], journal)
             self.index.set(flow_id, self._entry(rec["snapshot"], rec.get("ix")))
+        elif op == "piece":
+            stored = self.flows.get(flow_id)
+            if stored is None:  # a writer checks, holding the log: so only a damaged log has this
+                raise StoreFormatError(f"{self.path}: a piece of flow {flow_id!r} at offset {at}, but the log "
+                                       f"holds no snapshot of that flow before it")
+            journal = stored.journal
+            journal.extend(rec.get("journal", ()))
+            self.flows[flow_id] = StoredFlow(stored.base, journal, [*stored.pieces, rec["piece"]])
+            self.index.set(flow_id, self._entry(rec["piece"], rec.get("ix")))
         elif op == "reset":
             self._clear()
         elif op != "moved":  # moved: the log is replaced after this frame (see AppendLog.rewrite)
@@ -360,22 +380,37 @@ class FileStore(IndexedFlows):
             else:
                 yield True
 
-    def commit(self, flow_id, snapshot, new_entries=(), index=None):
+    def commit(self, flow_id, snapshot, new_entries=(), index=None, piece=False):
         """index: the flow's FlowIndex entry (kind, wake), kept in the log record
-        (else read from the snapshot when the log is read)."""
-        rec = {"id": flow_id, "op": "put", "snapshot": snapshot, "journal": list(new_entries)}
+        (else read from the snapshot, or the piece, when the log is read).
+        piece: see FlowStore.commit (a "piece" record)."""
+        if piece:
+            rec = {"id": flow_id, "op": "piece", "piece": snapshot, "journal": list(new_entries)}
+        else:
+            rec = {"id": flow_id, "op": "put", "snapshot": snapshot, "journal": list(new_entries)}
         if index is not None:
             rec["ix"] = list(index)
-        self._log.group_commit([_body(rec)], self._write_batch)
+        self._log.group_commit((flow_id, piece, [_body(rec)]), self._write_batch)
 
     def _write_batch(self, batch):
-        """Write a group commit's frames durably, then apply them to memory."""
+        """Write a group commit's frames durably, then apply them to memory. A
+        piece of a flow the log does not hold (once caught up, counting the
+        batch's own commits before it) is refused alone, nothing of it written."""
         log = self._log
         with log.locked(fcntl.LOCK_EX):
             log.catch_up(repair=True)  # a torn tail is a crashed writer's: cut before appending
-            bodies = [body for pending in batch for body in pending.item]
-            for at, body in zip(log.write(bodies), bodies):
-                self._apply(at, body)
+            bodies, made = [], set()
+            for pending in batch:
+                flow_id, piece, items = pending.item
+                if not piece:
+                    made.add(flow_id)
+                elif flow_id not in self.flows and flow_id not in made:
+                    pending.error = piece_of_unknown_flow(self.path, flow_id)
+                    continue
+                bodies.extend(items)
+            if bodies:
+                for at, body in zip(log.write(bodies), bodies):
+                    self._apply(at, body)
 
     def replace_all(self, flows):
         """Atomically replace every flow (write a new log, fsync, rename)."""

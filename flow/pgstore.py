@@ -7,9 +7,15 @@ index columns the worker reads (wait_kind, wake: a partial index on wake where
 it is set, one on wait_kind), descriptive columns (status, name, code_unit,
 owner: host:pid of the last committer, timestamps), `version` (a number drawn
 from a sequence at every commit: never reused, so it also validates caches),
-`journal_len` and `commit_id` (a random id per commit); and `flow_journal`
-(flow id, seq, entry bytea). A commit is ONE statement (update or insert of
-the row, the new journal entries, a NOTIFY), so one transaction — or, when a
+`journal_len` and `commit_id` (a random id per commit), `pieces` (how many
+pieces follow the snapshot) and `based` (the version of the commit that wrote
+the snapshot; NULL for rows of schema version 2: unknown); `flow_journal`
+(flow id, seq, entry bytea); and `flow_pieces` (flow id, seq from 0, piece
+bytea): the pieces committed after the snapshot, in order. A full commit sets
+the snapshot (based = its version, pieces = 0) and deletes the flow's pieces; a
+piece commit sets every column of the row but the snapshot and inserts the
+piece. A commit is ONE statement (update or insert of the row, the new
+journal entries and piece, a NOTIFY), so one transaction — or, when a
 step has written ledger records through this store (below), part of the step's
 transaction, committed with them: the statement and the COMMIT then go in one
 round trip (psycopg pipeline), the statement raising (flowscheme_fenced) when
@@ -52,9 +58,12 @@ FOR UPDATE SKIP LOCKED without a transaction open across the step.)
 
 Visibility. Every read (get, ids, due, next_wake, waiting_on) asks the
 database, so it is never stale: get() keeps each flow it has read in a cache
-validated by one small query (the version; the snapshot and only the journal
-entries after those cached are sent when it changed; while this thread holds
-the flow's lock and has just committed it, no query). refresh() costs nothing.
+validated by one small query (the version; when it changed, only the journal
+entries after those cached are sent, and the snapshot with all the pieces if
+the base changed (`based`), else only the pieces after those cached; while
+this thread holds the flow's lock and has just committed it, no query). A
+writer of its own that changes a row's snapshot must set `based` (to NULL, or
+the row's new version). refresh() costs nothing.
 Every commit of a flow that waits on a kind or has a wake-up time NOTIFYs
 (channel per schema; payload: flow id, waiting kind and wake time; a finished
 flow is of no interest to a waiting worker and is not announced);
@@ -91,7 +100,7 @@ import msgpack
 
 from .errors import FlowError, StoreFormatError, StoreWriteError
 from .pgschema import Migration, Schema, ensure, redacted
-from .store import FlowLocks, StoredFlow
+from .store import FlowLocks, StoredFlow, piece_of_unknown_flow
 
 FENCED = "FS409"  # the SQLSTATE flowscheme_fenced() raises
 
@@ -149,6 +158,18 @@ SCHEMA = Schema("flows", (
             RAISE EXCEPTION 'the commit of flow % is fenced off: another worker moved it while this step ran', flow_id
                 USING ERRCODE = '{FENCED}';
         END $$""",
+    )),
+    Migration(3, "flow_pieces: the pieces committed after a flow's snapshot; flows.pieces (how many) and "
+                 "flows.based (the version of the commit that wrote the snapshot)", (
+        """CREATE TABLE flow_pieces (
+            flow_id text NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
+            seq     integer NOT NULL,
+            piece   bytea NOT NULL,
+            PRIMARY KEY (flow_id, seq)
+        )""",
+        "ALTER TABLE flows ADD COLUMN pieces integer NOT NULL DEFAULT 0",
+        # NULL (the rows of an older schema): unknown, a reader re-reads the snapshot
+        "ALTER TABLE flows ADD COLUMN based bigint",
     )),
 )).check()
 
@@ -229,10 +250,18 @@ def _text(value, what):
 
 
 class _Cached:
-    __slots__ = ("version", "born", "snapshot", "journal")
+    """A flow as get() last read it: its row's version, born and based (the
+    version that wrote its snapshot: None when unknown), the snapshot (base),
+    pieces and journal."""
 
-    def __init__(self, version, born, snapshot, journal):
-        self.version, self.born, self.snapshot, self.journal = version, born, snapshot, journal
+    __slots__ = ("version", "born", "based", "snapshot", "pieces", "journal")
+
+    def __init__(self, version, born, based, snapshot, pieces, journal):
+        self.version, self.born, self.based = version, born, based
+        self.snapshot, self.pieces, self.journal = snapshot, pieces, journal
+
+    def stored(self):
+        return StoredFlow(self.snapshot, list(self.journal), list(self.pieces))
 
 
 class _Step:
@@ -289,6 +318,7 @@ class PgStore:
     """The flow store on PostgreSQL (see the module docstring)."""
 
     durable = True
+    takes_pieces = True
 
     def __init__(self, url, index_of=None, pool_size=None):
         psycopg, psycopg_pool = _psycopg()
@@ -509,41 +539,60 @@ class PgStore:
             if step.version is None:
                 return None
             if cached is not None and cached.version == step.version:
-                return StoredFlow(cached.snapshot, list(cached.journal))
+                return cached.stored()
 
         def read(conn):
             if cached is None:
                 row = conn.execute(
-                    "SELECT version, born, snapshot, journal_len, "
-                    "ARRAY(SELECT entry FROM flow_journal j WHERE j.flow_id = f.id ORDER BY seq) "
+                    "SELECT version, born, based, snapshot, journal_len, pieces, "
+                    "ARRAY(SELECT entry FROM flow_journal j WHERE j.flow_id = f.id ORDER BY seq), "
+                    "ARRAY(SELECT piece FROM flow_pieces p WHERE p.flow_id = f.id ORDER BY seq) "
                     "FROM flows f WHERE id = %s", (flow_id,)).fetchone()
                 return row, False
+            # only what changed since the cached read: the snapshot when the base moved,
+            # the journal entries and pieces after those cached (all when the flow was
+            # made anew, or, for the pieces, the base moved)
             row = conn.execute(
-                "SELECT version, born, CASE WHEN version = %s THEN NULL ELSE snapshot END, journal_len, "
-                "CASE WHEN born <> %s THEN ARRAY(SELECT entry FROM flow_journal j WHERE j.flow_id = f.id "
-                "  ORDER BY seq) "
-                "ELSE ARRAY(SELECT entry FROM flow_journal j WHERE j.flow_id = f.id AND seq >= %s "
-                "  ORDER BY seq) END "
-                "FROM flows f WHERE id = %s",
-                (cached.version, cached.born, len(cached.journal), flow_id)).fetchone()
+                "SELECT version, born, based, "
+                "CASE WHEN version = %(version)s OR based = %(based)s THEN NULL ELSE snapshot END, "
+                "journal_len, pieces, "
+                "CASE WHEN version = %(version)s THEN NULL "
+                "  WHEN born <> %(born)s THEN ARRAY(SELECT entry FROM flow_journal j WHERE j.flow_id = f.id "
+                "    ORDER BY seq) "
+                "  ELSE ARRAY(SELECT entry FROM flow_journal j WHERE j.flow_id = f.id AND seq >= %(journal)s "
+                "    ORDER BY seq) END, "
+                "CASE WHEN version = %(version)s THEN NULL "
+                "  WHEN based = %(based)s THEN ARRAY(SELECT piece FROM flow_pieces p WHERE p.flow_id = f.id "
+                "    AND seq >= %(pieces)s ORDER BY seq) "
+                "  ELSE ARRAY(SELECT piece FROM flow_pieces p WHERE p.flow_id = f.id ORDER BY seq) END "
+                "FROM flows f WHERE id = %(id)s",
+                dict(version=cached.version, born=cached.born, based=cached.based, journal=len(cached.journal),
+                     pieces=len(cached.pieces), id=flow_id)).fetchone()
             return row, True
 
         row, had = self._run(read, f"reading flow {flow_id!r}")
         if row is None:
             self._forget(flow_id)
             return None
-        version, born, snapshot, journal_len, entries = row
+        version, born, based, snapshot, journal_len, pieces_len, entries, pieces = row
         entries = [bytes(e) for e in entries or ()]
+        pieces = [bytes(p) for p in pieces or ()]
         if had and version == cached.version:
             entry = cached
-        elif had and born == cached.born:
-            entry = _Cached(version, born, bytes(snapshot), cached.journal + entries)
         else:
-            entry = _Cached(version, born, bytes(snapshot), entries)
-        if len(entry.journal) != journal_len:  # a commit between our reads of the row and the journal
-            entry = _Cached(version, born, entry.snapshot, entry.journal[:journal_len])
+            # (a base is known by `based`, a version never reused: the same based, the same base)
+            same_base = had and based is not None and based == cached.based
+            journal = cached.journal + entries if had and born == cached.born else entries
+            if same_base:
+                entry = _Cached(version, born, based, cached.snapshot, cached.pieces + pieces, journal)
+            else:
+                entry = _Cached(version, born, based, bytes(snapshot), pieces, journal)
+        if len(entry.journal) != journal_len or len(entry.pieces) != pieces_len:
+            # a commit between our reads of the row and of the journal or pieces
+            entry = _Cached(version, born, based, entry.snapshot, entry.pieces[:pieces_len],
+                            entry.journal[:journal_len])
         self._remember(flow_id, entry)
-        return StoredFlow(entry.snapshot, list(entry.journal))
+        return entry.stored()
 
     def _remember(self, flow_id, entry):
         with self._cache_lock:
@@ -598,17 +647,24 @@ class PgStore:
             kind, wake = None, None
         return kind, (None if wake is None else float(wake))
 
-    def commit(self, flow_id, snapshot, new_entries=(), index=None):
+    def commit(self, flow_id, snapshot, new_entries=(), index=None, piece=False):
         """Make a transition durable (see the module docstring): one statement —
         the row (fenced by the version the lock saw), the journal entries, a
         NOTIFY — committed with the step's ledger writes if it has any. Without
-        this thread holding the flow, the commit takes its lock for itself."""
+        this thread holding the flow, the commit takes its lock for itself.
+        piece=True: `snapshot` is a piece (see FlowStore.commit), inserted into
+        flow_pieces, the row's columns but its snapshot set from it; a piece of
+        a flow the database does not have (as the lock saw it) raises
+        StoreWriteError, nothing written (the step's transaction, if any, is
+        left as it is: the step may still commit a full snapshot)."""
         self._check_open()
         flow_id = _text(str(flow_id), "flow id")
         step = self._held().get(flow_id)
         if step is None:
             with self.lock(flow_id):
-                return self.commit(flow_id, snapshot, new_entries, index)
+                return self.commit(flow_id, snapshot, new_entries, index, piece)
+        if piece and step.version is None:
+            raise piece_of_unknown_flow(self.where, flow_id)
         snapshot = bytes(snapshot)
         entries = [bytes(e) for e in new_entries]
         kind, wake = self._entry(snapshot, index)
@@ -623,8 +679,8 @@ class PgStore:
         if len(payload.encode()) > _NOTIFY_MAX:
             payload = json.dumps({"i": None})
         row = dict(id=flow_id, name=name, status=status, unit=unit, kind=kind, wake=wake, snapshot=snapshot,
-                   entries=entries, n=len(entries), owner=_OWNER, channel=self.channel, payload=payload,
-                   notify=notify)
+                   piece=bool(piece), entries=entries, n=len(entries), owner=_OWNER, channel=self.channel,
+                   payload=payload, notify=notify)
         if step.tx_lost is not None:
             step.transaction()  # raises: the step's ledger writes are gone
         commit_id = uuid.uuid4()
@@ -643,9 +699,13 @@ class PgStore:
             raise
         cached = self._cache.get(flow_id)
         if step.version is None:  # created: the row is born with this version
-            entry = _Cached(version, version, snapshot, list(entries))
+            entry = _Cached(version, version, version, snapshot, [], list(entries))
         elif cached is not None and cached.version == step.version:
-            entry = _Cached(version, cached.born, snapshot, cached.journal + entries)
+            if piece:
+                entry = _Cached(version, cached.born, cached.based, cached.snapshot, cached.pieces + [snapshot],
+                                cached.journal + entries)
+            else:
+                entry = _Cached(version, cached.born, version, snapshot, [], cached.journal + entries)
         else:
             entry = None
         step.version = version
@@ -664,7 +724,7 @@ class PgStore:
         the version moved (fenced off: nothing done)."""
         conn = step.conn
         params = dict(row, version=step.version, start=step.journal_len, commit_id=commit_id)
-        sql = _INSERT if step.version is None else _UPDATE
+        sql = _INSERT if step.version is None else _PIECE if row["piece"] else _UPDATE
         try:
             if step.in_tx:
                 # one round trip: when the fence fails the statement raises, so the
@@ -772,7 +832,7 @@ class PgStore:
         flows = {_text(str(i), "flow id"): s for i, s in flows.items()}
         rows, journal = [], []
         for flow_id, stored in flows.items():
-            snapshot = bytes(stored.snapshot)
+            snapshot = bytes(stored.snapshot)  # (a StoredFlow with pieces: assembled, the flow's new base)
             kind, wake = self._entry(snapshot, None)
             status, name, unit = _meta(snapshot)
             rows.append((flow_id, name, status, unit, kind, wake, snapshot, len(stored.journal), _OWNER))
@@ -782,12 +842,13 @@ class PgStore:
             with conn.transaction():
                 conn.execute("LOCK TABLE flows IN SHARE ROW EXCLUSIVE MODE")
                 conn.execute("DELETE FROM flow_journal")
+                conn.execute("DELETE FROM flow_pieces")
                 conn.execute("DELETE FROM flows")
                 with conn.cursor() as cur:
                     cur.executemany(
                         "WITH v AS (SELECT nextval('flow_version') AS n) INSERT INTO flows "
-                        "(id, name, status, code_unit, wait_kind, wake, snapshot, journal_len, owner, version, born) "
-                        "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, v.n, v.n FROM v", rows)
+                        "(id, name, status, code_unit, wait_kind, wake, snapshot, journal_len, owner, version, born, "
+                        "based) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, v.n, v.n, v.n FROM v", rows)
                     if journal:
                         cur.executemany("INSERT INTO flow_journal (flow_id, seq, entry) VALUES (%s, %s, %s)",
                                         journal)
@@ -891,9 +952,9 @@ def _relevant(payload, wake_before, kinds):
     return d.get("k") in kinds
 
 
+# the descriptive and index columns every commit sets (a full one sets snapshot too)
 _COLUMNS = ("name = %(name)s, status = %(status)s, code_unit = %(unit)s, wait_kind = %(kind)s, "
-            "wake = %(wake)s, snapshot = %(snapshot)s, commit_id = %(commit_id)s, owner = %(owner)s, "
-            "updated_at = now()")
+            "wake = %(wake)s, commit_id = %(commit_id)s, owner = %(owner)s, updated_at = now()")
 
 # where a flow stands: what a commit that failed or was fenced off looks at
 _STATE = "SELECT version, journal_len, commit_id FROM flows WHERE id = %s"
@@ -907,12 +968,23 @@ _ANNOUNCE = "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s,
 # the new version, or (no row matched the fence) flowscheme_fenced() raises
 _FENCE = "SELECT coalesce((SELECT c.version FROM c), flowscheme_fenced(%(id)s)), (SELECT count(*) FROM n)"
 
-_UPDATE = ("WITH c AS (UPDATE flows SET " + _COLUMNS + ", version = nextval('flow_version'), "
-           "journal_len = journal_len + %(n)s WHERE id = %(id)s AND version = %(version)s "
-           "RETURNING id, version), " + _JOURNAL + _FENCE)
+# a full commit: the new snapshot (the base: `based` is this commit's version), the flow's pieces deleted
+_UPDATE = ("WITH v AS (SELECT nextval('flow_version') AS n), "
+           "c AS (UPDATE flows SET " + _COLUMNS + ", snapshot = %(snapshot)s, version = v.n, based = v.n, "
+           "pieces = 0, journal_len = journal_len + %(n)s FROM v WHERE id = %(id)s AND version = %(version)s "
+           "RETURNING id, version), "
+           "d AS (DELETE FROM flow_pieces p USING c WHERE p.flow_id = c.id), " + _JOURNAL + _FENCE)
+
+# a piece commit (row["snapshot"] holds the piece): the row's columns but not its snapshot, the piece
+# numbered after the flow's others
+_PIECE = ("WITH c AS (UPDATE flows SET " + _COLUMNS + ", version = nextval('flow_version'), "
+          "pieces = pieces + 1, journal_len = journal_len + %(n)s WHERE id = %(id)s AND version = %(version)s "
+          "RETURNING id, version, pieces), "
+          "p AS (INSERT INTO flow_pieces (flow_id, seq, piece) SELECT c.id, c.pieces - 1, %(snapshot)s FROM c), "
+          + _JOURNAL + _FENCE)
 
 _INSERT = ("WITH v AS (SELECT nextval('flow_version') AS n), "
            "c AS (INSERT INTO flows (id, name, status, code_unit, wait_kind, wake, snapshot, journal_len, "
-           "version, born, commit_id, owner) SELECT %(id)s, %(name)s, %(status)s, %(unit)s, %(kind)s, %(wake)s, "
-           "%(snapshot)s, %(n)s, v.n, v.n, %(commit_id)s, %(owner)s FROM v ON CONFLICT (id) DO NOTHING "
-           "RETURNING id, version), " + _JOURNAL + _FENCE)
+           "version, born, based, commit_id, owner) SELECT %(id)s, %(name)s, %(status)s, %(unit)s, %(kind)s, "
+           "%(wake)s, %(snapshot)s, %(n)s, v.n, v.n, v.n, %(commit_id)s, %(owner)s FROM v "
+           "ON CONFLICT (id) DO NOTHING RETURNING id, version), " + _JOURNAL + _FENCE)

@@ -1,12 +1,21 @@
 """Where flows live: the store interface (FlowStore), an in-memory store, and open_store.
 
-A store keeps, per flow id, the latest snapshot (bytes) and the flow's journal
-(a list of entry bytes, only ever appended to). The interface is small:
+A store keeps, per flow id, a full snapshot (the "base", bytes), the pieces
+committed after it (each the objects one commit changed, oldest first: see
+flow.pieces) and the flow's journal (a list of entry bytes, only ever appended
+to). The interface is small:
 
     get(flow_id) -> StoredFlow | None     ids() -> list      refresh()
     lock(flow_id)   (exclusive, across threads and processes)
-    commit(flow_id, snapshot, new_journal_entries)   durable when it returns (else it raises, nothing done)
+    commit(flow_id, snapshot, new_journal_entries, index, piece=False)
+        durable when it returns (else it raises, nothing done); piece=True appends
+        a piece after the base and pieces, else the snapshot replaces them
     replace_all({flow_id: StoredFlow})   (import, reset)
+
+A piece is opaque to the stores except that it is a msgpack map carrying the
+same metadata keys as a snapshot (status, kind, wake, name, def, ...) plus
+"piece": 1, so whatever reads a snapshot's metadata (index_of, the PostgreSQL
+store's descriptive columns) reads a piece's alike.
 
 The durable file store is flow.filestore.FileStore (DIR/flows.log, on the log
 engine flow.applog); the PostgreSQL one is flow.pgstore.PgStore.
@@ -22,14 +31,57 @@ from typing import ContextManager, Iterable, Protocol, runtime_checkable
 
 
 class StoredFlow:
-    """One flow as a store keeps it: its latest snapshot (bytes) and its journal
-    (entry bytes, oldest first, only ever appended to)."""
+    """One flow as a store keeps it: its base snapshot (bytes), the pieces
+    committed after it (bytes, oldest first) and its journal (entry bytes, oldest
+    first, only ever appended to).
 
-    __slots__ = ("snapshot", "journal")
+    `snapshot` is the whole snapshot: the base itself when there are no pieces,
+    else the base with the pieces applied (flow.pieces.assemble, cached until a
+    piece is added); setting it replaces the base and drops the pieces. `latest`
+    is the newest metadata: the last piece, else the base. The stores publish a
+    new StoredFlow at each commit of a flow (its base and pieces never change
+    under a reader; the journal list may grow)."""
 
-    def __init__(self, snapshot, journal=None):
-        self.snapshot = snapshot
+    __slots__ = ("base", "pieces", "journal", "_whole")
+
+    def __init__(self, snapshot, journal=None, pieces=None):
+        self.base = snapshot
+        self.pieces = pieces if pieces is not None else []
         self.journal = journal if journal is not None else []
+        self._whole = None  # (how many pieces it was assembled from, the whole snapshot)
+
+    @property
+    def snapshot(self):
+        base, pieces = self.base, self.pieces
+        if not pieces:
+            return base
+        whole = self._whole
+        if whole is None or whole[0] != len(pieces):
+            from .pieces import assemble  # (pure msgpack work, no code needed)
+
+            n = len(pieces)
+            whole = self._whole = (n, assemble(base, pieces[:n]))
+        return whole[1]
+
+    @snapshot.setter
+    def snapshot(self, value):
+        self.pieces = []
+        self.base = value
+        self._whole = None
+
+    @property
+    def latest(self):
+        """The newest metadata: the last piece, else the base (what index_of reads)."""
+        pieces = self.pieces
+        return pieces[-1] if pieces else self.base
+
+    def add_piece(self, piece):
+        self.pieces.append(piece)
+        self._whole = None
+
+    def __repr__(self):
+        return (f"<StoredFlow base {len(self.base)} bytes, {len(self.pieces)} pieces, "
+                f"{len(self.journal)} journal entries>")
 
 
 class FlowIndex:
@@ -137,7 +189,12 @@ class FlowStore(Protocol):
     own passed to open_store must too.
 
     Entries of the due-time index are (kind, wake): the request kind a suspended
-    flow waits on (str or None) and its wake-up time in epoch seconds (or None)."""
+    flow waits on (str or None) and its wake-up time in epoch seconds (or None).
+
+    Pieces: a store whose class sets `takes_pieces = True` (the three shipped
+    here) is sent, between full snapshots, pieces — commit(..., piece=True).
+    A store object of your own without that attribute keeps getting a full
+    snapshot at every commit (piece=False), and need not know pieces exist."""
 
     durable: bool
 
@@ -159,13 +216,20 @@ class FlowStore(Protocol):
         or process holds the flow, else True: workers skip each other's flows."""
 
     def commit(self, flow_id: str, snapshot: bytes, new_entries: Iterable[bytes] = (),
-               index: "tuple | None" = None) -> None:
+               index: "tuple | None" = None, piece: bool = False) -> None:
         """Make a transition durable: the new snapshot, the journal entries it
-        adds and its index entry, all or nothing, before returning (or raise
-        StoreWriteError with nothing done)."""
+        adds and its index entry (else index_of(snapshot)), all or nothing,
+        before returning (or raise StoreWriteError with nothing done).
+        piece=False: `snapshot` is a full snapshot, the flow's new base (its
+        pieces are dropped). piece=True (only for a store with takes_pieces):
+        `snapshot` is a piece, kept after the flow's base and pieces; a piece for
+        a flow the store does not have raises StoreWriteError naming the flow,
+        nothing written."""
 
     def replace_all(self, flows: "dict[str, StoredFlow]") -> None:
-        """Replace every flow at once (import, reset)."""
+        """Replace every flow at once (import, reset). A StoredFlow with pieces
+        may be kept with them (MemoryStore) or as its whole, assembled
+        `snapshot` (FileStore, PgStore): get(...).snapshot is the same."""
 
     def due(self, now: float, limit: "int | None" = None) -> list:
         """[(wake, flow id)] of the flows whose wake time is <= now, earliest first."""
@@ -247,10 +311,20 @@ class FlowLocks:
                     del self._locks[flow_id]
 
 
+def piece_of_unknown_flow(where, flow_id):
+    """The StoreWriteError of a piece committed for a flow the store does not have."""
+    from .errors import StoreWriteError
+
+    return StoreWriteError(where, None, f"committing a piece of flow {flow_id!r}",
+                           f"{where}: flow {flow_id!r}: a piece was committed for a flow this store does not "
+                           f"have (a piece needs the flow's base snapshot); nothing was written")
+
+
 class MemoryStore(IndexedFlows):
     """Flows in memory only (FlowRuntime(store=None))."""
 
     durable = False
+    takes_pieces = True
 
     def __init__(self, index_of=None):
         self.flows = {}
@@ -275,21 +349,30 @@ class MemoryStore(IndexedFlows):
         with self._locks.hold(flow_id, blocking=False) as depth:
             yield depth > 0
 
-    def commit(self, flow_id, snapshot, new_entries=(), index=None):
-        """index: the flow's FlowIndex entry (kind, wake), else read from snapshot."""
+    def commit(self, flow_id, snapshot, new_entries=(), index=None, piece=False):
+        """index: the flow's FlowIndex entry (kind, wake), else read from snapshot
+        (or from the piece). piece: see FlowStore.commit."""
         stored = self.flows.get(flow_id)
-        if stored is None:
+        if piece:
+            if stored is None:
+                raise piece_of_unknown_flow("memory store", flow_id)
+            journal = stored.journal
+            journal.extend(new_entries)
+            self.flows[flow_id] = StoredFlow(stored.base, journal, [*stored.pieces, snapshot])
+        elif stored is None:
             self.flows[flow_id] = StoredFlow(snapshot, list(new_entries))
         else:
-            stored.snapshot = snapshot
-            stored.journal.extend(new_entries)
+            journal = stored.journal
+            journal.extend(new_entries)
+            self.flows[flow_id] = StoredFlow(snapshot, journal)
         self.index.set(flow_id, self._entry(snapshot, index))
 
     def replace_all(self, flows):
+        """The StoredFlows as they are (with their pieces, if any)."""
         self.flows = dict(flows)
         self.index.clear()
         for flow_id, stored in self.flows.items():
-            self.index.set(flow_id, self._entry(stored.snapshot, None))
+            self.index.set(flow_id, self._entry(stored.latest, None))
 
     def close(self):
         pass

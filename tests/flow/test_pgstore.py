@@ -60,9 +60,9 @@ def in_thread(fn):
 
 def test_opening_creates_the_tables_and_a_version_row_and_a_second_open_changes_nothing(pg_url):
     s = store(pg_url)
-    assert s.migrated.before == 0 and s.migrated.after == 2
+    assert s.migrated.before == 0 and s.migrated.after == 3
     s.close()
-    assert sql(pg_url, "SELECT component, version FROM schema_version") == [("flows", 2)]
+    assert sql(pg_url, "SELECT component, version FROM schema_version") == [("flows", 3)]
     again = store(pg_url)
     assert again.migrated is None
     again.close()
@@ -74,7 +74,7 @@ def test_a_newer_schema_is_refused_naming_both_versions_and_left_alone(pg_url):
     store(pg_url).close()
     sql(pg_url, "UPDATE schema_version SET version = 7 WHERE component = 'flows'")
     with pytest.raises(SchemaTooNew, match=r"flows tables are at schema version 7, but this flowscheme knows "
-                                           r"versions up to 2"):
+                                           r"versions up to 3"):
         store(pg_url)
     with pytest.raises(SchemaTooNew):
         FlowRuntime(store=pg_url)
@@ -88,12 +88,12 @@ def test_db_migrate_says_what_it_did_and_refuses_a_newer_schema(pg_url):
 
     r = cli("migrate", "--store", pg_url)
     assert r.returncode == 0, r.stderr
-    assert "flows: created at version 2" in r.stdout
+    assert "flows: created at version 3" in r.stdout
     assert "ledger: created at version 1" in r.stdout
     r = cli("migrate", "--store", pg_url)
-    assert r.returncode == 0 and "flows: at version 2, nothing to do" in r.stdout
+    assert r.returncode == 0 and "flows: at version 3, nothing to do" in r.stdout
     r = cli("status", "--store", pg_url)
-    assert "flows: version 2 (this flowscheme: 2)" in r.stdout
+    assert "flows: version 3 (this flowscheme: 3)" in r.stdout
     sql(pg_url, "UPDATE schema_version SET version = 3 WHERE component = 'ledger'")
     r = cli("migrate", "--store", pg_url)
     assert r.returncode == 1 and "ledger tables are at schema version 3" in r.stderr

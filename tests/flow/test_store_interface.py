@@ -111,3 +111,16 @@ def test_try_lock_of_the_file_store_skips_a_flow_another_process_holds(tmp_path)
     with store.try_lock("a") as got:
         assert got is True
     store.close()
+
+
+def test_a_store_of_your_own_need_not_take_pieces():
+    """The runtime sends pieces only to a store whose class says takes_pieces; one
+    of your own without it is still a store (and gets full snapshots)."""
+    from flow.store import STORE_METHODS
+
+    inner = MemoryStore()
+    Plain = type("Plain", (), {"durable": False, **{m: staticmethod(getattr(inner, m)) for m in STORE_METHODS}})
+    store = Plain()
+    assert open_store(store) is store and isinstance(store, FlowStore)
+    assert not hasattr(store, "takes_pieces")
+    assert MemoryStore.takes_pieces and FileStore.takes_pieces
