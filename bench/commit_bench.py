@@ -174,10 +174,10 @@ def recording(rt: FlowRuntime, sink: list) -> None:
     """Record the bytes the runtime hands its store on every commit."""
     commit = rt.store.commit
 
-    def counted(flow_id, snapshot, new_entries=(), index=None):
+    def counted(flow_id, snapshot, new_entries=(), index=None, **how):
         entries = list(new_entries)
         sink.append(len(snapshot) + sum(len(e) for e in entries))
-        return commit(flow_id, snapshot, entries, index)
+        return commit(flow_id, snapshot, entries, index, **how)
 
     rt.store.commit = counted
 

@@ -41,6 +41,7 @@ from math import gcd
 
 import msgpack
 
+from interp.barrier import WATCHED
 from interp.errors import SchemeError
 from interp.graph import (
     CHAR,
@@ -115,23 +116,133 @@ class Env(Names):
 
 # ------------------------------------------------------------------ encoding
 
+# the types whose objects can change in place: a Heap watches them (interp.barrier)
+MUTABLE = frozenset(k.type for k in KINDS.values() if k.mutable)
+
+
+class Heap:
+    """The object table of one saved graph of a flow, kept between commits so
+    that the next commit encodes only what is new or changed (flow.pieces).
+
+    `index` maps id(object) -> its index in the table as last committed (its
+    stable id until the next full encode), `keep` keeps those objects alive (so
+    their id()s stay theirs), `units` is the table's code-unit list (only ever
+    appended to), `n` the table's length. The invariant: the entry committed at
+    index[id(x)] describes x as it is now, unless x is in `dirty`.
+
+    Mutable objects are watched through interp.barrier.WATCHED: a change made
+    while the heap is `active` (its flow's step runs) marks the object dirty;
+    one made at any other time (by other code that holds the object) makes the
+    heap `stale`: its flow must then be read back from the store."""
+
+    __slots__ = ("index", "keep", "units", "unit_index", "n", "dirty", "active", "stale", "watched")
+
+    def __init__(self):
+        self.index = {}
+        self.keep = []
+        self.units = []
+        self.unit_index = {}
+        self.n = 0
+        self.dirty = {}  # id(object) -> object changed since the last commit
+        self.active = False
+        self.stale = False
+        self.watched = 0  # how many of `keep` (oldest first) are registered with the write barrier
+
+    def touched(self, obj):
+        if self.active:
+            self.dirty[id(obj)] = obj
+        else:
+            self.stale = True
+
+    def watch(self):
+        """Register the heap's mutable objects not registered yet with the write barrier."""
+        watched, mutable, keep = WATCHED, MUTABLE, self.keep
+        for j in range(self.watched, len(keep)):
+            x = keep[j]
+            if type(x) in mutable:
+                k = id(x)
+                w = watched.get(k)
+                if w is None:
+                    watched[k] = self
+                elif w is not self:
+                    watched[k] = _Shared.of(w, self)
+        self.watched = len(keep)
+
+    def release(self):
+        """Stop watching (the heap is dropped)."""
+        watched, mutable, keep = WATCHED, MUTABLE, self.keep
+        for j in range(self.watched):
+            x = keep[j]
+            if type(x) in mutable:
+                k = id(x)
+                w = watched.get(k)
+                if w is self:
+                    del watched[k]
+                elif type(w) is _Shared:
+                    w.drop(self, k)
+        self.watched = 0
+        self.stale = True
+
+
+class _Shared:
+    """The watcher of an object in several heaps (shared between flows' graphs)."""
+
+    __slots__ = ("heaps",)
+
+    def __init__(self, heaps):
+        self.heaps = heaps
+
+    @classmethod
+    def of(cls, w, heap):
+        if type(w) is cls:
+            if heap not in w.heaps:
+                w.heaps.append(heap)
+            return w
+        return cls([w, heap])
+
+    def touched(self, obj):
+        for h in self.heaps:
+            h.touched(obj)
+
+    def drop(self, heap, k):
+        if heap in self.heaps:
+            self.heaps.remove(heap)
+        if len(self.heaps) == 1:
+            WATCHED[k] = self.heaps[0]
+        elif not self.heaps:
+            del WATCHED[k]
+
 
 def encode(root, env):
     """-> (units, objects, encoded_root). Raises CodecError for unsaveable objects."""
+    units, changes, encoded, n = encode_into(root, env, Heap())
+    objects = [None] * n
+    for i, e in changes:
+        objects[i] = e
+    return units, objects, encoded
+
+
+def encode_into(root, env, heap):
+    """Encode root against heap -> (units, changes, encoded_root, n): the
+    entries [(index, entry)] of the objects new since the heap's last encode or
+    changed (dirty) since, the root, and the table's new length. Objects the
+    heap has are referred to, not encoded again (new ones are registered with
+    the write barrier by heap.watch(), when the caller keeps the heap). Raises CodecError for unsaveable
+    objects (the heap is then unusable: drop it)."""
     try:
-        return _encode(root, env)
+        return _encode(root, env, heap)
     except GraphError as e:
         raise CodecError(str(e)) from None
 
 
-def _encode(root, env):
+def _encode(root, env, heap):
     env.begin()
-    units = []
-    unit_index = {}
-    objects = []
-    index = {}
+    units = heap.units
+    unit_index = heap.unit_index
+    index = heap.index
+    keep = heap.keep
     todo = []
-    keep = []  # keep every indexed object alive so id()s stay unique
+    changes = []
 
     def unit_ref(node):
         u = node.unit
@@ -176,12 +287,18 @@ def _encode(root, env):
                 name = env.global_name(x)
                 if name is not None:
                     return msgpack.ExtType(EXT_GLOBAL, name.encode())
-            i = index[id(x)] = len(objects)
-            objects.append(None)
+            i = index[id(x)] = heap.n
+            heap.n += 1
             keep.append(x)
             todo.append((i, x))
         return _REF_EXT[i] if i < 4096 else msgpack.ExtType(EXT_REF, _REF.pack(i))
 
+    if heap.dirty:
+        for k, x in heap.dirty.items():
+            i = index.get(k)
+            if i is not None:
+                todo.append((i, x))
+        heap.dirty = {}
     encoded_root = ref(root)
     kinds = _PARTS
     while todo:
@@ -189,8 +306,8 @@ def _encode(root, env):
         k = kinds.get(type(x))
         if k is None:
             raise unsaveable(x)
-        objects[i] = k[1](x, k[0], ref, unit_ref)
-    return units, objects, encoded_root
+        changes.append((i, k[1](x, k[0], ref, unit_ref)))
+    return units, changes, encoded_root, heap.n
 
 
 def _int_bytes(x):

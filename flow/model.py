@@ -12,6 +12,7 @@ runs: a transition writes the new snapshot and one journal entry, whatever the
 flow's history, so resuming costs the same after 20 or 10,000 requests.
 """
 
+import os
 from enum import Enum
 
 import msgpack
@@ -20,6 +21,7 @@ from interp.values import sym
 
 from . import codec
 from .packing import packb
+from .pieces import is_piece, pack_changes
 from .errors import CodeNotLoaded, StoreFormatError
 
 
@@ -173,7 +175,7 @@ class Flow:
     __slots__ = (
         "id", "name", "status", "step", "def_unit", "kind", "key", "error",
         "args", "payload", "result", "suspension", "params", "k_blob", "k_units", "_data_blob",
-        "wake", "timer", "attempts", "since",
+        "wake", "timer", "attempts", "since", "k_heap", "whole", "committed", "base_size", "pieces_size",
     )
 
     def __init__(self, flow_id, name, args=()):
@@ -199,22 +201,68 @@ class Flow:
         self.k_blob = None
         self.k_units = []
         self._data_blob = None
+        # incremental commits (flow.pieces): the continuation's object table as
+        # last committed (a codec.Heap, while the runtime keeps the flow live);
+        # whole() -> the whole snapshot, when what was read is a piece (its
+        # continuation is in pieces); the bytes last committed or read (the
+        # store's latest); the sizes of the base and of the pieces after it
+        self.k_heap = None
+        self.whole = None
+        self.committed = None
+        self.base_size = 0
+        self.pieces_size = 0
 
     # ---------------------------------------------------------------- bytes
 
     def snapshot(self, cenv):
-        """The snapshot bytes (encodes the continuation if it changed)."""
+        """The whole snapshot bytes (encodes the continuation if it changed: into
+        a new heap, which later pieces build on)."""
+        if self.k_blob is None and self.suspension is None and self.whole is not None and self.status in WAITING:
+            self.k_blob = unpack_plain(self.whole(), "flow snapshot")["k"]  # (read from a piece, not decoded)
         if self._data_blob is None:
             self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv)[0]
         if self.status in WAITING:
             if self.k_blob is None:
-                s = self.suspension
-                graph = (s.k, s.winders, s.handlers, s.payload, tuple(self.params))
-                self.k_blob, _, units = pack_graph(graph, cenv)
+                self.release()
+                heap = codec.Heap()
+                units, changes, root, n = codec.encode_into(self._k_graph(), cenv, heap)
+                objects = [None] * n
+                for i, e in changes:
+                    objects[i] = e
+                self.k_blob = packb([units, objects, root])
                 self.k_units = [tuple(u) for u in units]
+                self.k_heap = heap
         else:
+            self.release()
             self.k_blob = None
             self.k_units = []
+        return self._pack_meta(None)
+
+    def piece(self, cenv):
+        """The piece bytes of this commit (flow.pieces: the continuation's
+        changes since the last commit), or None when there is no heap to build
+        on (the whole snapshot must be written)."""
+        heap = self.k_heap
+        if heap is None or heap.stale or self.status not in WAITING or self.suspension is None:
+            return None
+        if self._data_blob is None:
+            self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv)[0]
+        units, changes, root, n = codec.encode_into(self._k_graph(), cenv, heap)
+        self.k_units = [tuple(u) for u in units]
+        self.k_blob = None  # (the whole table is the store's to assemble)
+        return self._pack_meta(pack_changes(units, changes, root, n))
+
+    def _k_graph(self):
+        s = self.suspension
+        return (s.k, s.winders, s.handlers, s.payload, tuple(self.params))
+
+    def release(self):
+        """Drop the continuation's heap (stop watching its objects)."""
+        if self.k_heap is not None:
+            self.k_heap.release()
+            self.k_heap = None
+
+    def _pack_meta(self, changes):
         meta = {
             "v": SNAPSHOT_VERSION,
             "id": self.id,
@@ -226,9 +274,12 @@ class Flow:
             "key": self.key,
             "error": self.error,
             "data": self._data_blob,
-            "k": self.k_blob,
+            "k": self.k_blob if changes is None else changes,
             "units": [list(u) for u in self.k_units],
+            "rev": os.urandom(8),  # tells this commit from any other with the same state
         }
+        if changes is not None:
+            meta["piece"] = 1
         if self.wake is not None:
             meta["wake"] = self.wake
             meta["timer"] = self.timer.value
@@ -285,11 +336,13 @@ class Flow:
 
     def finish(self, value):
         self._leave(FlowStatus.DONE)
+        self.release()
         self.result = value
 
     def fail(self, error):
         """error: {"message", "position", "backtrace"}."""
         self._leave(FlowStatus.FAILED)
+        self.release()
         self.error = error
 
     def cancel(self):
@@ -297,6 +350,7 @@ class Flow:
         is, encoded (the flow may have been read without decoding it)."""
         self.status = FlowStatus.CANCELLED
         self.suspension = None
+        self.release()
         self.k_blob = None
         self.wake = self.timer = None
 
@@ -357,6 +411,7 @@ class Flow:
             f.error = meta["error"]
             f._data_blob = meta["data"]
             f.k_blob = meta["k"]
+            piece = is_piece(meta)
             units = meta["units"]
             if type(units) is not list or not all(
                 type(u) is list and len(u) == 2 and all(type(x) is str for x in u) for u in units
@@ -380,6 +435,10 @@ class Flow:
                 raise ValueError("missing data")
             if f.k_blob is not None and not isinstance(f.k_blob, bytes):
                 raise ValueError("malformed continuation")
+            if piece:  # its continuation is changes: the whole one comes from f.whole()
+                if trust is not None:
+                    raise ValueError("a piece where a whole snapshot belongs")
+                f.k_blob = None
         except StoreFormatError:
             raise
         except Exception as e:
@@ -402,13 +461,36 @@ class Flow:
         from interp.machine import Suspension
 
         if self.suspension is None:
-            k, winders, handlers, payload, params = unpack_graph(self.k_blob, cenv, "continuation", trust, cont_level)
+            k_blob = self.k_blob
+            if k_blob is None and self.whole is not None:  # (read from a piece)
+                k_blob = self.k_blob = unpack_plain(self.whole(), "flow snapshot")["k"]
+            k, winders, handlers, payload, params = unpack_graph(k_blob, cenv, "continuation", trust, cont_level)
             suspension = Suspension(k, winders, handlers, payload)
             if trust is not None and trust.foreign:
                 return suspension  # only checked (an import): not kept
             self.suspension = suspension
             self.params = params
+            self.release()  # (its next commit is whole: see flow.live)
         return self.suspension
+
+
+def read_flow(stored, cenv, decode_data=True):
+    """The Flow a store holds (a StoredFlow), read from its latest commit: a
+    whole snapshot, or a piece (flow.pieces) — then its continuation, when
+    needed, comes from the snapshot assembled from the base and the pieces."""
+    latest = getattr(stored, "latest", None)
+    pieces = getattr(stored, "pieces", None) or ()
+    if latest is None:
+        latest = stored.snapshot
+    f = Flow.from_snapshot(latest, cenv, decode_data)
+    f.committed = latest
+    if pieces:
+        f.whole = lambda: stored.snapshot
+        f.base_size = len(stored.base)
+        f.pieces_size = sum(len(p) for p in pieces)
+    else:
+        f.base_size = len(latest)
+    return f
 
 
 def snapshot_index(blob):

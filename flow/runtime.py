@@ -61,6 +61,7 @@ from .model import (
     Timer,
     journal_entry_bytes,
     journal_entry_from_bytes,
+    read_flow,
     snapshot_index,
 )
 from .results import (  # noqa: F401  (the result types are part of this module's API)
@@ -74,6 +75,7 @@ from .results import (  # noqa: F401  (the result types are part of this module'
     Suspended,
     Upgrade,
 )
+from .live import LiveFlows
 from .retry import RetryPolicy
 from .store import open_store
 from .timers import Timers
@@ -146,6 +148,7 @@ class FlowRuntime(Timers):
         self._lock = threading.RLock()
         self._running = set()  # ids of flows in a step (a flow may not start or resume itself)
         self._budgets = {}  # flow id -> (Budget, thread id) of its running step
+        self.live = LiveFlows(self.store, self.cenv)  # continuations kept between steps (flow.live)
         from .scheme_api import install
 
         install(self)
@@ -184,7 +187,7 @@ class FlowRuntime(Timers):
         stored = self.store.get(flow_id)
         if stored is None:
             raise FlowNotFound(flow_id)
-        return Flow.from_snapshot(stored.snapshot, self.cenv, decode_data)
+        return read_flow(stored, self.cenv, decode_data)
 
     def status(self, flow_id):
         """"suspended", "done", "failed" or "cancelled"."""
@@ -333,6 +336,7 @@ class FlowRuntime(Timers):
         gets the flow as failed with the limit's message (the store keeps it as
         it was: the request can be answered again). Cancelled: the flow is
         committed cancelled (its journal as last committed)."""
+        self.live.drop(f.id)
         if stopped.reason == "cancel":
             if f.waiting or f.step == 0:
                 f.cancel()
@@ -534,10 +538,19 @@ class FlowRuntime(Timers):
 
     def _commit(self, f, entries):
         try:
-            snapshot = f.snapshot(self.cenv)
-        except codec.CodecError as e:
-            raise UnsaveableFlow(f"flow {f.id!r} cannot be saved: {e}") from None
-        self.store.commit(f.id, snapshot, entries, f.index_entry())
+            try:
+                snapshot, piece = self.live.snapshot(f)
+            except codec.CodecError as e:
+                raise UnsaveableFlow(f"flow {f.id!r} cannot be saved: {e}") from None
+            if piece:
+                self.store.commit(f.id, snapshot, entries, f.index_entry(), piece=True)
+            else:
+                self.store.commit(f.id, snapshot, entries, f.index_entry())
+        except BaseException:
+            self.live.drop(f.id)
+            f.release()
+            raise
+        self.live.committed(f, snapshot, piece, D.level + 1)
 
     # -------------------------------------------------------------- continuations and replay
 
@@ -552,7 +565,11 @@ class FlowRuntime(Timers):
             # will resume it, whatever driver (Python, or Scheme's flow/resume) ran it before
             with turn(self._lock):
                 try:
-                    return f.decode_continuation(self.cenv, cont_level=D.level + 1)
+                    level = D.level + 1
+                    if not self.live.take(f, level):
+                        f.decode_continuation(self.cenv, cont_level=level)
+                    self.live.hold(f, level)
+                    return f.suspension
                 except codec.MissingUnit:
                     pass
                 except codec.CodecError as e:
@@ -684,4 +701,5 @@ class FlowRuntime(Timers):
         self.versions.clear()
 
     def close(self):
+        self.live.close()
         self.store.close()

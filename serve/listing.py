@@ -99,8 +99,9 @@ class Listing:
             return v
 
     def _snapshot(self, flow_id):
+        """The flow's latest commit (a snapshot or a piece: see flow.pieces), or None."""
         stored = self.rt.store.get(flow_id)
-        return None if stored is None else stored.snapshot
+        return None if stored is None else stored.latest
 
     @staticmethod
     def _same(a, b):
@@ -118,7 +119,7 @@ class Listing:
                 stored = get(flow_id)
                 if stored is None:
                     continue
-                snap = stored.snapshot
+                snap = stored.latest  # (its metadata: a piece has it too, see flow.pieces)
                 cached = rows.get(flow_id)
                 if cached is not None and (cached[0] is snap or cached[0] == snap):
                     append(cached[1])

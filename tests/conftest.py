@@ -6,6 +6,7 @@ apt-get, it installs the `guile-3.0` package; if Guile still cannot be had, ever
 test that asks for it is skipped with the reason (never silently passed).
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,9 @@ import r7rs_summary
 _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
+
+# every piece a flow commit writes is checked against the live continuation (flow.live)
+os.environ.setdefault("FLOWSCHEME_CHECK_PIECES", "1")
 
 NativeScheme = namedtuple("NativeScheme", "path version")
 

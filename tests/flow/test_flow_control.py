@@ -4,6 +4,7 @@ loops, call/cc, dynamic-wind, guard, parameterize, callbacks of map & co."""
 import pytest
 
 from flow import Done, Suspended
+from flow.live import PIECES_MIN
 
 from flowhelp import runtime, transfer
 
@@ -58,11 +59,18 @@ def test_loops_with_a_request_per_iteration():
 def test_a_long_loop_keeps_a_small_constant_snapshot():
     rt = runtime(LOOPS)
     rt.start("tally", 10**9, flow_id="f")
-    sizes = []
+    bases, held = [], []
     for i in range(300):
         rt.resume("f", 1)
-        sizes.append(len(rt.store.get("f").snapshot))
-    assert max(sizes) - min(sizes) <= 16  # the counter's digits, nothing that grows with history
+        stored = rt.store.get("f")
+        bases.append(len(stored.base))
+        held.append(len(stored.base) + sum(len(p) for p in stored.pieces))
+    # whole snapshots: the counter's digits, nothing that grows with history
+    assert max(bases) - min(bases) <= 16
+    # pieces in between, until they would outgrow the whole snapshot (flow.live)
+    assert any(h > b for h, b in zip(held, bases))
+    assert max(held) <= max(bases) + max(max(bases), PIECES_MIN)
+    assert max(held[150:]) <= max(held[:150]) + 3 * 16  # (the base and its pieces: each has the digits)
 
 
 CALLCC = """

@@ -85,9 +85,9 @@ def count_commits(rt):
     calls = []
     real = rt.store.commit
 
-    def commit(flow_id, snapshot, new_entries=(), index=None):
+    def commit(flow_id, snapshot, new_entries=(), index=None, **how):
         calls.append(flow_id)
-        return real(flow_id, snapshot, new_entries, index)
+        return real(flow_id, snapshot, new_entries, index, **how)
 
     rt.store.commit = commit
     return calls
@@ -97,7 +97,7 @@ def crash_on_commit(rt):
     """Make rt's next commits raise before anything is written; returns the undo."""
     real = rt.store.commit
 
-    def commit(flow_id, snapshot, new_entries=(), index=None):
+    def commit(flow_id, snapshot, new_entries=(), index=None, **how):
         raise Crash(flow_id)
 
     rt.store.commit = commit

@@ -359,11 +359,11 @@ class _FailingWrites(MemoryStore):
         super().__init__()
         self.failures = 0
 
-    def commit(self, flow_id, snapshot, new_entries=(), index=None):
+    def commit(self, flow_id, snapshot, new_entries=(), index=None, piece=False):
         if self.failures:
             self.failures -= 1
             raise StoreWriteError("test-store", OSError("connection cut"))
-        return super().commit(flow_id, snapshot, new_entries, index)
+        return super().commit(flow_id, snapshot, new_entries, index, piece)
 
 
 def test_a_worker_tries_again_after_the_store_failed_to_write(monkeypatch):
