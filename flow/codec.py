@@ -76,6 +76,11 @@ EXT_REF, EXT_SYM, EXT_CHAR, EXT_CONST, EXT_BIGINT, EXT_FRACTION, EXT_PRIM, EXT_G
 # imaginary parts, each a kind byte (0 integer, 1 rational), a 4-byte length and the
 # EXT_BIGINT / EXT_FRACTION payload
 EXT_COMPLEX, EXT_EXACT_COMPLEX = 8, 9
+# a string that is a value of the flow's journal: the entry's index (4 bytes, big-endian)
+# and which value (1 byte: 0 its payload, 1 its answer) — written once, in the journal
+EXT_JOURNAL = 10
+LARGE_STRING = 1024  # strings at least this long are referred to where the journal has them
+_JOURNAL_REF = struct.Struct(">IB")
 _COMPLEX = struct.Struct(">dd")
 # object table tags
 (T_PAIR, T_VECTOR, T_ENV, T_BYTES, T_CLOSURE, T_FRAME, T_TUPLE, T_CONT, T_WINDER, T_PARAM,
@@ -133,7 +138,11 @@ class Heap:
     Mutable objects are watched through interp.barrier.WATCHED: a change made
     while the heap is `active` (its flow's step runs) marks the object dirty;
     one made at any other time (by other code that holds the object) makes the
-    heap `stale`: its flow must then be read back from the store."""
+    heap `stale`: its flow must then be read back from the store.
+
+    Strings are values (immutable): they are written inline, except a large one
+    the flow's journal holds (an answer or payload), written as a reference to
+    its journal entry, so that it is stored once however often it is kept."""
 
     __slots__ = ("index", "keep", "units", "unit_index", "n", "dirty", "active", "stale", "watched")
 
@@ -213,16 +222,23 @@ class _Shared:
             del WATCHED[k]
 
 
-def encode(root, env):
-    """-> (units, objects, encoded_root). Raises CodecError for unsaveable objects."""
-    units, changes, encoded, n = encode_into(root, env, Heap())
+def journal_ref(index, which):
+    """The reference to the payload (which 0) or answer (which 1) of journal entry `index`."""
+    return msgpack.ExtType(EXT_JOURNAL, _JOURNAL_REF.pack(index, which))
+
+
+def encode(root, env, shared=None):
+    """-> (units, objects, encoded_root). Raises CodecError for unsaveable objects.
+    shared: {string: journal_ref(...)} of the journal's large strings, written as
+    references (see Heap)."""
+    units, changes, encoded, n = encode_into(root, env, Heap(), shared)
     objects = [None] * n
     for i, e in changes:
         objects[i] = e
     return units, objects, encoded
 
 
-def encode_into(root, env, heap):
+def encode_into(root, env, heap, shared=None):
     """Encode root against heap -> (units, changes, encoded_root, n): the
     entries [(index, entry)] of the objects new since the heap's last encode or
     changed (dirty) since, the root, and the table's new length. Objects the
@@ -230,12 +246,12 @@ def encode_into(root, env, heap):
     the write barrier by heap.watch(), when the caller keeps the heap). Raises CodecError for unsaveable
     objects (the heap is then unusable: drop it)."""
     try:
-        return _encode(root, env, heap)
+        return _encode(root, env, heap, shared)
     except GraphError as e:
         raise CodecError(str(e)) from None
 
 
-def _encode(root, env, heap):
+def _encode(root, env, heap, shared):
     env.begin()
     units = heap.units
     unit_index = heap.unit_index
@@ -254,7 +270,11 @@ def _encode(root, env, heap):
 
     def ref(x):
         t = type(x)
-        if x is None or t is bool or t is str or t is float:
+        if t is str:
+            if shared and len(x) >= LARGE_STRING:
+                return shared.get(x, x)
+            return x
+        if x is None or t is bool or t is float:
             return x
         if t is int:
             if _INT64[0] <= x <= _INT64[1]:
@@ -435,17 +455,19 @@ def host_only(name, granted):
     return granted is not None and name not in granted and _restricted_names()(name)
 
 
-def decode_graph(blob, env, shape=None, trust=None, cont_level=None):
+def decode_graph(blob, env, shape=None, trust=None, cont_level=None, journal=None):
     """The graph encoded in blob (msgpack of [units, objects, root]).
 
     shape: None (root is any value), "continuation" (a tuple (k, winders,
     handlers, payload, params)), "data" ((args, payload, result)) or "journal"
     ((payload, answer)). cont_level: the driver level given to the continuation
     procedures (call/cc's) in it (None: the level each was saved with).
+    journal: journal(index, which) -> the string a journal reference stands for
+    (raising CodecError when there is none); None: the graph may hold none.
     Raises CodecError or MissingUnit."""
     if trust is None:
         trust = Trust(getattr(env, "granted", None))
-    d = _Decoder(env, trust, len(blob), cont_level)
+    d = _Decoder(env, trust, len(blob), cont_level, journal)
     try:
         return d.run(blob, shape)
     except (CodecError, MissingUnit):
@@ -468,7 +490,7 @@ class _Decoder:
 
     special = _SPECIAL
 
-    def __init__(self, env, trust, size, cont_level=None):
+    def __init__(self, env, trust, size, cont_level=None, journal=None):
         self.env = env
         self.names = env  # (interp.graph's reader: the runtime's names)
         self.trust = trust
@@ -477,6 +499,7 @@ class _Decoder:
         self.left = BUDGET_PER_BYTE * size + BUDGET_BASE
         self.work = WORK_PER_BYTE * size + WORK_BASE
         self.symbols = {}  # uninterned symbols by name (foreign data)
+        self.journal = journal
         self.named_values = {}  # (name, primitive?) -> its value (checked)
         self.rebuilt = Rebuilt()
         self.missing = None  # (hash, file) of a code unit not loaded (foreign data)
@@ -492,6 +515,14 @@ class _Decoder:
     # -------------------------------------------------------------- ext values
 
     def ext(self, code, data):
+        if code == EXT_JOURNAL:
+            if len(data) != _JOURNAL_REF.size or data[4] > 1:
+                raise CodecError("malformed journal reference")
+            if self.journal is None:
+                raise CodecError("a journal reference where the flow's journal is not at hand")
+            v = self.journal(*_JOURNAL_REF.unpack(data))
+            self.spend(49 + len(v))
+            return v
         if code == EXT_SYM:
             name = data.decode("utf-8", "surrogatepass")
             if self.trust.foreign and name not in self.symbols:

@@ -7,10 +7,11 @@ store still holds exactly that commit (its latest bytes are the ones we wrote:
 each carries a random revision) and nothing outside the flow's own steps has
 changed an object of it since (the heap is not stale). Its commit then
 encodes only the objects that are new or changed (Flow.piece); a whole
-snapshot is written instead when the pieces since the last one would outgrow
-it (so a continuation read back from the store is at most about twice its
-size, and old objects no longer reachable are dropped), or when the store does
-not take pieces.
+snapshot is written instead when the piece is more than half its size (a
+small state: the piece would save little), when the pieces since the last one
+would outgrow it (so a continuation read back from the store is at most about
+twice its size, and old objects no longer reachable are dropped), or when the
+store does not take pieces.
 
 Every path out of a step ends in `committed` (kept or dropped) or `drop`; a
 heap taken for a step and never given back (an exception between) is dropped
@@ -63,6 +64,7 @@ class LiveFlows:
             kept.release()
             return False
         f.suspension, f.params, f.k_heap = kept.suspension, kept.params, heap
+        f.shared.update(kept.shared)  # (the journal's strings it refers to)
         kept.k_heap = None
         return True
 
@@ -79,15 +81,17 @@ class LiveFlows:
             heap.watch()
             heap.active = True
 
-    def snapshot(self, f):
-        """(bytes, piece?) to commit for f: a piece when one can be made and the
-        pieces since the last whole snapshot stay within bounds."""
+    def snapshot(self, f, entries=()):
+        """(bytes, piece?) to commit for f (with the journal entries `entries`):
+        a piece when one can be made and the pieces since the last whole
+        snapshot stay within bounds."""
         if self.pieces and f.k_heap is not None:
             piece = f.piece(self.cenv)
             if piece is not None:
-                if f.pieces_size + len(piece) <= max(f.base_size, PIECES_MIN):
+                # (a piece about as large as the whole snapshot saves nothing: write that)
+                if 2 * len(piece) <= f.base_size and f.pieces_size + len(piece) <= max(f.base_size, PIECES_MIN):
                     if self.check:
-                        self._check(f, piece)
+                        self._check(f, piece, entries)
                     return piece, True
                 f.release()  # (the heap is ahead of the store now: a whole snapshot starts a new one)
         return f.snapshot(self.cenv), False
@@ -138,16 +142,17 @@ class LiveFlows:
         for g in gone:
             g.release()
 
-    def _check(self, f, piece):
-        from .model import unpack_graph, unpack_plain
+    def _check(self, f, piece, entries):
+        from .model import JournalValues, unpack_graph, unpack_plain
         from .packing import packb
 
         stored = self.store.get(f.id)
         base, pieces = getattr(stored, "base", stored.snapshot), list(getattr(stored, "pieces", ()))
         whole = unpack_plain(assemble(base, pieces + [piece]), "flow snapshot")["k"]
-        rebuilt = unpack_graph(whole, self.cenv, "continuation")
-        a = packb(list(codec.encode(rebuilt, self.cenv)))
-        b = packb(list(codec.encode(f._k_graph(), self.cenv)))
+        journal = JournalValues(list(stored.journal) + list(entries), self.cenv, {})
+        rebuilt = unpack_graph(whole, self.cenv, "continuation", journal=journal)
+        a = packb(list(codec.encode(rebuilt, self.cenv, f.shared)))
+        b = packb(list(codec.encode(f._k_graph(), self.cenv, f.shared)))
         if a != b:
             raise PieceMismatch(f"flow {f.id!r}: its continuation rebuilt from the store's pieces differs from the "
                                 "live one (a change the write barrier did not hear of?)")

@@ -85,16 +85,46 @@ def unpack_plain(blob, what="flow data"):
         raise StoreFormatError(f"malformed {what} ({type(e).__name__}: {e})") from None
 
 
-def pack_graph(root, cenv):
-    units, objects, encoded = codec.encode(root, cenv)
+def pack_graph(root, cenv, shared=None):
+    units, objects, encoded = codec.encode(root, cenv, shared)
     return packb([units, objects, encoded]), [u[0] for u in units], units
 
 
-def unpack_graph(blob, cenv, shape=None, trust=None, cont_level=None):
+def unpack_graph(blob, cenv, shape=None, trust=None, cont_level=None, journal=None):
     """Decode a graph (codec.decode_graph); raises codec.CodecError / MissingUnit."""
     if not isinstance(blob, (bytes, bytearray)):
         raise codec.CodecError("malformed flow data (not bytes)")
-    return codec.decode_graph(bytes(blob), cenv, shape, trust, cont_level)
+    return codec.decode_graph(bytes(blob), cenv, shape, trust, cont_level, journal)
+
+
+class JournalValues:
+    """The strings a flow's graphs refer to in its journal (codec.EXT_JOURNAL):
+    journal(index, which) -> the payload (which 0) or answer (1) of entry
+    `index`, which must be a string; each one met is noted in `shared` (string
+    -> its reference), so the flow's next commits refer to it again."""
+
+    def __init__(self, entries, cenv, shared, trust=None):
+        self.entries = entries  # the journal's entry bytes, oldest first
+        self.cenv = cenv
+        self.shared = shared
+        self.trust = trust
+        self._read = {}
+
+    def __call__(self, index, which):
+        if not index < len(self.entries):
+            raise codec.CodecError(f"a reference to journal entry {index}, which the flow does not have")
+        e = self._read.get(index)
+        if e is None:
+            try:
+                e = self._read[index] = journal_entry_from_bytes(self.entries[index], self.cenv, self.trust)
+            except StoreFormatError as x:
+                raise codec.CodecError(str(x)) from None
+        v = e.answer if which else e.payload
+        if type(v) is not str or len(v) < codec.LARGE_STRING:
+            raise codec.CodecError(f"a journal reference to entry {index}'s {'answer' if which else 'payload'}, "
+                                   "which is not a large string")
+        self.shared.setdefault(v, codec.journal_ref(index, which))
+        return v
 
 
 def graph_units(blob):
@@ -176,6 +206,7 @@ class Flow:
         "id", "name", "status", "step", "def_unit", "kind", "key", "error",
         "args", "payload", "result", "suspension", "params", "k_blob", "k_units", "_data_blob",
         "wake", "timer", "attempts", "since", "k_heap", "whole", "committed", "base_size", "pieces_size",
+        "shared", "journal_len", "journal",
     )
 
     def __init__(self, flow_id, name, args=()):
@@ -211,6 +242,12 @@ class Flow:
         self.committed = None
         self.base_size = 0
         self.pieces_size = 0
+        # the journal's large strings (codec.LARGE_STRING), written as references
+        # to it: string -> codec.journal_ref; its length as committed; and what
+        # resolves references when the flow's graphs are read (a JournalValues)
+        self.shared = {}
+        self.journal_len = 0
+        self.journal = None
 
     # ---------------------------------------------------------------- bytes
 
@@ -220,12 +257,12 @@ class Flow:
         if self.k_blob is None and self.suspension is None and self.whole is not None and self.status in WAITING:
             self.k_blob = unpack_plain(self.whole(), "flow snapshot")["k"]  # (read from a piece, not decoded)
         if self._data_blob is None:
-            self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv)[0]
+            self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv, self.shared)[0]
         if self.status in WAITING:
             if self.k_blob is None:
                 self.release()
                 heap = codec.Heap()
-                units, changes, root, n = codec.encode_into(self._k_graph(), cenv, heap)
+                units, changes, root, n = codec.encode_into(self._k_graph(), cenv, heap, self.shared)
                 objects = [None] * n
                 for i, e in changes:
                     objects[i] = e
@@ -246,8 +283,8 @@ class Flow:
         if heap is None or heap.stale or self.status not in WAITING or self.suspension is None:
             return None
         if self._data_blob is None:
-            self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv)[0]
-        units, changes, root, n = codec.encode_into(self._k_graph(), cenv, heap)
+            self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv, self.shared)[0]
+        units, changes, root, n = codec.encode_into(self._k_graph(), cenv, heap, self.shared)
         self.k_units = [tuple(u) for u in units]
         self.k_blob = None  # (the whole table is the store's to assemble)
         return self._pack_meta(pack_changes(units, changes, root, n))
@@ -371,10 +408,12 @@ class Flow:
         return (kind, self.wake)
 
     @classmethod
-    def from_snapshot(cls, blob, cenv, decode_data=True, trust=None):
+    def from_snapshot(cls, blob, cenv, decode_data=True, trust=None, journal=None):
         """The Flow in a snapshot; decode_data=False reads only the metadata
         (status, step, kind, ...: no code needed), leaving args/payload/result None.
         trust: a codec.Trust for decoding its data (an import: see flow.transfer);
+        journal: its journal's entry bytes (what large strings in its data and
+        continuation may refer to: see codec.EXT_JOURNAL), None for none;
         a foreign one (an import) only checks: the request kind is not interned (f.kind is None)."""
         meta = unpack_plain(blob, "flow snapshot")
         try:
@@ -443,10 +482,13 @@ class Flow:
             raise
         except Exception as e:
             raise StoreFormatError(f"malformed flow snapshot ({type(e).__name__}: {e})") from None
+        if journal is not None:  # (the flow's journal: [entry bytes])
+            f.journal = JournalValues(journal, cenv, f.shared, trust)
+            f.journal_len = len(journal)
         if not decode_data:
             return f
         try:
-            args, f.payload, f.result = unpack_graph(f._data_blob, cenv, "data", trust)
+            args, f.payload, f.result = unpack_graph(f._data_blob, cenv, "data", trust, journal=f.journal)
         except codec.MissingUnit as e:
             raise DataNeedsCode(f.id, f.name, e.unit_hash, e.filename) from None
         except codec.CodecError as e:
@@ -464,7 +506,8 @@ class Flow:
             k_blob = self.k_blob
             if k_blob is None and self.whole is not None:  # (read from a piece)
                 k_blob = self.k_blob = unpack_plain(self.whole(), "flow snapshot")["k"]
-            k, winders, handlers, payload, params = unpack_graph(k_blob, cenv, "continuation", trust, cont_level)
+            k, winders, handlers, payload, params = unpack_graph(k_blob, cenv, "continuation", trust, cont_level,
+                                                                 self.journal)
             suspension = Suspension(k, winders, handlers, payload)
             if trust is not None and trust.foreign:
                 return suspension  # only checked (an import): not kept
@@ -482,7 +525,7 @@ def read_flow(stored, cenv, decode_data=True):
     pieces = getattr(stored, "pieces", None) or ()
     if latest is None:
         latest = stored.snapshot
-    f = Flow.from_snapshot(latest, cenv, decode_data)
+    f = Flow.from_snapshot(latest, cenv, decode_data, journal=stored.journal)
     f.committed = latest
     if pieces:
         f.whole = lambda: stored.snapshot

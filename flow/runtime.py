@@ -352,6 +352,10 @@ class FlowRuntime(Timers):
         answer is a condition raised at the request instead of returned."""
         entries.append(journal_entry_bytes(JournalEntry(f.kind, f.payload, f.key, answer, raised, f.since,
                                                         self.clock.now()), self.cenv))
+        index = f.journal_len + len(entries) - 1  # (its place in the flow's journal once committed)
+        for which, v in ((0, f.payload), (1, answer)):
+            if type(v) is str and len(v) >= codec.LARGE_STRING:  # kept once: in the journal (codec.EXT_JOURNAL)
+                f.shared.setdefault(v, codec.journal_ref(index, which))
         go = self.interp.resume_raising if raised else self.interp.resume
         return self._step(f.params, lambda **kw: go(susp, answer, **kw), f.id)
 
@@ -539,7 +543,7 @@ class FlowRuntime(Timers):
     def _commit(self, f, entries):
         try:
             try:
-                snapshot, piece = self.live.snapshot(f)
+                snapshot, piece = self.live.snapshot(f, entries)
             except codec.CodecError as e:
                 raise UnsaveableFlow(f"flow {f.id!r} cannot be saved: {e}") from None
             if piece:
@@ -550,6 +554,7 @@ class FlowRuntime(Timers):
             self.live.drop(f.id)
             f.release()
             raise
+        f.journal_len += len(entries)
         self.live.committed(f, snapshot, piece, D.level + 1)
 
     # -------------------------------------------------------------- continuations and replay

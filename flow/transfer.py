@@ -135,7 +135,7 @@ def import_store(rt, data, max_bytes=None, key=None):
 
 def check_flow(rt, flow_id, stored, trust):
     """Decode and validate one imported flow (nothing is kept or interned)."""
-    f = Flow.from_snapshot(stored.snapshot, rt.cenv, trust=trust)
+    f = Flow.from_snapshot(stored.snapshot, rt.cenv, trust=trust, journal=stored.journal)
     if f.id != flow_id:
         raise StoreFormatError(f"flow {flow_id!r}: snapshot names another flow ({f.id!r})")
     for blob in stored.journal:

@@ -3,6 +3,9 @@ commits only what changed; what a store assembles from a base and its pieces is
 the flow's state, whichever way its objects were changed; anything that changes
 a kept flow's objects from outside its steps sends it back to the store."""
 
+import random
+import string
+
 import msgpack
 import pytest
 
@@ -70,7 +73,7 @@ def test_a_live_flow_commits_pieces_whose_size_does_not_grow_with_its_state(loca
         if pieces:
             sizes[n] = len(pieces[-1])
     assert sizes, "no piece was ever written"
-    early = [s for n, s in sizes.items() if n < 50]
+    early = [s for n, s in sizes.items() if n < 100]
     late = [s for n, s in sizes.items() if n > 350]
     # (what grows is only the digits: of the step, the key, the table's indices)
     assert early and late and max(late) <= max(early) + 48
@@ -138,13 +141,15 @@ def test_a_change_the_barrier_missed_is_caught_by_the_piece_check(monkeypatch):
     code = """
     (define shared #f)
     (defflow holder (lambda ()
-      (let ((p (list 'mine)))
+      (let ((p (list 'mine)) (padding (make-list 300 'x)))  ; (a state a step changes little of)
         (set! shared p)
-        (let loop () (request 'wait (car p)) (loop)))))
+        (let loop () (request 'wait (list (car p) (length padding))) (loop)))))
     """
     rt = runtime(code)
     rt.start("holder", flow_id="h")
     rt.resume("h", 0)
+    rt.resume("h", 0)
+    assert rt.store.get("h").pieces  # (kept live, committing pieces)
     pair = rt.interp.lookup("shared")
     pair.car = "changed behind the barrier's back"  # (Python: no write barrier)
     with pytest.raises(PieceMismatch, match="'h'"):
@@ -227,10 +232,11 @@ def test_a_store_without_pieces_gets_whole_snapshots():
 def _flow_with_pieces():
     rt = runtime(GROWING)
     rt.start("growing", flow_id="g")
-    rt.resume("g", 0)  # (the first commit after a start is whole; the next ones pieces)
-    for n in range(1, 4):
+    for n in range(399):  # (pieces once the state is large beside a step's change)
         rt.resume("g", n)
-    base, pieces = pieces_of(rt, "g")
+        base, pieces = pieces_of(rt, "g")
+        if n > 100 and len(pieces) >= 2:
+            break
     assert pieces
     return base, pieces
 
@@ -293,3 +299,101 @@ def test_a_piece_where_a_base_belongs_and_changes_without_a_continuation_are_ref
 
 def test_the_reference_code_is_the_codecs():
     assert EXT_REF == codec.EXT_REF
+
+
+# ---------------------------------------------------------------- large strings, stored once
+
+BIG = "".join(random.Random(14).choices(string.ascii_letters + string.digits, k=100_000))  # (no repeats)
+
+
+def _copies(stored, text=BIG):
+    needle = text[:64].encode()
+    return sum(b.count(needle) for b in [stored.base, *stored.pieces, *stored.journal])
+
+
+def test_a_large_answer_is_stored_once_however_long_the_flow_keeps_it(location):
+    rt = runtime(GROWING, store=location)
+    rt.start("growing", flow_id="g")
+    for n in range(5):
+        rt.resume("g", n)
+    rt.resume("g", BIG)  # kept in the flow's list of answers from now on
+    assert _copies(rt.store.get("g")) == 1
+    for n in range(6, 200):  # (whole snapshots in between: see flow.live)
+        rt.resume("g", n)
+    assert _copies(rt.store.get("g")) == 1
+    other = runtime(GROWING, store=location if location is not None else rt.store)
+    for n in range(200, 399):  # read back from the store by another runtime, committed whole
+        (other if n % 2 else rt).resume("g", n)
+    assert _copies(rt.store.get("g")) == 1
+    fresh = transfer(rt, GROWING)
+    assert _copies(fresh.store.get("g")) == 1
+    fresh.resume("g", 399)  # (its list now holds the large answer it reads back from its journal)
+    assert fresh.flow("g").result == 400
+
+
+def test_a_large_payload_answered_is_referred_to_in_the_journal():
+    code = """
+    (defflow echo (lambda (text)
+      (let ((got (request 'send text)))
+        (request 'again (string-length got))
+        (string-append got "!"))))
+    """
+    rt = runtime(code)
+    rt.start("echo", BIG, flow_id="e")
+    rt.resume("e", BIG)  # the answer is the same text as the payload it answers
+    assert rt.resume("e", 0) == Done("e", BIG + "!")
+
+
+def _graph_with_ref(cenv, which=1):
+    text = "y" * codec.LARGE_STRING
+    units, objects, root = codec.encode((text, 1), cenv, {text: codec.journal_ref(0, which)})
+    return msgpack.packb([units, objects, root], use_bin_type=True), text
+
+
+def _journal(rt, payload, answer):
+    from flow.model import JournalEntry, journal_entry_bytes
+    from interp.values import sym
+
+    return [journal_entry_bytes(JournalEntry(sym("k"), payload, "f:1", answer), rt.cenv)]
+
+
+def test_journal_references_resolve_to_the_journal_strings():
+    from flow.model import JournalValues, unpack_graph
+
+    rt = runtime(GROWING)
+    blob, text = _graph_with_ref(rt.cenv)
+    shared = {}
+    got = unpack_graph(blob, rt.cenv, journal=JournalValues(_journal(rt, 1, text), rt.cenv, shared))
+    assert got == (text, 1) and shared == {text: codec.journal_ref(0, 1)}
+
+
+@pytest.mark.parametrize("entries, which, message", [
+    ([], 1, "journal entry 0, which the flow does not have"),
+    ("short", 1, "not a large string"),
+    ("number", 0, "not a large string"),
+    (None, 1, "not at hand"),
+])
+def test_a_bad_journal_reference_is_refused(entries, which, message):
+    from flow.model import JournalValues, unpack_graph
+
+    rt = runtime(GROWING)
+    blob, text = _graph_with_ref(rt.cenv, which)
+    if entries == "short":
+        entries = _journal(rt, 1, "y")
+    elif entries == "number":
+        entries = _journal(rt, 5, text)
+    journal = None if entries is None else JournalValues(entries, rt.cenv, {})
+    with pytest.raises(codec.CodecError, match=message):
+        unpack_graph(blob, rt.cenv, journal=journal)
+
+
+def test_a_malformed_journal_reference_is_refused():
+    from flow.model import JournalValues, unpack_graph
+
+    rt = runtime(GROWING)
+    text = "y" * codec.LARGE_STRING
+    bad = msgpack.ExtType(codec.EXT_JOURNAL, b"\x00\x00\x00\x00\x07")  # which: neither 0 nor 1
+    units, objects, root = codec.encode((text, 1), rt.cenv, {text: bad})
+    blob = msgpack.packb([units, objects, root], use_bin_type=True)
+    with pytest.raises(codec.CodecError, match="malformed journal reference"):
+        unpack_graph(blob, rt.cenv, journal=JournalValues(_journal(rt, 1, text), rt.cenv, {}))

@@ -247,8 +247,16 @@ def test_linear_update_procedures_change_nothing(call, arg, before, watch):
 # ---------------------------------------------------------------- completeness
 
 
+def _is_flow_layers(name):
+    """The flow layer's own procedures (flow/scheme_api.py: flow-reset!, flow-store-import!,
+    registered once a FlowRuntime is made in the process) act on the flow store, not on
+    Scheme objects."""
+    return name.startswith(("flow-", "flow/"))
+
+
 def _bang_globals(it):
-    return {s.name for s, cell in it.genv.cells.items() if "!" in s.name and hasattr(cell, "value")}
+    return {s.name for s, cell in it.genv.cells.items()
+            if "!" in s.name and hasattr(cell, "value") and not _is_flow_layers(s.name)}
 
 
 def test_every_global_with_a_bang_is_tested_or_excluded():
@@ -264,7 +272,7 @@ def test_every_global_with_a_bang_is_tested_or_excluded():
 
 def test_every_primitive_with_a_bang_is_tested_or_excluded():
     covered = {n for case in MUTATORS for n in case[0]}
-    missing = {n for n in load_all() if "!" in n} - covered - set(EXCLUDED)
+    missing = {n for n in load_all() if "!" in n and not _is_flow_layers(n)} - covered - set(EXCLUDED)
     assert not missing, sorted(missing)
 
 
