@@ -7,6 +7,8 @@ on a sub-expression that could capture a continuation, its closure catches
 `Capture`, appends a Frame saying how far it got, and re-raises; `node.resume(
 frame, value)` carries on from such a frame. Each node belongs to a CodeUnit and
 has an index there (`nid`): a frame refers to its node by (unit hash, nid).
+A procedure called more than GENERATE_AFTER times has its body's nodes fused
+into one generated Python function (codegen.py) that makes the same frames.
 """
 
 from .barrier import WATCHED
@@ -34,6 +36,9 @@ from .values import UNSPECIFIED, eqv
 from .errors import scheme_error
 
 ANALYSER_VERSION = "1"
+# a procedure's body is generated as one Python function (interp/codegen.py)
+# after this many calls of its node closures (None: never)
+GENERATE_AFTER = 8
 
 _watcher_of = WATCHED.get  # the write barrier (interp.barrier): stores into existing frames tell
 
@@ -374,14 +379,32 @@ class Lambda(Node):
     def _compile(self):
         nslots = self.scope.size() - self.nreq - (1 if self.rest else 0)
         body = self.body
-        if body.code is not None:
-            compiled = body.code
-        else:
-            # the body is compiled when the procedure is first called (most of the
-            # prelude's procedures never are, and start-up is part of the product)
-            def compiled(env):
-                code = info.body = body.compile()
+        node = self
+
+        # the body is compiled when the procedure is first called (most of the
+        # prelude's procedures never are, and start-up is part of the product),
+        # and generated as one Python function (interp/codegen.py) when it is
+        # called again
+        code = None
+        countdown = 0
+
+        def compiled(env):
+            nonlocal code, countdown
+            code = info.body = body.compile()
+            if GENERATE_AFTER is not None:
+                countdown = GENERATE_AFTER - 1
+                info.body = warming
+            return code(env)
+
+        def warming(env):
+            nonlocal countdown
+            if countdown > 0:
+                countdown -= 1
                 return code(env)
+            from .codegen import body_function
+
+            generated = info.body = body_function(node, info) or code
+            return generated(env)
 
         info = self.info = LambdaInfo(self.nreq, self.rest, nslots, compiled, self.name, self)
 
