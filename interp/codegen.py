@@ -66,6 +66,12 @@ INLINE = {
     "cdr": (1, "type({0}) is {Pair}", "{0}.cdr"),
     "cons": (2, None, "{Pair}({0}, {1})"),
     "eq?": (2, "{0} is {1}", "True"),
+    # (within these bounds the product is far below the primitive's size limit)
+    "*": (2, "type({0}) is int and type({1}) is int and -3037000499 <= {0} <= 3037000499 "
+             "and -3037000499 <= {1} <= 3037000499", "{0} * {1}"),
+    # (with both signs known, the primitives' own fast paths come to these)
+    "quotient": (2, "type({0}) is int and type({1}) is int and {0} >= 0 and {1} > 0", "{0} // {1}"),
+    "remainder": (2, "type({0}) is int and type({1}) is int and {0} >= 0 and {1} > 0", "{0} % {1}"),
 }
 
 STATS = {"generated": 0, "declined": 0}

@@ -1085,6 +1085,8 @@ def _check_radix(name, radix):
 
 @primitive("number->string")
 def number_to_string(n, radix=10):
+    if type(n) is int and radix == 10 and -10**18 < n < 10**18:  # (the common case: what format_number gives)
+        return str(n)
     check_number("number->string", n)
     return format_number(n, _check_radix("number->string", radix))
 

@@ -50,3 +50,20 @@ def stored_state(location):
         return out
     finally:
         store.close()
+
+
+def lose_the_answer_of_the_next_writes(monkeypatch):
+    """Make PgStore's commits land and then drop their connection before the
+    client hears (the server committed; the store must find its commit id)."""
+    import psycopg
+    from flow.pgstore import PgStore
+
+    real = PgStore._write
+
+    def write_then_drop(self, step, row, commit_id):
+        landed = real(self, step, row, commit_id)
+        assert landed
+        step.conn.close()
+        raise psycopg.OperationalError("the connection dropped (simulated)")
+
+    monkeypatch.setattr(PgStore, "_write", write_then_drop)

@@ -19,6 +19,7 @@ from flow.model import snapshot_index
 from flow.pgschema import SchemaTooNew
 from flow.pgstore import PgStore
 from flow.store import StoredFlow
+from flowhelp import lose_the_answer_of_the_next_writes
 from pgserver import sql
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -264,15 +265,7 @@ def test_a_commit_whose_answer_was_lost_is_found_and_not_made_twice(pg_url, monk
     a = store(pg_url)
     try:
         a.commit("f", b"v1", [b"e1"])
-        real = PgStore._write
-
-        def write_then_drop(self, step, row, commit_id):
-            landed = real(self, step, row, commit_id)
-            assert landed
-            step.conn.close()
-            raise psycopg.OperationalError("the connection dropped (simulated)")
-
-        monkeypatch.setattr(PgStore, "_write", write_then_drop)
+        lose_the_answer_of_the_next_writes(monkeypatch)
         with a.lock("f"):
             a.commit("f", b"v2", [b"e2"])
         monkeypatch.undo()

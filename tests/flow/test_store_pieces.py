@@ -21,6 +21,7 @@ from flow.model import snapshot_index
 from flow.pgschema import Schema, migrate
 from flow.pgstore import SCHEMA, PgStore, current_step
 from flow.store import FlowStore, MemoryStore, StoredFlow, open_store
+from flowhelp import lose_the_answer_of_the_next_writes
 from pgserver import sql
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -465,15 +466,7 @@ def test_a_piece_commit_whose_answer_was_lost_is_found_and_not_made_twice(pg_url
     a = PgStore(pg_url, snapshot_index)
     try:
         a.commit("f", snap(meta, "base"), [b"e1"])
-        real = PgStore._write
-
-        def write_then_drop(self, step, row, commit_id):
-            landed = real(self, step, row, commit_id)
-            assert landed
-            step.conn.close()
-            raise psycopg.OperationalError("the connection dropped (simulated)")
-
-        monkeypatch.setattr(PgStore, "_write", write_then_drop)
+        lose_the_answer_of_the_next_writes(monkeypatch)
         with a.lock("f"):
             a.commit("f", piece(meta, "p1"), [b"e2"], piece=True)
         monkeypatch.undo()

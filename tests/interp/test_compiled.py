@@ -77,6 +77,10 @@ PROGRAMS = [
     "(define (five a b c d e) (if (= a 0) (list a b c d e) (five (- a 1) b c d e))) (five 3 1 2 3 4)",
     "(define (eqs a b) (list (eq? a b) (eq? 'x 'x) (eq? 2 2))) (list (eqs '(1) '(1)) (eqs 'a 'a))",
     "(define (m x) (if (> x 1e300) x (m (* x 1e10)))) (m 1.0)",
+    # * past its inline bounds (bignums), quotient and remainder of every sign
+    "(define (p x n) (if (= n 0) x (p (* x 3037000499) (- n 1)))) (list (p 1 1) (p -1 3) (p 2 5))",
+    "(define (qr a b) (list (quotient a b) (remainder a b) (quotient (* a a) 7) (remainder 0 b)))"
+    " (map qr '(17 -17 17 -17 0) '(5 5 -5 -5 3))",
     # nested deeper than the generator nests Python blocks: the inner part stays nodes
     "(define (deep x) " + "(+ 1 " * 40 + "(car x)" + ")" * 40 + ") (list (deep '(1)) (deep '(2)) (deep '(3)))",
     "(define (deep-if x) " + "(if (> x 0) " * 30 + "x" + " 0)" * 30 + ") (map deep-if '(-1 0 1 2))",
