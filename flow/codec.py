@@ -36,6 +36,7 @@ not loaded) saying what is wrong; nothing else escapes.
 import io
 import re
 import struct
+import threading
 from fractions import Fraction
 from math import gcd
 
@@ -123,6 +124,7 @@ class Env(Names):
 
 # the types whose objects can change in place: a Heap watches them (interp.barrier)
 MUTABLE = frozenset(k.type for k in KINDS.values() if k.mutable)
+_WATCHING = threading.Lock()  # heaps (of any runtime, any thread) registering or dropping watches
 
 
 class Heap:
@@ -166,6 +168,10 @@ class Heap:
     def watch(self):
         """Register the heap's mutable objects not registered yet with the write barrier."""
         watched, mutable, keep = WATCHED, MUTABLE, self.keep
+        with _WATCHING:
+            self._watch(watched, mutable, keep)
+
+    def _watch(self, watched, mutable, keep):
         for j in range(self.watched, len(keep)):
             x = keep[j]
             if type(x) in mutable:
@@ -180,16 +186,17 @@ class Heap:
     def release(self):
         """Stop watching (the heap is dropped)."""
         watched, mutable, keep = WATCHED, MUTABLE, self.keep
-        for j in range(self.watched):
-            x = keep[j]
-            if type(x) in mutable:
-                k = id(x)
-                w = watched.get(k)
-                if w is self:
-                    del watched[k]
-                elif type(w) is _Shared:
-                    w.drop(self, k)
-        self.watched = 0
+        with _WATCHING:
+            for j in range(self.watched):
+                x = keep[j]
+                if type(x) in mutable:
+                    k = id(x)
+                    w = watched.get(k)
+                    if w is self:
+                        del watched[k]
+                    elif type(w) is _Shared:
+                        w.drop(self, k)
+            self.watched = 0
         self.stale = True
 
 
@@ -210,7 +217,7 @@ class _Shared:
         return cls([w, heap])
 
     def touched(self, obj):
-        for h in self.heaps:
+        for h in list(self.heaps):
             h.touched(obj)
 
     def drop(self, heap, k):

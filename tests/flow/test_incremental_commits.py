@@ -397,3 +397,33 @@ def test_a_malformed_journal_reference_is_refused():
     blob = msgpack.packb([units, objects, root], use_bin_type=True)
     with pytest.raises(codec.CodecError, match="malformed journal reference"):
         unpack_graph(blob, rt.cenv, journal=JournalValues(_journal(rt, 1, text), rt.cenv, {}))
+
+
+def test_flows_sharing_an_object_committed_on_many_threads_all_hear_of_its_change():
+    import threading
+
+    code = """
+    (define shared (vector 'as-committed))
+    (defflow sharer (lambda ()
+      (let ((v shared) (padding (make-list 200 'x)))  ; (kept live: a state a step changes little of)
+        (let loop () (request 'look (list (vector-ref v 0) (length padding))) (loop)))))
+    """
+    rt = runtime(code)
+    ids = [f"s{i}" for i in range(24)]
+    for fid in ids:
+        rt.start("sharer", flow_id=fid)
+
+    def resume_all(part):
+        for _ in range(5):
+            for fid in part:
+                rt.resume(fid, 0)
+
+    threads = [threading.Thread(target=resume_all, args=(ids[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(rt.live._kept) == len(ids)
+    rt.eval("(vector-set! shared 0 'changed-outside)")  # every kept flow holds that vector
+    # each flow goes on from its commit (as after a restart), none sees the change
+    assert all(rt.resume(fid, 0).payload[0] == "as-committed" for fid in ids)
