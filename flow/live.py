@@ -3,9 +3,13 @@
 After a commit the runtime keeps the flow's continuation and its object table
 (a codec.Heap, watched through interp.barrier) here. The next step of that flow
 in this process takes them back instead of decoding the snapshot — when the
-store still holds exactly that commit (its latest bytes are the ones we wrote:
-each carries a random revision) and nothing outside the flow's own steps has
-changed an object of it since (the heap is not stale). Its commit then
+store still holds exactly that commit and nothing outside the flow's own steps
+has changed an object of it since (the heap is not stale). "Exactly that
+commit": the store's latest bytes for the flow are the ones we wrote. Another
+commit of the flow (another runtime or process) cannot have written the same
+bytes unless it made the very same state the same way: its step, attempts
+and suspension time only grow, and a flow read back from a store is committed
+whole next, so a piece equal to ours was built on a table numbered as ours. Its commit then
 encodes only the objects that are new or changed (Flow.piece); a whole
 snapshot is written instead when the piece is more than half its size (a
 small state: the piece would save little), when the pieces since the last one

@@ -12,7 +12,6 @@ runs: a transition writes the new snapshot and one journal entry, whatever the
 flow's history, so resuming costs the same after 20 or 10,000 requests.
 """
 
-import os
 from enum import Enum
 
 import msgpack
@@ -313,7 +312,6 @@ class Flow:
             "data": self._data_blob,
             "k": self.k_blob if changes is None else changes,
             "units": [list(u) for u in self.k_units],
-            "rev": os.urandom(8),  # tells this commit from any other with the same state
         }
         if changes is not None:
             meta["piece"] = 1
