@@ -12,7 +12,8 @@ and suspension time only grow, and a flow read back from a store is committed
 whole next, so a piece equal to ours was built on a table numbered as ours. Its commit then
 encodes only the objects that are new or changed (Flow.piece); a whole
 snapshot is written instead when the piece is more than half its size (a
-small state: the piece would save little), when the pieces since the last one
+small state: the piece would save little; flows with a whole snapshot under
+LIVE_MIN bytes are not kept at all), when the pieces since the last one
 would outgrow it (so a continuation read back from the store is at most about
 twice its size, and old objects no longer reachable are dropped), or when the
 store does not take pieces.
@@ -36,6 +37,10 @@ from .pieces import assemble
 
 MAX_LIVE = 1024  # flows kept live per runtime (least recently committed dropped first)
 PIECES_MIN = 1024  # pieces may add up to max(base size, this) before a whole snapshot is written
+# flows whose whole snapshot is smaller than this are not kept live: their next
+# commit would be whole anyway (a piece saves little), and decoding them again
+# costs less than watching their objects (an order flow: about 500 bytes)
+LIVE_MIN = 2048
 
 
 class PieceMismatch(AssertionError):
@@ -114,7 +119,8 @@ class LiveFlows:
                 del self._held[f.id]
         heap = f.k_heap
         # (a heap is a step's (hold) or was made by this commit's whole snapshot)
-        if not (self.pieces and heap is not None and f.waiting and not heap.stale and f.suspension is not None):
+        if not (self.pieces and heap is not None and f.waiting and not heap.stale and f.suspension is not None
+                and f.base_size >= LIVE_MIN):
             f.release()
             return
         heap.active = False

@@ -87,13 +87,13 @@ def test_what_the_store_assembles_is_the_flow_a_fresh_runtime_resumes(location):
     rt = runtime(GROWING, store=location)
     rt.start("growing", flow_id="g")
     had_pieces = False
-    for n in range(120):
+    for n in range(250):  # (pieces once the state outgrows flow.live.LIVE_MIN)
         rt.resume("g", n)
         had_pieces = had_pieces or bool(pieces_of(rt, "g")[1])
     assert had_pieces
     # a second runtime on the same store (its own store object, but in memory) reads it back
     other = runtime(GROWING, store=location if location is not None else rt.store)
-    for n in range(120, 399):
+    for n in range(250, 399):
         (other if n % 3 else rt).resume("g", n)
     result = rt.resume("g", 399)
     assert result == Done("g", 400)
