@@ -46,7 +46,7 @@ class StoredFlow:
 
     def __init__(self, snapshot, journal=None, pieces=None):
         self.base = snapshot
-        self.pieces = pieces if pieces is not None else []
+        self.pieces = pieces if pieces else ()  # (no list of its own while there are none)
         self.journal = journal if journal is not None else []
         self._whole = None  # (how many pieces it was assembled from, the whole snapshot)
 
@@ -65,7 +65,7 @@ class StoredFlow:
 
     @snapshot.setter
     def snapshot(self, value):
-        self.pieces = []
+        self.pieces = ()
         self.base = value
         self._whole = None
 
@@ -76,7 +76,7 @@ class StoredFlow:
         return pieces[-1] if pieces else self.base
 
     def add_piece(self, piece):
-        self.pieces.append(piece)
+        self.pieces = [*self.pieces, piece]
         self._whole = None
 
     def __repr__(self):
