@@ -7,7 +7,10 @@ same nodes (source text, `compile()`d once), with the same protocol as a body
 closure, `body(env) -> value or TailCall`, and the same behaviour to the last
 frame:
 
-- the environment is the same list frames (`[args..., parent]`), read in place;
+- the environment is the same list frames (`[args..., parent]`), read in place
+  (a self-loop whose body leaves no node to its own closure keeps its own
+  frame's values in Python locals instead, and makes the list only where a
+  frame record or a let's frame holds it: the lists the node path would make);
 - every place a node closure would catch `Capture` and append `Frame(node, env,
   data)`, the generated code does too, with the same node, env and data, so a
   continuation captured (or a stack spilled, or a run interrupted) inside it is
@@ -151,6 +154,11 @@ class _Gen:
         self.ntemp = 0
         self.self_loop = False
         self.raw = False  # code emitted may raise a Python exception no handler converted yet
+        self.opaque_nodes = False  # some node is left to its own closure (it gets the env)
+        # lazy: a self-loop body with no such node keeps its own frame's values in
+        # Python locals (a0, a1, ..., penv: the parent) and makes the frame list
+        # only where one is needed (a frame record, a let's parent): see source()
+        self.lazy = False
 
     # -------------------------------------------------------------- plumbing
 
@@ -178,8 +186,18 @@ class _Gen:
         body.compile()  # every node's closure exists (frames resume through them)
         self.lines = []
         self.stmt(body, "env", None, 4, 0)  # inside def make / def body / while / try
+        if self.self_loop and not self.opaque_nodes and self.info.fast >= 0:
+            # again, with the loop's frame in locals: every frame list the node path
+            # would have made is still made, but only when something holds it
+            self.lazy = True
+            self.lines, self.ntemp = [], 0
+            self.stmt(body, "env", None, 4, 0)
         names = ", ".join(n for n, _ in self.objects)
         out = [f"def make({names}):", "    def body(env):", "        global _depth, _fuel"]
+        if self.lazy:
+            n = self.info.fast
+            out += [f"        {', '.join(f'a{i}' for i in range(n))}{',' if n == 1 else ''} = env[:{n}]"
+                    if n else "", f"        penv = env[{n}]"]
         if self.self_loop:
             # the body inside `while True: try:`; an error of a later iteration in library
             # code is reported at the tail call that started it (as calls.call does)
@@ -231,8 +249,18 @@ class _Gen:
     def simple_in(self, node, env):
         if type(node) is LocalRef and not node.checked:
             links = [s.parent_slot() for s in node.scopes[: node.depth]]
+            if self.lazy and env == "env":  # the loop's own frame: in locals
+                if not links:
+                    return f"a{node.index}"
+                return "penv" + "".join(f"[{p}]" for p in links[1:]) + f"[{node.index}]"
             return env + "".join(f"[{p}]" for p in links) + f"[{node.index}]"
         return self.simple(node)
+
+    def materialise(self, env, ind):
+        """In a lazy body, make the loop's frame list if this iteration has none yet."""
+        if self.lazy and env == "env":
+            n = self.info.fast
+            self.emit(ind, f"if env is None: env = [{''.join(f'a{i}, ' for i in range(n))}penv]")
 
     def put(self, ind, dest, expr):
         self.emit(ind, f"return {expr}" if dest is None else f"{dest} = {expr}")
@@ -266,6 +294,8 @@ class _Gen:
         """A node the generator leaves to its own closure (which appends its own frames;
         it may raise any Python exception, see guarded)."""
         self.raw = True
+        self.opaque_nodes = True
+        self.materialise(env, ind)
         self.put(ind, dest, f"{self.ref(node.compile(), 'r')}({env})")
 
     def global_ref(self, node, pos_node, env, dest, ind):
@@ -288,6 +318,7 @@ class _Gen:
         self.emit(ind, "try:")
         self.stmt(node, env, dest, ind + 1, tries + 1)
         self.emit(ind, "except Capture as cap:")
+        self.materialise(env, ind + 1)
         self.emit(ind + 1, f"cap.frames.append(Frame({n}, {env}, {data}))")
         self.emit(ind + 1, "raise")
         if convert and self.raw:
@@ -323,6 +354,7 @@ class _Gen:
             vals.append(v)
         nslots = node.scope.size() - len(node.inits)
         new = self.temp("e")
+        self.materialise(env, ind)
         slots = ", ".join(vals + ["UNASSIGNED"] * nslots + [env])
         self.emit(ind, f"{new} = [{slots}]")
         self.stmt(node.body, new, dest, ind, tries)
@@ -440,7 +472,13 @@ class _Gen:
             me = self.ref(self.info, "lam")
             self.emit(ind, f"if type({f}) is Closure and {f}.lam is {me} and _limit >= 0:")
             self.emit(ind + 1, "_fuel -= 1")
-            self.emit(ind + 1, f"env = [{args}{', ' if xs else ''}{f}.env]")
+            if self.lazy:
+                if xs:
+                    self.emit(ind + 1, f"{', '.join(f'a{i}' for i in range(nargs))} = {args}")
+                self.emit(ind + 1, f"penv = {f}.env")
+                self.emit(ind + 1, "env = None")
+            else:
+                self.emit(ind + 1, f"env = [{args}{', ' if xs else ''}{f}.env]")
             if tnode != "None":
                 self.emit(ind + 1, f"tn = {tnode}")
             self.emit(ind + 1, "continue")

@@ -397,10 +397,14 @@ PAUSE_POSITIONS = [
 ]
 
 
+@pytest.mark.parametrize("inline", [False, True])
 @pytest.mark.parametrize("expr", PAUSE_POSITIONS)
-def test_suspensions_at_every_kind_of_step_resume_as_on_the_node_path(expr, monkeypatch):
+def test_suspensions_at_every_kind_of_step_resume_as_on_the_node_path(expr, inline, monkeypatch):
+    # inline: the pause is in the self-loop's own body (which keeps its frame in
+    # Python locals: each capture there makes the one frame list its frames share)
+    step = f"(let ((j (+ i 0))) (list j {expr}))" if inline else "(step i)"
     src = (f"(define (step i) {expr})"
-           "(define (run n) (let loop ((i 0) (acc '())) (if (= i n) (reverse acc) (loop (+ i 1) (cons (step i) acc)))))"
+           f"(define (run n) (let loop ((i 0) (acc '())) (if (= i n) (reverse acc) (loop (+ i 1) (cons {step} acc)))))"
            "(run 12)")
     seen = {}
     for generate in (True, False):
@@ -413,7 +417,20 @@ def test_suspensions_at_every_kind_of_step_resume_as_on_the_node_path(expr, monk
             answers.append(answer)
             r = it.resume(r, answer)
         seen[generate] = (answers, write_string(r))
-        if generate:
+        if generate and not inline:
             assert generated(it.lookup("step"))
     assert seen[True] == seen[False]
     assert len(seen[True][0]) == 12
+
+
+def test_a_self_loop_keeps_its_frame_in_locals_unless_a_node_needs_the_list(monkeypatch):
+    monkeypatch.setattr(nodes, "GENERATE_AFTER", 1)
+    monkeypatch.setattr(codegen, "_CODE", {})  # (this test's sources only)
+    it = fresh()
+    it.eval("(define (sum n) (let loop ((i 0) (acc 0)) (if (= i n) acc (loop (+ i 1) (+ acc i)))))"
+            "(define (count n) (let ((c 0)) (let loop ((i 0)) (if (< i n) (begin (set! c (+ c 1)) (loop (+ i 1))) c))))")
+    assert write_string(it.eval("(list (sum 100) (sum 100) (count 50) (count 50))")) == "(4950 4950 50 50)"
+    lazy = [src for src in codegen._CODE if "penv = env[" in src]
+    assert any("env = None" in src for src in lazy)
+    # a loop whose body has a node left to its own closure (set!) keeps the frame list
+    assert any("continue" in src and "env = [" in src for src in codegen._CODE if "penv" not in src)
