@@ -132,9 +132,9 @@ class Heap:
     that the next commit encodes only what is new or changed (flow.pieces).
 
     `index` maps id(object) -> its index in the table as last committed (its
-    stable id until the next full encode), `keep` keeps those objects alive (so
-    their id()s stay theirs), `units` is the table's code-unit list (only ever
-    appended to), `n` the table's length. The invariant: the entry committed at
+    stable id until the next full encode), `keep` holds those objects in index
+    order (alive, so their id()s stay theirs; its length is the table's), and
+    `units` is the table's code-unit list (only ever appended to). The invariant: the entry committed at
     index[id(x)] describes x as it is now, unless x is in `dirty`.
 
     Mutable objects are watched through interp.barrier.WATCHED: a change made
@@ -146,14 +146,13 @@ class Heap:
     the flow's journal holds (an answer or payload), written as a reference to
     its journal entry, so that it is stored once however often it is kept."""
 
-    __slots__ = ("index", "keep", "units", "unit_index", "n", "dirty", "active", "stale", "watched")
+    __slots__ = ("index", "keep", "units", "unit_index", "dirty", "active", "stale", "watched")
 
     def __init__(self):
         self.index = {}
         self.keep = []
         self.units = []
         self.unit_index = {}
-        self.n = 0
         self.dirty = {}  # id(object) -> object changed since the last commit
         self.active = False
         self.stale = False
@@ -169,19 +168,16 @@ class Heap:
         """Register the heap's mutable objects not registered yet with the write barrier."""
         watched, mutable, keep = WATCHED, MUTABLE, self.keep
         with _WATCHING:
-            self._watch(watched, mutable, keep)
-
-    def _watch(self, watched, mutable, keep):
-        for j in range(self.watched, len(keep)):
-            x = keep[j]
-            if type(x) in mutable:
-                k = id(x)
-                w = watched.get(k)
-                if w is None:
-                    watched[k] = self
-                elif w is not self:
-                    watched[k] = _Shared.of(w, self)
-        self.watched = len(keep)
+            for j in range(self.watched, len(keep)):
+                x = keep[j]
+                if type(x) in mutable:
+                    k = id(x)
+                    w = watched.get(k)
+                    if w is None:
+                        watched[k] = self
+                    elif w is not self:
+                        watched[k] = _Shared.of(w, self)
+            self.watched = len(keep)
 
     def release(self):
         """Stop watching (the heap is dropped)."""
@@ -234,11 +230,12 @@ def journal_ref(index, which):
     return msgpack.ExtType(EXT_JOURNAL, _JOURNAL_REF.pack(index, which))
 
 
-def encode(root, env, shared=None):
+def encode(root, env, shared=None, heap=None):
     """-> (units, objects, encoded_root). Raises CodecError for unsaveable objects.
     shared: {string: journal_ref(...)} of the journal's large strings, written as
-    references (see Heap)."""
-    units, changes, encoded, n = encode_into(root, env, Heap(), shared)
+    references (see Heap). heap: an empty Heap that keeps the table (for pieces
+    encoded against it later: encode_into)."""
+    units, changes, encoded, n = encode_into(root, env, Heap() if heap is None else heap, shared)
     objects = [None] * n
     for i, e in changes:
         objects[i] = e
@@ -314,8 +311,7 @@ def _encode(root, env, heap, shared):
                 name = env.global_name(x)
                 if name is not None:
                     return msgpack.ExtType(EXT_GLOBAL, name.encode())
-            i = index[id(x)] = heap.n
-            heap.n += 1
+            i = index[id(x)] = len(keep)
             keep.append(x)
             todo.append((i, x))
         return _REF_EXT[i] if i < 4096 else msgpack.ExtType(EXT_REF, _REF.pack(i))
@@ -334,7 +330,7 @@ def _encode(root, env, heap, shared):
         if k is None:
             raise unsaveable(x)
         changes.append((i, k[1](x, k[0], ref, unit_ref)))
-    return units, changes, encoded_root, heap.n
+    return units, changes, encoded_root, len(keep)
 
 
 def _int_bytes(x):

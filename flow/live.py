@@ -157,8 +157,7 @@ class LiveFlows:
         from .packing import packb
 
         stored = self.store.get(f.id)
-        base, pieces = getattr(stored, "base", stored.snapshot), list(getattr(stored, "pieces", ()))
-        whole = unpack_plain(assemble(base, pieces + [piece]), "flow snapshot")["k"]
+        whole = unpack_plain(assemble(stored.base, [*stored.pieces, piece]), "flow snapshot")["k"]
         journal = JournalValues(list(stored.journal) + list(entries), self.cenv, {})
         rebuilt = unpack_graph(whole, self.cenv, "continuation", journal=journal)
         a = packb(list(codec.encode(rebuilt, self.cenv, f.shared)))

@@ -84,8 +84,8 @@ def unpack_plain(blob, what="flow data"):
         raise StoreFormatError(f"malformed {what} ({type(e).__name__}: {e})") from None
 
 
-def pack_graph(root, cenv, shared=None):
-    units, objects, encoded = codec.encode(root, cenv, shared)
+def pack_graph(root, cenv, shared=None, heap=None):
+    units, objects, encoded = codec.encode(root, cenv, shared, heap)
     return packb([units, objects, encoded]), [u[0] for u in units], units
 
 
@@ -253,19 +253,14 @@ class Flow:
     def snapshot(self, cenv):
         """The whole snapshot bytes (encodes the continuation if it changed: into
         a new heap, which later pieces build on)."""
-        if self.k_blob is None and self.suspension is None and self.whole is not None and self.status in WAITING:
-            self.k_blob = unpack_plain(self.whole(), "flow snapshot")["k"]  # (read from a piece, not decoded)
-        if self._data_blob is None:
-            self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv, self.shared)[0]
+        if self.suspension is None and self.status in WAITING:
+            self._whole_k()  # (read from a piece, not decoded)
+        self._data(cenv)
         if self.status in WAITING:
             if self.k_blob is None:
                 self.release()
                 heap = codec.Heap()
-                units, changes, root, n = codec.encode_into(self._k_graph(), cenv, heap, self.shared)
-                objects = [None] * n
-                for i, e in changes:
-                    objects[i] = e
-                self.k_blob = packb([units, objects, root])
+                self.k_blob, _, units = pack_graph(self._k_graph(), cenv, self.shared, heap)
                 self.k_units = [tuple(u) for u in units]
                 self.k_heap = heap
         else:
@@ -281,12 +276,31 @@ class Flow:
         heap = self.k_heap
         if heap is None or heap.stale or self.status not in WAITING or self.suspension is None:
             return None
-        if self._data_blob is None:
-            self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv, self.shared)[0]
+        self._data(cenv)
         units, changes, root, n = codec.encode_into(self._k_graph(), cenv, heap, self.shared)
         self.k_units = [tuple(u) for u in units]
         self.k_blob = None  # (the whole table is the store's to assemble)
         return self._pack_meta(pack_changes(units, changes, root, n))
+
+    def _data(self, cenv):
+        """The data graph's bytes (args, payload, result), encoded when it changed."""
+        if self._data_blob is None:
+            self._data_blob = pack_graph((tuple(self.args), self.payload, self.result), cenv, self.shared)[0]
+        return self._data_blob
+
+    def _whole_k(self):
+        """The encoded continuation; for a flow read from a piece, taken from the
+        whole snapshot the store assembles (None when it holds none)."""
+        if self.k_blob is None and self.whole is not None:
+            self.k_blob = unpack_plain(self.whole(), "flow snapshot")["k"]
+        return self.k_blob
+
+    def journalled(self, index, answer):
+        """Its pending request is answered by journal entry `index`: a large
+        string payload or answer is kept once, there (codec.EXT_JOURNAL)."""
+        for which, v in ((0, self.payload), (1, answer)):
+            if type(v) is str and len(v) >= codec.LARGE_STRING:
+                self.shared.setdefault(v, codec.journal_ref(index, which))
 
     def _k_graph(self):
         s = self.suspension
@@ -501,11 +515,8 @@ class Flow:
         from interp.machine import Suspension
 
         if self.suspension is None:
-            k_blob = self.k_blob
-            if k_blob is None and self.whole is not None:  # (read from a piece)
-                k_blob = self.k_blob = unpack_plain(self.whole(), "flow snapshot")["k"]
-            k, winders, handlers, payload, params = unpack_graph(k_blob, cenv, "continuation", trust, cont_level,
-                                                                 self.journal)
+            k, winders, handlers, payload, params = unpack_graph(self._whole_k(), cenv, "continuation", trust,
+                                                                 cont_level, self.journal)
             suspension = Suspension(k, winders, handlers, payload)
             if trust is not None and trust.foreign:
                 return suspension  # only checked (an import): not kept

@@ -215,7 +215,7 @@ class FlowRuntime(Timers):
         try:
             return [journal_entry_from_bytes(b, self.cenv) for b in stored.journal]
         except codec.MissingUnit as e:  # an answer or payload holding a procedure
-            f = Flow.from_snapshot(stored.snapshot, self.cenv, decode_data=False)
+            f = read_flow(stored, self.cenv, decode_data=False)
             raise DataNeedsCode(f.id, f.name, e.unit_hash, e.filename) from None
 
     def ids(self):
@@ -352,10 +352,7 @@ class FlowRuntime(Timers):
         answer is a condition raised at the request instead of returned."""
         entries.append(journal_entry_bytes(JournalEntry(f.kind, f.payload, f.key, answer, raised, f.since,
                                                         self.clock.now()), self.cenv))
-        index = f.journal_len + len(entries) - 1  # (its place in the flow's journal once committed)
-        for which, v in ((0, f.payload), (1, answer)):
-            if type(v) is str and len(v) >= codec.LARGE_STRING:  # kept once: in the journal (codec.EXT_JOURNAL)
-                f.shared.setdefault(v, codec.journal_ref(index, which))
+        f.journalled(f.journal_len + len(entries) - 1, answer)  # (its place in the journal once committed)
         go = self.interp.resume_raising if raised else self.interp.resume
         return self._step(f.params, lambda **kw: go(susp, answer, **kw), f.id)
 
