@@ -163,6 +163,8 @@ class Names:
         self._names_key = None
         self._names = frozenset()
         self._reachable = None  # ids of the values of referenced globals (see reachable)
+        self._recproc_cells = {}  # (id(rtd), kind, field) -> (symbol, cell) it was found in
+        self._rtd_cells = {}  # (name, fields) -> (symbol, cell) of a loaded record type
 
     def unit(self, h):
         return self.interp.units.get(h)
@@ -252,22 +254,50 @@ class Names:
         """May a global with this value be named in a graph (a parameter or port)?"""
         return type(v) is Parameter or type(v).__name__.endswith("Port")
 
-    def record_procedures(self):
-        """id(record type) -> {(kind, field)} of the record procedures bound to globals."""
-        out = {}
-        for cell in self.interp.genv.cells.values():
+    def defines_record_procedure(self, rtd, kind, field):
+        """Is a record procedure (kind, field) of record type rtd bound to a global?
+
+        Where it was last found is remembered and checked to still hold it, so a
+        continuation's record procedures cost a full walk of the globals only
+        the first time (and after a redefinition moved one)."""
+        key = (id(rtd), kind, field)
+        found = self._recproc_cells.get(key)
+        if found is not None and self._holds(found, RecordProcedure, lambda v: v.rtd is rtd and v.kind == kind
+                                             and v.field == field):
+            return True
+        found = {}
+        for s, cell in self.interp.genv.cells.items():
             v = getattr(cell, "value", None)
             if type(v) is RecordProcedure:
-                out.setdefault(id(v.rtd), set()).add((v.kind, v.field))
-        return out
+                found.setdefault((id(v.rtd), v.kind, v.field), (s, cell))
+        self._recproc_cells = found
+        return key in found
 
     def record_type(self, name, fields):
-        """The loaded record type with this name and fields, if any."""
-        for cell in self.interp.genv.cells.values():
+        """The loaded record type with this name and fields, if any (the cell it
+        was last found in is remembered, and checked to still hold it)."""
+        key = (name, fields)
+        found = self._rtd_cells.get(key)
+        if found is not None:
+            v = self._holds(found, RecordType, lambda v: v.name == name and v.fields == fields)
+            if v is not None:
+                return v
+        for s, cell in self.interp.genv.cells.items():
             v = getattr(cell, "value", None)
             if type(v) is RecordType and v.name == name and v.fields == fields:
+                self._rtd_cells[key] = (s, cell)
                 return v
+        self._rtd_cells.pop(key, None)
         return None
+
+    def _holds(self, found, t, check):
+        """The value of a remembered (symbol, cell) when that cell is still the
+        global's and holds a t passing check; else None."""
+        s, cell = found
+        if self.interp.genv.cells.get(s) is not cell:
+            return None
+        v = getattr(cell, "value", None)
+        return v if type(v) is t and check(v) else None
 
 
 # ---------------------------------------------------------------------- kinds
@@ -599,9 +629,7 @@ class RecordProcedureKind(Kind):
         if id(rtd) in r.loaded_rtds:
             # a record procedure of a loaded record type must be one the code defined
             # (one of a record type of the flow's own: its instances are the flow's own)
-            if r.recprocs is None:
-                r.recprocs = d.names.record_procedures()
-            if (kind, field) not in r.recprocs.get(id(rtd), ()):
+            if not d.names.defines_record_procedure(rtd, kind, field):
                 raise GraphError(f"object {j}: a {kind} of record type {rtd.name} that no loaded code defines")
         return record_procedure(rtd, kind, field, name)
 
@@ -722,7 +750,6 @@ class Rebuilt:
         self.root_state = None  # (winders, handlers) of a suspension's root
         self.rtds = {}  # (name, fields) -> RecordType
         self.loaded_rtds = set()  # ids of the record types that are the loaded code's
-        self.recprocs = None  # id(loaded RecordType) -> {(kind, field)} bound to globals
 
     def check(self, local):
         """Everything is in place: raise GraphError unless the graph is one the

@@ -50,12 +50,20 @@ NO_LIMITS = Limits(None, None, None)
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+_statm = [None, None]  # [pid, fd] of /proc/self/statm, opened once per process (a step reads it)
+
+
 def resident_bytes():
-    """The process's resident memory (0 where it cannot be read)."""
+    """The process's resident memory (0 where it cannot be read). The file stays
+    open and is read again in place (one system call; reopened after a fork,
+    where /proc/self named the parent)."""
     try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
+        pid = os.getpid()
+        if _statm[0] != pid:
+            _statm[1] = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+            _statm[0] = pid
+        return int(os.pread(_statm[1], 256, 0).split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError, AttributeError):
         return 0
 
 
