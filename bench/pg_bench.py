@@ -89,9 +89,9 @@ def orders_child(url, prefix, n, threads):
             one_order(shop, f"warm-{prefix}-{i}", CARTS[i % len(CARTS)])
         print("ready", flush=True)
         sys.stdin.readline()
-        start = time.time()
+        start, cpu = time.time(), time.process_time()
         in_threads(lambda i: one_order(shop, f"{prefix}-{i}", CARTS[i % len(CARTS)]), n, threads)
-        print(json.dumps({"start": start, "end": time.time()}), flush=True)
+        print(json.dumps({"start": start, "end": time.time(), "cpu": time.process_time() - cpu}), flush=True)
 
 
 def latency_child(url, n):
@@ -256,12 +256,14 @@ def bench_orders(server, procs, orders, threads):
     busy, total = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
     busy_share = busy / total if total else None
     cpu_ms = busy * 1000 / n
+    client_ms = sum(r["cpu"] for r in reports) * 1000 / n  # the orders processes' own CPU
     log(f"  {n / seconds:.1f} orders/s (ledger verified: {report.records} records); per order "
         f"{commits:.1f} transactions" + ("" if flushes is None else f", {flushes:.2f} WAL flushes")
-        + f"; machine CPU {cpu_ms:.1f} ms per order" + ("" if busy_share is None else f", {busy_share:.0%} busy"))
+        + f"; machine CPU {cpu_ms:.1f} ms per order ({client_ms:.1f} in the orders processes, "
+        f"{cpu_ms - client_ms:.1f} in the server and the rest)" + ("" if busy_share is None else f", {busy_share:.0%} busy"))
     return {"orders": n, "processes": procs, "threads": threads, "seconds": seconds, "orders_per_s": n / seconds,
             "transactions_per_order": commits, "wal_flushes_per_order": flushes,
-            "machine_cpu_ms_per_order": cpu_ms, "machine_busy": busy_share, "cores": os.cpu_count()}
+            "machine_cpu_ms_per_order": cpu_ms, "client_cpu_ms_per_order": client_ms, "machine_busy": busy_share, "cores": os.cpu_count()}
 
 
 def bench_dbos(server, args):
@@ -342,7 +344,8 @@ def report(results):
                      f"{r['transactions_per_order']:.1f} transactions"
                      + ("" if flushes is None else f", {flushes:.2f} WAL flushes")
                      + ("" if r.get("machine_busy") is None else
-                        f"; machine CPU {r['machine_cpu_ms_per_order']:.1f} ms, {r['machine_busy']:.0%} of "
+                        f"; machine CPU {r['machine_cpu_ms_per_order']:.1f} ms ({r['client_cpu_ms_per_order']:.1f} "
+                        f"in flowscheme's processes), {r['machine_busy']:.0%} of "
                         f"{r['cores']} cores busy") + ")")
     d = results.get("dbos", {})
     if "concurrent" in d:

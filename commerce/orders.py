@@ -28,6 +28,10 @@ ledger record under an idempotency key:
     refund-due  <order>:refund:<ref>     money in that must go back, one per payment reference
 
 so a crash at any point followed by a retry records each effect exactly once.
+`created` is appended in the step that starts the flow and `paid` in the step
+that resumes it (holding the flow: FlowRuntime.holding), so on PostgreSQL each
+commits with the flow's move or not at all; on the file store the record comes
+first and a retry (or recover()) finds it.
 A payment that does not fit — another reference for a paid order, one after the
 order expired, was cancelled or found no stock, or one that lost the race with
 the deadline or a cancellation (its `paid` record written, the flow gone on
@@ -142,6 +146,7 @@ class Shop:
             self.data_dir = data_dir
             self.ledger = PgLedger(data_dir)
             new = self.ledger.created
+            self._one_transaction = True  # a flow step's ledger records commit with the flow
             flows_at = data_dir
         else:
             self.data_dir = os.fspath(data_dir)
@@ -149,6 +154,7 @@ class Shop:
             ledger_path = os.path.join(self.data_dir, "ledger.log")
             new = not os.path.lexists(ledger_path)
             self.ledger = Ledger(ledger_path)
+            self._one_transaction = False
             flows_at = os.path.join(self.data_dir, "flows")
         self.flows = None
         try:
@@ -277,21 +283,25 @@ class Shop:
         existing order with the same cart answers its status and records
         nothing; with another cart it is refused."""
         order_id = _check_id(order_id)
-        flow = self._own_flow(order_id)
-        created = self.ledger.get(f"{order_id}:created")
-        if created is not None:
-            self._check_same_cart(order_id, created, cart)
-        else:
-            q = self.quote(cart)
-            if q.total > MAX_AMOUNT:
-                raise OrderError(f"order {order_id}: total {q.total} is more than the ledger can record ({MAX_AMOUNT})")
-            details = {"cart": [[line.sku, line.qty] for line in q.lines],
-                       "lines": [list(line) for line in q.lines]}
-            self._record_opening()
-            created, _ = self.ledger.append(order_id, "created", f"{order_id}:created", amount=q.total,
-                                            details=details)
-            self._check_same_cart(order_id, created, cart)  # another process created it first
-        return self._status_of(self._start(order_id), flow.name if flow is not None else FLOW, order_id)
+        # the created record and the flow's first commit are one step (one transaction
+        # on PostgreSQL; elsewhere the record comes first, and recover() starts a flow
+        # a crash left unstarted)
+        with self.flows.holding(order_id):
+            flow = self._own_flow(order_id)
+            created = None if flow is None else self.ledger.get(f"{order_id}:created")
+            if created is None:
+                q = self.quote(cart)
+                if q.total > MAX_AMOUNT:
+                    raise OrderError(f"order {order_id}: total {q.total} is more than the ledger can record "
+                                     f"({MAX_AMOUNT})")
+                details = {"cart": [[line.sku, line.qty] for line in q.lines],
+                           "lines": [list(line) for line in q.lines]}
+                self._record_opening()
+                created, _ = self.ledger.append(order_id, "created", f"{order_id}:created", amount=q.total,
+                                                details=details)
+            self._check_same_cart(order_id, created, cart)  # (an order created before, here or elsewhere)
+            state = self._start(order_id)
+        return self._status_of(state, flow.name if flow is not None else FLOW, order_id)
 
     def _check_same_cart(self, order_id, created, cart):
         try:
@@ -324,25 +334,18 @@ class Shop:
             )
         recorded = False
         for _ in range(8):
-            flow = self._settled_step(order_id)  # (refuses a flow that is not an order's first)
-            if flow is None:
-                continue  # it moved: look again
-            if flow.status == "suspended" and flow.kind.name == "payment":
-                # Whoever records the payment under the request's key claims the order:
-                # exactly one delivery, even when another process (a concurrent delivery,
-                # recover(), the deadline, a cancellation) is the one that moves the flow.
-                paid, new = self.ledger.append(order_id, "paid", flow.key, amount=amount,
-                                               details={"payment_ref": payment_ref})
-                if paid.order != order_id or paid.kind != "paid":
-                    raise OrderError(f"order {order_id}: key {flow.key} holds a {paid.kind!r} record of "
-                                     f"order {paid.order!r}; refusing the payment (nothing recorded)")
+            claimed = self._claim(order_id, payment_ref, amount)
+            if claimed is not None:
+                flow, paid, new, state = claimed
                 recorded = recorded or new
-                state = self._drive(order_id, self.flows.resume(order_id, _paid_answer(paid), key=flow.key,
-                                                                serve=self._serve(order_id, flow.name)))
+                state = self._drive(order_id, state)
                 if (paid.details or {}).get("payment_ref") == payment_ref and isinstance(state, Done) \
                         and self._status_of(state, flow.name, order_id) == "fulfilled":
                     return "settled" if recorded else "already-settled"  # (the common case, at once)
                 continue
+            flow = self._settled_step(order_id)  # (refuses a flow that is not an order's first)
+            if flow is None or (flow.status == "suspended" and flow.kind.name == "payment"):
+                continue  # it moved (or is ready for the payment now): look again
             outcome = self._outcome(order_id, flow)
             if outcome == "fulfilled":
                 if self._paid_ref(order_id) in (payment_ref, None):
@@ -356,6 +359,32 @@ class Shop:
                              + (" (its payment is recorded: `order cancel` makes it refund-due)" if recorded
                                 else " (nothing recorded)"))
         raise OrderError(f"order {order_id} kept moving while its payment was delivered; deliver it again")
+
+    def _claim(self, order_id, payment_ref, amount):
+        """The payment, when the order's flow waits for it and nothing else is due
+        first (an overdue deadline, a release a crash left unfinished): `paid`
+        recorded under the request's key and the flow resumed with it, as one step
+        -> (flow, paid record, new, state). None: the flow is in any other state.
+
+        Whoever records the payment under the request's key claims the order:
+        exactly one delivery, even when another process (a concurrent delivery,
+        recover(), the deadline, a cancellation) is the one that moves the flow.
+        On PostgreSQL the record commits with the flow's move, or neither does."""
+        with self.flows.holding(order_id):
+            flow = self._own_flow(order_id)  # (held: the store answers without asking again)
+            if flow is None or flow.status != "suspended" or flow.kind.name != "payment":
+                return None
+            if flow.wake is not None and str(flow.timer) == "deadline" and flow.wake <= self.clock.now():
+                return None
+            if self._released(order_id, flow) is not None:
+                return None
+            paid, new = self.ledger.append(order_id, "paid", flow.key, amount=amount,
+                                           details={"payment_ref": payment_ref})
+            if paid.order != order_id or paid.kind != "paid":
+                raise OrderError(f"order {order_id}: key {flow.key} holds a {paid.kind!r} record of "
+                                 f"order {paid.order!r}; refusing the payment (nothing recorded)")
+            return flow, paid, new, self.flows.resume(order_id, _paid_answer(paid), key=flow.key,
+                                                      serve=self._serve(order_id, flow.name))
 
     def _settled_step(self, order_id):
         """The order's flow metadata once nothing but the webhook (or nothing at
@@ -379,15 +408,24 @@ class Shop:
             self._compensate(order_id, flow)
         return flow
 
+    def _released(self, order_id, flow):
+        """The released record of a shop-order flow that still waits on payment or
+        fulfil (a step a crash cut short after the record), or None. On PostgreSQL
+        there is none to look for: the release handler's record commits with the
+        flow's step."""
+        if flow.name != FLOW or flow.kind.name not in ("payment", "fulfil") or self._one_transaction:
+            return None
+        released = self.ledger.get(f"{order_id}:released")
+        ok = released is not None and released.order == order_id and released.kind == "released"
+        return released if ok else None
+
     def _finish_release(self, order_id, flow):
         """A shop-order flow still waiting on payment (or fulfil) whose release the
         ledger already records — a crash cut the step short after the record and
         before the flow's commit: carry the flow there (its deadline fired at its
         own time, or the cancellation delivered again). False if there is none."""
-        if flow.name != FLOW or flow.kind.name not in ("payment", "fulfil"):
-            return False
-        released = self.ledger.get(f"{order_id}:released")
-        if released is None or released.order != order_id or released.kind != "released":
+        released = self._released(order_id, flow)
+        if released is None:
             return False
         serve = self._serve(order_id, flow.name)
         expired = (released.details or {}).get("reason") == "expired"

@@ -293,6 +293,16 @@ class FlowRuntime(Timers):
         if flow_id in self._running:
             raise FlowError(f"flow {flow_id!r} is running: a flow cannot start or resume itself")
 
+    def holding(self, flow_id):
+        """Hold flow_id across several calls of this thread, as one step: a context
+        manager (re-entrant: start, resume, fire and cancel inside take the flow
+        again). On a store that commits a step together with the ledger
+        (PostgreSQL, with a commerce.pgledger on the same database), ledger
+        records appended inside are committed by the flow's next commit inside, and
+        rolled back if none follows: append there only what a commit of the flow
+        is to carry (the record that claims the transition)."""
+        return self.store.lock(_check_id(flow_id))
+
     def resume(self, flow_id, value, kind=None, serve=None, key=None):
         """Answer the request flow_id waits on; with kind=..., only if it waits on
         that kind; with key=..., only if it waits on the request with that key
