@@ -4,7 +4,9 @@ closures over their own environment, records, hash tables, odd atoms."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flow import FlowRuntime
+import pytest
+
+from flow import FlowError, FlowRuntime
 
 from flowhelp import runtime
 
@@ -227,3 +229,27 @@ def test_global_parameters_and_record_types_keep_their_identity():
     dst.import_store(rt.export_store())
     assert dst.resume("a", 0).value is True
     assert dst.resume("c", 0).value == [True, True, 1]
+
+
+def test_record_types_and_procedures_are_found_again_after_a_global_changes():
+    """Decoding binds a flow's record types and record procedures to the loaded ones;
+    where they were found is remembered, and checked again every time."""
+    src = ("(define-record-type thing (make-thing x) thing? (x thing-x))"
+           " (defflow g (lambda () (let ((t (make-thing 1)) (get thing-x)) (request 'a 0)"
+           " (list (thing? t) (get t)))))")
+    rt = runtime(src)
+    for flow_id in "abcde":
+        rt.start("g", flow_id=flow_id)
+    assert rt.resume("a", 0).value == [True, 1]  # found, and remembered
+    assert rt.resume("b", 0).value == [True, 1]  # (remembered)
+    # the record type defined again: its flows decode against the new one
+    rt.load("(define-record-type thing (make-thing x) thing? (x thing-x))", "again.scm")
+    assert rt.resume("c", 0).value == [True, 1]
+    # thing-x no longer holds an accessor: no loaded code defines the one flow d holds
+    rt.eval("(set! thing-x car)")
+    with pytest.raises(FlowError, match="accessor of record type thing that no loaded code defines"):
+        rt.resume("d", 0)
+    # and no global holds the type: flow e's record is of a type of its own, which
+    # the loaded predicate does not know (its own accessor still reads it)
+    rt.eval("(set! thing 'gone)")
+    assert rt.resume("e", 0).value == [False, 1]
