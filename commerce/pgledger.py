@@ -42,7 +42,8 @@ Reads: a record never changes once committed (the ledger is append-only), so
 `get` and `has_key` keep the committed records they have seen or written (up to
 CACHE_RECORDS) and answer those without asking the database; a key not seen yet
 is always looked up. A record written in a step is kept only once the step has
-committed.
+committed; until then the step itself reads it back from what it wrote (its
+transaction would answer the same), and nobody else sees it.
 
 Limits: order, key, kind and sku cannot hold a NUL character (LedgerInputError).
 """
@@ -300,6 +301,7 @@ class PgLedger:
                                           details, params["time"], short_kind,
                                           params["append_id"])
         row = got[2]
+        step.written[("ledger", row[3])] = row  # read back in the step without asking (see _row)
         step.on_commit.append(lambda: self._keep(row))
         return got[0], got[1]
 
@@ -379,6 +381,10 @@ class PgLedger:
         if row is not None:
             return row
         step = self._step()
+        if step is not None and step.in_tx:
+            row = step.written.get(("ledger", key))  # appended in this step's transaction
+            if row is not None:
+                return row
         row = self._run(lambda conn: conn.execute(f"SELECT {_COLUMNS} FROM ledger_records WHERE key = %s",
                                                   (key,)).fetchone(), doing)
         if row is not None and (step is None or not step.in_tx):

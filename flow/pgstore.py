@@ -270,7 +270,7 @@ class _Step:
     write began one."""
 
     __slots__ = ("store", "flow_id", "key", "conn", "pooled", "depth", "version", "journal_len",
-                 "in_tx", "tx_lost", "on_commit")
+                 "in_tx", "tx_lost", "on_commit", "written")
 
     def __init__(self, store, flow_id, key, conn, pooled):
         self.store, self.flow_id, self.key = store, flow_id, key
@@ -281,6 +281,9 @@ class _Step:
         self.in_tx = False  # a transaction is open on conn (ledger writes in it)
         self.tx_lost = None  # why the step's transaction is gone (its connection dropped)
         self.on_commit = []  # functions to call once the step's transaction has committed
+        # what writers keep of their writes in the step's open transaction (PgLedger: rows
+        # by key, read back within the step without a query); valid only while in_tx
+        self.written = {}
 
     def transaction(self):
         """The step's connection inside its transaction (BEGUN now if not yet):
@@ -304,6 +307,8 @@ class _Step:
                                   f"{self.store.where}: flow {self.flow_id!r}: the step's connection to the "
                                   f"database was lost ({self.tx_lost}); nothing of this step was committed")
         begin = not self.in_tx
+        if begin:
+            self.written = {}  # (what an earlier transaction of the step wrote is not this one's)
         self.in_tx = True
         return self.conn, begin
 

@@ -105,3 +105,24 @@ def test_records_of_a_committed_step_are_answered_without_asking_again(pg_url, b
     ledger._pool.close()  # no database connection left to ask
     assert ledger.has_key("o-1:created")
     assert ledger.get("o-1:created").details == {"cart": [["tea", 1]]}
+
+
+def test_a_step_reads_back_what_it_appended_without_asking(pg_url, both, monkeypatch):
+    store, ledger = both
+    with store.lock("o-1"):
+        r, _ = ledger.append("o-1", "created", "o-1:created", amount=5)
+        ledger.append("o-1", "reserved", "o-1:1", details={})
+        asked = []
+        real = ledger._run
+        monkeypatch.setattr(ledger, "_run", lambda *a, **k: asked.append(a[1]) or real(*a, **k))
+        assert ledger.get("o-1:created") == r and ledger.has_key("o-1:1")
+        assert asked == []
+        assert ledger.get("o-1:2") is None and asked == ["reading a record"]  # (not written: asked)
+        store.commit("o-1", b"flow", [], index=(None, None))
+        # a later transaction of the same step starts with nothing of its own
+        ledger.append("o-1", "paid", "o-1:2", amount=5)
+        assert ledger.get("o-1:2").kind == "paid"
+        # ...and ends without a commit: its record is gone, the committed ones stay
+    monkeypatch.undo()
+    assert ledger.get("o-1:2") is None and keys(pg_url) == ["o-1:created", "o-1:1"]
+    assert ledger.get("o-1:created") == r
