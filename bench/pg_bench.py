@@ -12,8 +12,13 @@ What it measures:
                 commerce.Shop on a postgresql:// URL: the flow store and the ledger
                 in one database, each served step's ledger records committed in the
                 flow's transaction. P processes (--procs, default 1,2,4), each with
-                --threads threads, started together; orders/s over the wall time from
-                the first start to the last finish. The ledger is verified after
+                T threads (--threads, default 8,1: every process count with 8
+                threads each, then with one each), started together; orders/s over
+                the wall time from the first start to the last finish. With 8
+                threads one process already keeps a 2-core machine (the server
+                beside it) about 80% busy, so more processes there show what they
+                cost; one thread each shows what another worker process adds while
+                there are cores to run it. The ledger is verified after
                 each run (every order created, reserved, paid, fulfilled once).
                 Per order, from the server's statistics: transactions committed
                 (xact_commit: every autocommit statement counts, reads too) and
@@ -336,11 +341,14 @@ def pct(values, q):
 def report(results):
     lines = ["", "orders on PostgreSQL (begin + settle), one run:"]
     runs = results["orders"]
+    one = {r["threads"]: r["orders_per_s"] for r in runs if r["processes"] == 1}
     base = runs[0]["orders_per_s"]
     for r in runs:
         flushes = r.get("wal_flushes_per_order")
         lines.append(f"  flowscheme {r['processes']} process(es) x {r['threads']} threads: "
-                     f"{r['orders_per_s']:8.1f} orders/s  ({r['orders_per_s'] / base:.2f}x one process; per order "
+                     f"{r['orders_per_s']:8.1f} orders/s  ("
+                     + (f"{r['orders_per_s'] / one[r['threads']]:.2f}x one process; " if r["threads"] in one else "")
+                     + "per order "
                      f"{r['transactions_per_order']:.1f} transactions"
                      + ("" if flushes is None else f", {flushes:.2f} WAL flushes")
                      + ("" if r.get("machine_busy") is None else
@@ -385,7 +393,8 @@ def main():
     ap.add_argument("--pg", help="a PostgreSQL server URL (its user needs CREATEDB); default: a throwaway server")
     ap.add_argument("--orders", type=int, default=800, help="orders per throughput run (800)")
     ap.add_argument("--procs", default="1,2,4", help="process counts of the throughput runs (1,2,4)")
-    ap.add_argument("--threads", type=int, default=8, help="threads per process (8)")
+    ap.add_argument("--threads", default="8,1", help="threads per process; a list runs every process count "
+                                                     "with each (8,1)")
     ap.add_argument("--dbos-orders", type=int, default=400, help="DBOS orders (400)")
     ap.add_argument("--dbos-single-orders", type=int, default=50, help="DBOS orders on one thread (50)")
     ap.add_argument("--dbos-threads", type=int, default=32, help="DBOS threads (32)")
@@ -415,12 +424,13 @@ def main():
     results = {}
     try:
         procs = [int(p) for p in args.procs.split(",")]
-        results["orders"] = [bench_orders(server, p, args.orders, args.threads) for p in procs]
+        threads = [int(t) for t in args.threads.split(",")]
+        results["orders"] = [bench_orders(server, p, args.orders, t) for t in threads for p in procs]
         if not args.no_dbos:
             results["dbos"] = bench_dbos(server, args)
         results["latency"] = bench_latency(server, args.latency_orders)
         if args.suspended:
-            results["suspended"] = bench_suspended(server, args.suspended, max(procs), args.threads)
+            results["suspended"] = bench_suspended(server, args.suspended, max(procs), max(threads))
     finally:
         server.stop()
     if args.json:
