@@ -283,25 +283,28 @@ class Shop:
         existing order with the same cart answers its status and records
         nothing; with another cart it is refused."""
         order_id = _check_id(order_id)
-        # the created record and the flow's first commit are one step (one transaction
-        # on PostgreSQL; elsewhere the record comes first, and recover() starts a flow
-        # a crash left unstarted)
+        # a new order: its created record and its flow's first commit are one step
+        # (one transaction on PostgreSQL; elsewhere the record comes first, and
+        # recover() starts a flow a crash left unstarted)
         with self.flows.holding(order_id):
             flow = self._own_flow(order_id)
-            created = None if flow is None else self.ledger.get(f"{order_id}:created")
-            if created is None:
-                q = self.quote(cart)
-                if q.total > MAX_AMOUNT:
-                    raise OrderError(f"order {order_id}: total {q.total} is more than the ledger can record "
-                                     f"({MAX_AMOUNT})")
-                details = {"cart": [[line.sku, line.qty] for line in q.lines],
-                           "lines": [list(line) for line in q.lines]}
-                self._record_opening()
-                created, _ = self.ledger.append(order_id, "created", f"{order_id}:created", amount=q.total,
-                                                details=details)
-            self._check_same_cart(order_id, created, cart)  # (an order created before, here or elsewhere)
-            state = self._start(order_id)
-        return self._status_of(state, flow.name if flow is not None else FLOW, order_id)
+            if flow is None:
+                created = self._create(order_id, cart)
+                self._check_same_cart(order_id, created, cart)  # (created before, by a step a crash cut short)
+                return self._status_of(self._start(order_id), FLOW, order_id)
+        # begun before: its record (made now, on its own, if its flow was started without one)
+        created = self.ledger.get(f"{order_id}:created") or self._create(order_id, cart)
+        self._check_same_cart(order_id, created, cart)
+        return self._status_of(self._start(order_id), flow.name, order_id)
+
+    def _create(self, order_id, cart):
+        """Append the order's created record (its quote) -> the record under its key."""
+        q = self.quote(cart)
+        if q.total > MAX_AMOUNT:
+            raise OrderError(f"order {order_id}: total {q.total} is more than the ledger can record ({MAX_AMOUNT})")
+        details = {"cart": [[line.sku, line.qty] for line in q.lines], "lines": [list(line) for line in q.lines]}
+        self._record_opening()
+        return self.ledger.append(order_id, "created", f"{order_id}:created", amount=q.total, details=details)[0]
 
     def _check_same_cart(self, order_id, created, cart):
         try:

@@ -128,3 +128,23 @@ def test_a_payment_for_an_order_that_moved_under_the_lock_is_not_recorded_with_i
         assert fired == ["cancelled"]
     kinds = [k for k, _ in records(store_location)]
     assert kinds == ["created", "reserved", "released", "refund-due"]
+
+
+def test_begin_records_the_created_record_of_a_flow_that_has_none(new_store_location):
+    """A flow that came without its record (its store imported, the ledger not): begin
+    records the order's created record on its own — no commit of the flow follows
+    to carry it — and the order goes on."""
+    first, second = new_store_location(), new_store_location()
+    with Shop(first) as shop:
+        assert shop.begin("o-1", CART) == "awaiting-payment"
+        total = shop.ledger.get("o-1:created").amount
+        exported = shop.flows.export_store()
+    with Shop(second) as shop:
+        shop.flows.import_store(exported)
+        assert shop.ledger.get("o-1:created") is None
+        assert shop.begin("o-1", CART) == "awaiting-payment"
+    assert records(second) == [("created", "o-1:created")]
+    with Shop(second) as shop:
+        assert shop.ledger.get("o-1:created").amount == total
+        assert shop.settle("o-1", "pay-1", total) == "settled"
+    assert [k for k, _ in records(second)] == ["created", "paid", "fulfilled"]
