@@ -265,10 +265,12 @@ def bench_orders(server, procs, orders, threads):
     log(f"  {n / seconds:.1f} orders/s (ledger verified: {report.records} records); per order "
         f"{commits:.1f} transactions" + ("" if flushes is None else f", {flushes:.2f} WAL flushes")
         + f"; machine CPU {cpu_ms:.1f} ms per order ({client_ms:.1f} in the orders processes, "
-        f"{cpu_ms - client_ms:.1f} in the server and the rest)" + ("" if busy_share is None else f", {busy_share:.0%} busy"))
+        f"{cpu_ms - client_ms:.1f} in the server and the rest)"
+        + ("" if busy_share is None else f", {busy_share:.0%} busy"))
     return {"orders": n, "processes": procs, "threads": threads, "seconds": seconds, "orders_per_s": n / seconds,
             "transactions_per_order": commits, "wal_flushes_per_order": flushes,
-            "machine_cpu_ms_per_order": cpu_ms, "client_cpu_ms_per_order": client_ms, "machine_busy": busy_share, "cores": os.cpu_count()}
+            "machine_cpu_ms_per_order": cpu_ms, "client_cpu_ms_per_order": client_ms, "machine_busy": busy_share,
+            "cores": os.cpu_count()}
 
 
 def bench_dbos(server, args):

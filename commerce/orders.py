@@ -140,13 +140,15 @@ class Shop:
                                            or not 0 < payment_window < float("inf")):
             raise OrderError(f"payment_window must be a positive number of seconds or None, got {payment_window!r}")
         self.payment_window = payment_window
-        if is_store_url(data_dir):  # ledger and flows in one PostgreSQL database (commerce.pgledger)
+        # ledger and flows in one PostgreSQL database (commerce.pgledger): a flow
+        # step's ledger records commit in the flow's own transaction
+        self._one_transaction = is_store_url(data_dir)
+        if self._one_transaction:
             from .pgledger import PgLedger
 
             self.data_dir = data_dir
             self.ledger = PgLedger(data_dir)
             new = self.ledger.created
-            self._one_transaction = True  # a flow step's ledger records commit with the flow
             flows_at = data_dir
         else:
             self.data_dir = os.fspath(data_dir)
@@ -154,7 +156,6 @@ class Shop:
             ledger_path = os.path.join(self.data_dir, "ledger.log")
             new = not os.path.lexists(ledger_path)
             self.ledger = Ledger(ledger_path)
-            self._one_transaction = False
             flows_at = os.path.join(self.data_dir, "flows")
         self.flows = None
         try:
@@ -377,9 +378,7 @@ class Shop:
             flow = self._own_flow(order_id)  # (held: the store answers without asking again)
             if flow is None or flow.status != "suspended" or flow.kind.name != "payment":
                 return None
-            if flow.wake is not None and str(flow.timer) == "deadline" and flow.wake <= self.clock.now():
-                return None
-            if self._released(order_id, flow) is not None:
+            if self._overdue(flow) or self._released(order_id, flow) is not None:
                 return None
             paid, new = self.ledger.append(order_id, "paid", flow.key, amount=amount,
                                            details={"payment_ref": payment_ref})
@@ -404,12 +403,16 @@ class Shop:
                 return None
             if self._finish_release(order_id, flow):
                 return None
-            if flow.wake is not None and str(flow.timer) == "deadline" and flow.wake <= self.clock.now():
+            if self._overdue(flow):
                 self.flows.fire(order_id, serve=self._serve(order_id, flow.name))
                 return None
         elif flow.status == "cancelled":
             self._compensate(order_id, flow)
         return flow
+
+    def _overdue(self, flow):
+        """Has the flow's payment deadline passed (its deadline fires before anything else)?"""
+        return flow.wake is not None and str(flow.timer) == "deadline" and flow.wake <= self.clock.now()
 
     def _released(self, order_id, flow):
         """The released record of a shop-order flow that still waits on payment or

@@ -134,8 +134,9 @@ class Heap:
     `index` maps id(object) -> its index in the table as last committed (its
     stable id until the next full encode), `keep` holds those objects in index
     order (alive, so their id()s stay theirs; its length is the table's), and
-    `units` is the table's code-unit list (only ever appended to). The invariant: the entry committed at
-    index[id(x)] describes x as it is now, unless x is in `dirty`.
+    `units` is the table's code-unit list (only ever appended to). The
+    invariant: the entry committed at index[id(x)] describes x as it is now,
+    unless x is in `dirty`.
 
     Mutable objects are watched through interp.barrier.WATCHED: a change made
     while the heap is `active` (its flow's step runs) marks the object dirty;

@@ -93,6 +93,11 @@ def _int_literal(expr):
     return expr.lstrip("-").isdigit()
 
 
+def _frame_locals(n):
+    """The Python locals a lazy self-loop keeps its frame's n values in: "a0, a1, ..."."""
+    return ", ".join(f"a{i}" for i in range(n))
+
+
 class Decline(Exception):
     """This body is not generated (it keeps its node closure)."""
 
@@ -196,8 +201,8 @@ class _Gen:
         out = [f"def make({names}):", "    def body(env):", "        global _depth, _fuel"]
         if self.lazy:
             n = self.info.fast
-            out += [f"        {', '.join(f'a{i}' for i in range(n))}{',' if n == 1 else ''} = env[:{n}]"
-                    if n else "", f"        penv = env[{n}]"]
+            out += [f"        {_frame_locals(n)}{',' if n == 1 else ''} = env[:{n}]" if n else "",
+                    f"        penv = env[{n}]"]
         if self.self_loop:
             # the body inside `while True: try:`; an error of a later iteration in library
             # code is reported at the tail call that started it (as calls.call does)
@@ -260,7 +265,7 @@ class _Gen:
         """In a lazy body, make the loop's frame list if this iteration has none yet."""
         if self.lazy and env == "env":
             n = self.info.fast
-            self.emit(ind, f"if env is None: env = [{''.join(f'a{i}, ' for i in range(n))}penv]")
+            self.emit(ind, f"if env is None: env = [{_frame_locals(n)}{', ' if n else ''}penv]")
 
     def put(self, ind, dest, expr):
         self.emit(ind, f"return {expr}" if dest is None else f"{dest} = {expr}")
@@ -474,7 +479,7 @@ class _Gen:
             self.emit(ind + 1, "_fuel -= 1")
             if self.lazy:
                 if xs:
-                    self.emit(ind + 1, f"{', '.join(f'a{i}' for i in range(nargs))} = {args}")
+                    self.emit(ind + 1, f"{_frame_locals(nargs)} = {args}")
                 self.emit(ind + 1, f"penv = {f}.env")
                 self.emit(ind + 1, "env = None")
             else:
